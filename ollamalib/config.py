@@ -1,0 +1,312 @@
+"""Settings: every environment variable ollamalib reads, read in one place with Ollama's names and defaults.
+
+``Settings.from_env()`` reads ``os.environ`` once; everything else takes a ``Settings`` (or its fields) as
+arguments, so code and tests can override any value without touching the environment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import InvalidOptionError
+
+__all__ = [
+    "DEFAULT_ORIGINS",
+    "FOREVER",
+    "Settings",
+    "format_duration",
+    "parse_duration",
+    "parse_host",
+    "parse_keep_alive",
+]
+
+FOREVER = math.inf
+"""keep_alive value meaning "never unload" (any negative duration in Ollama)."""
+
+DEFAULT_ORIGINS: tuple[str, ...] = tuple(
+    [
+        f"{scheme}://{host}{port}"
+        for host in ("localhost", "127.0.0.1", "0.0.0.0")
+        for scheme in ("http", "https")
+        for port in ("", ":*")
+    ]
+    + ["app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*"]
+)
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Go duration string (``"5m"``, ``"1h30m"``, ``"-1m"``, ``"0"``) into seconds.
+
+    Raises InvalidOptionError with Go's message, e.g. ``time: missing unit in duration "3600"``.
+    """
+    s = text.strip()
+    orig = s
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise InvalidOptionError(f'time: invalid duration "{orig}"')
+    total = 0.0
+    pos = 0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if not m:
+            if re.fullmatch(r"[\d.]+", s[pos:]):
+                raise InvalidOptionError(f'time: missing unit in duration "{orig}"')
+            num = re.match(r"[\d.]+", s[pos:])
+            if num:
+                unit = re.match(r"[^\d.]+", s[pos + num.end() :])
+                raise InvalidOptionError(f'time: unknown unit "{unit.group(0) if unit else ""}" in duration "{orig}"')
+            raise InvalidOptionError(f'time: invalid duration "{orig}"')
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+def format_duration(seconds: float) -> str:
+    """Format seconds the way Go prints a time.Duration (``"5m0s"``, ``"1h0m0s"``, ``"1.5s"``, ``"0s"``)."""
+    if seconds == 0:
+        return "0s"
+    sign = "-" if seconds < 0 else ""
+    ns = round(abs(seconds) * 1e9)
+    if ns < 1_000_000_000:
+        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= scale:
+                return f"{sign}{_trim(ns / scale)}{unit}"
+    h, rem = divmod(ns, 3600 * 10**9)
+    m, rem = divmod(rem, 60 * 10**9)
+    s = _trim(rem / 1e9)
+    if h:
+        return f"{sign}{h}h{m}m{s}s"
+    if m:
+        return f"{sign}{m}m{s}s"
+    return f"{sign}{s}s"
+
+
+def _trim(value: float) -> str:
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def parse_keep_alive(value: Any) -> float | None:
+    """Turn a request's or the environment's keep_alive into seconds (``FOREVER`` for negatives).
+
+    Numbers are seconds; strings are Go durations (a bare number string is an error, as in Ollama);
+    ``None`` means "not given".
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidOptionError(f"invalid keep_alive value: {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = parse_duration(value)
+    else:
+        raise InvalidOptionError(f"invalid keep_alive value: {value!r}")
+    return FOREVER if seconds < 0 else seconds
+
+
+def parse_host(value: str | None, default_port: int = 11434) -> tuple[str, str, int]:
+    """Parse ``OLLAMA_HOST`` the way Ollama does into (scheme, host, port)."""
+    raw = (value or "").strip().strip("\"'")
+    if not raw:
+        return ("http", "127.0.0.1", default_port)
+    scheme = "http"
+    if "://" in raw:
+        scheme, raw = raw.split("://", 1)
+    port_default = default_port
+    if scheme == "https":
+        port_default = 443
+    elif scheme == "http" and "://" in (value or ""):
+        port_default = 80
+    if raw == "ollama.com":
+        return ("https", "ollama.com", 443)
+    parts = urlsplit(f"//{raw}")
+    host = parts.hostname or "127.0.0.1"
+    try:
+        port = parts.port or port_default
+    except ValueError:
+        port = default_port
+    return (scheme, host, port)
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.strip().strip("\"'").strip()
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    value = _clean(value)
+    if not value:
+        return default
+    low = value.lower()
+    if low in ("1", "t", "true", "yes", "on"):
+        return True
+    if low in ("0", "f", "false", "no", "off"):
+        return False
+    return True  # Ollama: an unparseable non-empty value counts as true
+
+
+def _int(value: str | None, default: int) -> int:
+    value = _clean(value)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
+def _default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("ollamalib", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective configuration. Field names follow the ``OLLAMA_*`` variables they come from."""
+
+    host: str = "http://127.0.0.1:11434"
+    models: Path = field(default_factory=lambda: _default_data_dir() / "models")
+    data_dir: Path = field(default_factory=_default_data_dir)
+    home_dir: Path = field(default_factory=lambda: Path.home() / ".ollama")
+    keep_alive: float = 300.0
+    num_parallel: int = 4
+    max_loaded_models: int = 3
+    max_queue: int = 512
+    context_length: int = 4096
+    origins: tuple[str, ...] = ()
+    flash_attention: bool | None = None
+    kv_cache_type: str = "f16"
+    noprune: bool = False
+    debug: int = 0
+    load_timeout: float = 300.0
+    nohistory: bool = False
+    api_key: str | None = None
+    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    registry_username: str | None = None
+    registry_password: str | None = None
+    auth: bool = False
+    editor: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the ``OLLAMA_*`` variables (from ``environ`` or ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        get = env.get
+        kw: dict[str, Any] = {}
+        scheme, h, port = parse_host(get("OLLAMA_HOST"))
+        kw["host"] = f"{scheme}://{h}:{port}"
+        if _clean(get("OLLAMA_MODELS")):
+            kw["models"] = Path(os.path.expanduser(_clean(get("OLLAMA_MODELS")) or ""))
+        if _clean(get("OLLAMALIB_DATA_DIR")):
+            kw["data_dir"] = Path(os.path.expanduser(_clean(get("OLLAMALIB_DATA_DIR")) or ""))
+            kw.setdefault("models", kw["data_dir"] / "models")
+        if _clean(get("OLLAMALIB_HOME")):
+            kw["home_dir"] = Path(os.path.expanduser(_clean(get("OLLAMALIB_HOME")) or ""))
+        ka = _clean(get("OLLAMA_KEEP_ALIVE"))
+        if ka:
+            try:
+                kw["keep_alive"] = parse_keep_alive(ka)
+            except InvalidOptionError:
+                try:
+                    kw["keep_alive"] = parse_keep_alive(int(ka))
+                except ValueError:
+                    pass
+        kw["num_parallel"] = max(1, _int(get("OLLAMA_NUM_PARALLEL"), 4) or 4)
+        kw["max_loaded_models"] = _int(get("OLLAMA_MAX_LOADED_MODELS"), 0) or 3
+        kw["max_queue"] = _int(get("OLLAMA_MAX_QUEUE"), 512) or 512
+        kw["context_length"] = _int(get("OLLAMA_CONTEXT_LENGTH"), 0) or 4096
+        origins = _clean(get("OLLAMA_ORIGINS"))
+        kw["origins"] = tuple(o.strip() for o in origins.split(",") if o.strip()) if origins else ()
+        fa = _clean(get("OLLAMA_FLASH_ATTENTION"))
+        kw["flash_attention"] = _bool(fa) if fa else None
+        kw["kv_cache_type"] = _clean(get("OLLAMA_KV_CACHE_TYPE")) or "f16"
+        kw["noprune"] = _bool(get("OLLAMA_NOPRUNE"))
+        dbg = _clean(get("OLLAMA_DEBUG"))
+        if dbg:
+            try:
+                kw["debug"] = int(dbg)
+            except ValueError:
+                kw["debug"] = 1 if _bool(dbg) else 0
+        lt = _clean(get("OLLAMA_LOAD_TIMEOUT"))
+        if lt:
+            try:
+                seconds = parse_duration(lt)
+            except InvalidOptionError:
+                seconds = float(_int(lt, 300))
+            kw["load_timeout"] = seconds if seconds > 0 else FOREVER
+        kw["nohistory"] = _bool(get("OLLAMA_NOHISTORY"))
+        kw["api_key"] = _clean(get("OLLAMA_API_KEY")) or None
+        mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
+        if mrb:
+            kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
+        kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
+        kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
+        kw.update(overrides)
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def all_origins(self) -> tuple[str, ...]:
+        """OLLAMA_ORIGINS plus Ollama's default local and app origins."""
+        return self.origins + DEFAULT_ORIGINS
+
+    @property
+    def bind(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
+        _, h, port = parse_host(self.host)
+        return h, port
+
+    def as_env(self) -> dict[str, str]:
+        """The effective values under their variable names, as the server prints them at start."""
+        names = {
+            "host": "OLLAMA_HOST",
+            "models": "OLLAMA_MODELS",
+            "keep_alive": "OLLAMA_KEEP_ALIVE",
+            "num_parallel": "OLLAMA_NUM_PARALLEL",
+            "max_loaded_models": "OLLAMA_MAX_LOADED_MODELS",
+            "max_queue": "OLLAMA_MAX_QUEUE",
+            "context_length": "OLLAMA_CONTEXT_LENGTH",
+            "origins": "OLLAMA_ORIGINS",
+            "flash_attention": "OLLAMA_FLASH_ATTENTION",
+            "kv_cache_type": "OLLAMA_KV_CACHE_TYPE",
+            "noprune": "OLLAMA_NOPRUNE",
+            "debug": "OLLAMA_DEBUG",
+            "load_timeout": "OLLAMA_LOAD_TIMEOUT",
+            "nohistory": "OLLAMA_NOHISTORY",
+            "api_key": "OLLAMA_API_KEY",
+        }
+        out: dict[str, str] = {}
+        for f in fields(self):
+            if f.name not in names:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "api_key":
+                value = "(set)" if value else ""
+            elif f.name in ("keep_alive", "load_timeout"):
+                value = "-1" if value == FOREVER else format_duration(value)
+            elif f.name == "origins":
+                value = ",".join(self.all_origins)
+            out[names[f.name]] = "" if value is None else str(value)
+        return out

@@ -1,0 +1,338 @@
+"""Wire models with Ollama's field names, shared by Engine, Client and the server.
+
+Responses are subscriptable (``resp["message"]["content"]``) like the official ``ollama`` client's, and
+serialise without unset fields, as Ollama's ``omitempty`` does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "MEDIA_TYPE_ADAPTER",
+    "MEDIA_TYPE_CONFIG",
+    "MEDIA_TYPE_LICENSE",
+    "MEDIA_TYPE_MANIFEST",
+    "MEDIA_TYPE_MESSAGES",
+    "MEDIA_TYPE_MODEL",
+    "MEDIA_TYPE_PARAMS",
+    "MEDIA_TYPE_PROJECTOR",
+    "MEDIA_TYPE_PROMPT",
+    "MEDIA_TYPE_SYSTEM",
+    "MEDIA_TYPE_TEMPLATE",
+    "ChatResponse",
+    "EmbedResponse",
+    "EmbeddingsResponse",
+    "GenerateResponse",
+    "Image",
+    "Layer",
+    "ListModel",
+    "ListResponse",
+    "Logprob",
+    "Manifest",
+    "Message",
+    "ModelConfig",
+    "ModelDetails",
+    "Options",
+    "ProcessModel",
+    "ProcessResponse",
+    "ProgressResponse",
+    "ShowResponse",
+    "SubscriptableModel",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "ToolCallFunction",
+    "ToolFunction",
+]
+
+MEDIA_TYPE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MEDIA_TYPE_CONFIG = "application/vnd.docker.container.image.v1+json"
+MEDIA_TYPE_MODEL = "application/vnd.ollama.image.model"
+MEDIA_TYPE_PROJECTOR = "application/vnd.ollama.image.projector"
+MEDIA_TYPE_ADAPTER = "application/vnd.ollama.image.adapter"
+MEDIA_TYPE_TEMPLATE = "application/vnd.ollama.image.template"
+MEDIA_TYPE_PROMPT = "application/vnd.ollama.image.prompt"
+MEDIA_TYPE_SYSTEM = "application/vnd.ollama.image.system"
+MEDIA_TYPE_PARAMS = "application/vnd.ollama.image.params"
+MEDIA_TYPE_MESSAGES = "application/vnd.ollama.image.messages"
+MEDIA_TYPE_LICENSE = "application/vnd.ollama.image.license"
+
+
+class SubscriptableModel(BaseModel):
+    """A pydantic model that also reads like a dict, as the official client's responses do."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields or key in (self.model_extra or {}):
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and getattr(self, key, None) is not None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, None)
+        return default if value is None else value
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object Ollama would send: aliases applied, unset (None) fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- options --------------------------------------------------------------------------------------------
+
+
+class Options(SubscriptableModel):
+    """Model options (Modelfile PARAMETERs and request ``options``); None means "not set"."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # load-time (runner) options
+    num_ctx: int | None = None
+    num_batch: int | None = None
+    num_gpu: int | None = None
+    main_gpu: int | None = None
+    use_mmap: bool | None = None
+    num_thread: int | None = None
+    # sampling / prediction options
+    num_keep: int | None = None
+    seed: int | None = None
+    num_predict: int | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    typical_p: float | None = None
+    repeat_last_n: int | None = None
+    temperature: float | None = None
+    repeat_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    stop: list[str] | None = None
+
+
+# --- messages and tools ---------------------------------------------------------------------------------
+
+Image = str
+"""An image as a standard base64 string (bytes and paths are converted by the callers)."""
+
+
+class ToolCallFunction(SubscriptableModel):
+    index: int | None = None
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCall(SubscriptableModel):
+    id: str | None = None
+    function: ToolCallFunction
+
+
+class Message(SubscriptableModel):
+    """One chat message, with Ollama's fields."""
+
+    role: str
+    content: str | None = ""
+    thinking: str | None = None
+    images: list[Image] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _lower_role(cls, v: Any) -> Any:
+        return v.lower() if isinstance(v, str) else v
+
+
+class ToolFunction(SubscriptableModel):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class Tool(SubscriptableModel):
+    type: str = "function"
+    function: ToolFunction
+
+
+# --- inference responses --------------------------------------------------------------------------------
+
+
+class TokenLogprob(SubscriptableModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class Logprob(TokenLogprob):
+    top_logprobs: list[TokenLogprob] | None = None
+
+
+class _Metrics(SubscriptableModel):
+    model: str = ""
+    created_at: datetime | None = None
+    done: bool = False
+    done_reason: Literal["stop", "length", "load", "unload"] | None = None
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
+    eval_count: int | None = None
+    eval_duration: int | None = None
+
+
+class GenerateResponse(_Metrics):
+    response: str = ""
+    thinking: str | None = None
+    context: list[int] | None = None
+    tool_calls: list[ToolCall] | None = None
+    logprobs: list[Logprob] | None = None
+
+
+class ChatResponse(_Metrics):
+    message: Message = Field(default_factory=lambda: Message(role="assistant", content=""))
+    logprobs: list[Logprob] | None = None
+
+
+class EmbedResponse(SubscriptableModel):
+    model: str = ""
+    embeddings: list[list[float]] = Field(default_factory=list)
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+
+
+class EmbeddingsResponse(SubscriptableModel):
+    embedding: list[float] = Field(default_factory=list)
+
+
+class ProgressResponse(SubscriptableModel):
+    status: str | None = None
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+
+# --- model management -----------------------------------------------------------------------------------
+
+
+class ModelDetails(SubscriptableModel):
+    parent_model: str = ""
+    format: str = ""
+    family: str = ""
+    families: list[str] | None = None
+    parameter_size: str = ""
+    quantization_level: str = ""
+
+
+class ListModel(SubscriptableModel):
+    name: str
+    model: str
+    modified_at: datetime
+    size: int
+    digest: str
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    capabilities: list[str] | None = None
+
+
+class ListResponse(SubscriptableModel):
+    models: list[ListModel] = Field(default_factory=list)
+
+
+class ShowResponse(SubscriptableModel):
+    license: str | None = None
+    modelfile: str | None = None
+    parameters: str | None = None
+    template: str | None = None
+    system: str | None = None
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    messages: list[Message] | None = None
+    model_info: dict[str, Any] | None = Field(default=None, alias="model_info")
+    projector_info: dict[str, Any] | None = None
+    tensors: list[dict[str, Any]] | None = None
+    capabilities: list[str] | None = None
+    modified_at: datetime | None = None
+    requires: str | None = None
+
+
+class ProcessModel(SubscriptableModel):
+    name: str
+    model: str
+    size: int
+    digest: str
+    details: ModelDetails = Field(default_factory=ModelDetails)
+    expires_at: datetime | None = None
+    size_vram: int = 0
+    context_length: int | None = None
+    slots_in_use: int | None = None
+    num_parallel: int | None = None
+
+
+class ProcessResponse(SubscriptableModel):
+    models: list[ProcessModel] = Field(default_factory=list)
+
+
+# --- store records --------------------------------------------------------------------------------------
+
+
+class Layer(SubscriptableModel):
+    """One entry of a manifest's ``layers`` (or its ``config``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    mediaType: str
+    digest: str
+    size: int
+    from_: str | None = Field(default=None, alias="from")
+    name: str | None = None
+
+
+class Manifest(SubscriptableModel):
+    """A v2 image manifest as Ollama writes it; the store keeps the original bytes beside it."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    schemaVersion: int = 2
+    mediaType: str = MEDIA_TYPE_MANIFEST
+    config: Layer
+    layers: list[Layer] = Field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Total size of config and layers, as ``list`` reports it."""
+        return self.config.size + sum(layer.size for layer in self.layers)
+
+    def layers_of(self, media_type: str) -> list[Layer]:
+        return [layer for layer in self.layers if layer.mediaType == media_type]
+
+    def digests(self) -> set[str]:
+        return {self.config.digest, *(layer.digest for layer in self.layers)}
+
+
+class ModelConfig(SubscriptableModel):
+    """The config blob (types/model/config.go ConfigV2)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    model_format: str = ""
+    model_family: str = ""
+    model_families: list[str] | None = None
+    model_type: str = ""
+    file_type: str = ""
+    renderer: str | None = None
+    parser: str | None = None
+    requires: str | None = None
+    capabilities: list[str] | None = None
+    context_length: int | None = None
+    embedding_length: int | None = None
+    architecture: str = "amd64"
+    os: str = "linux"
+    rootfs: dict[str, Any] = Field(default_factory=lambda: {"type": "layers", "diff_ids": []})
