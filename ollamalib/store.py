@@ -1,0 +1,436 @@
+"""ModelStore: Ollama's on-disk layout of manifests and content-addressed blobs.
+
+``<root>/manifests/<host>/<namespace>/<model>/<tag>`` holds each manifest byte for byte, and
+``<root>/blobs/sha256-<hex>`` each blob, so a store written by Ollama is read here and the other way round.
+Blobs are written to a unique temporary file, verified, then renamed; writers of the same blob or manifest
+(threads or processes) are serialised with file locks kept under ``<root>/locks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from filelock import FileLock
+
+from .errors import BlobNotFoundError, DigestMismatchError, InvalidNameError, ModelNotFoundError, StoreError
+from .names import Digest, ModelName
+from .types import (
+    MEDIA_TYPE_ADAPTER,
+    MEDIA_TYPE_LICENSE,
+    MEDIA_TYPE_MESSAGES,
+    MEDIA_TYPE_MODEL,
+    MEDIA_TYPE_PARAMS,
+    MEDIA_TYPE_PROJECTOR,
+    MEDIA_TYPE_PROMPT,
+    MEDIA_TYPE_SYSTEM,
+    MEDIA_TYPE_TEMPLATE,
+    Layer,
+    ListModel,
+    Manifest,
+    Message,
+    ModelConfig,
+    ModelDetails,
+)
+
+__all__ = ["ModelRecord", "ModelStore", "StoredManifest"]
+
+_CHUNK = 1 << 20
+STALE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    """A manifest as found in the store: its name with the casing on disk, parsed form and raw bytes."""
+
+    name: ModelName
+    manifest: Manifest
+    raw: bytes
+    path: Path
+
+    @property
+    def digest(self) -> str:
+        """Hex sha256 of the manifest file: the model "ID" Ollama shows."""
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def modified_at(self) -> datetime:
+        return datetime.fromtimestamp(self.path.stat().st_mtime, tz=timezone.utc)
+
+
+@dataclass
+class ModelRecord:
+    """Everything a manifest's layers say about a model, read from the store (no inference)."""
+
+    name: ModelName
+    stored: StoredManifest
+    config: ModelConfig
+    model_path: Path | None = None
+    projectors: list[Path] = field(default_factory=list)
+    adapters: list[Path] = field(default_factory=list)
+    template: str | None = None
+    system: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    license: list[str] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return self.stored.digest
+
+    @property
+    def details(self) -> ModelDetails:
+        c = self.config
+        parent = next((layer.from_ for layer in self.stored.manifest.layers if layer.from_), "") or ""
+        return ModelDetails(
+            parent_model=parent,
+            format=c.model_format or "gguf",
+            family=c.model_family,
+            families=c.model_families,
+            parameter_size=c.model_type,
+            quantization_level=c.file_type,
+        )
+
+
+class ModelStore:
+    """Manifests and blobs under one root directory, laid out exactly as Ollama lays them out."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+        self.manifests_dir = self.root / "manifests"
+        self.blobs_dir = self.root / "blobs"
+        self.locks_dir = self.root / "locks"
+
+    def __repr__(self) -> str:
+        return f"ModelStore({str(self.root)!r})"
+
+    # -- locking -----------------------------------------------------------------------------------------
+
+    def _lock(self, key: str) -> FileLock:
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+        safe = hashlib.sha256(key.lower().encode()).hexdigest()[:32]
+        return FileLock(str(self.locks_dir / f"{safe}.lock"))
+
+    def blob_lock(self, digest: str | Digest) -> FileLock:
+        """The lock that serialises writers of one blob (shared with the registry's downloads)."""
+        return self._lock("blob:" + str(Digest.parse(digest)))
+
+    # -- blobs -------------------------------------------------------------------------------------------
+
+    def blob_path(self, digest: str | Digest) -> Path:
+        return self.blobs_dir / Digest.parse(digest).filename
+
+    def has_blob(self, digest: str | Digest) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def blob_size(self, digest: str | Digest) -> int:
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFoundError(str(Digest.parse(digest))) from None
+
+    def read_blob(self, digest: str | Digest) -> bytes:
+        try:
+            return self.blob_path(digest).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFoundError(str(Digest.parse(digest))) from None
+
+    def put_blob(self, data: bytes | IO[bytes] | Iterable[bytes] | Path, digest: str | Digest | None = None) -> Digest:
+        """Store ``data`` as a blob and return its digest.
+
+        The bytes go to a unique temporary file in the blobs directory, are hashed on the way, and are renamed
+        into place only when they match ``digest`` (when given). A mismatch raises DigestMismatchError and
+        leaves nothing behind.
+        """
+        expected = Digest.parse(digest) if digest is not None else None
+        if expected is not None and self.has_blob(expected):
+            _drain(data)
+            os.utime(self.blob_path(expected))
+            return expected
+        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        prefix = f"{expected.filename}-tmp-" if expected else "sha256-tmp-"
+        fd, tmp_name = tempfile.mkstemp(prefix=prefix, dir=self.blobs_dir)
+        tmp = Path(tmp_name)
+        try:
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in _chunks(data):
+                    h.update(chunk)
+                    out.write(chunk)
+            actual = Digest(h.hexdigest())
+            if expected is not None and actual != expected:
+                raise DigestMismatchError(str(expected), str(actual))
+            os.chmod(tmp, 0o644)
+            with self.blob_lock(actual):
+                final = self.blob_path(actual)
+                if final.exists():
+                    os.utime(final)
+                else:
+                    os.replace(tmp, final)
+            return actual
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_blob_file(self, path: str | os.PathLike[str], digest: str | Digest | None = None) -> Digest:
+        """Copy a local file into the store as a blob (hashing it on the way)."""
+        with open(path, "rb") as f:
+            return self.put_blob(f, digest)
+
+    def iter_blobs(self) -> Iterator[Path]:
+        if self.blobs_dir.is_dir():
+            yield from (p for p in self.blobs_dir.iterdir() if p.is_file())
+
+    # -- manifests ---------------------------------------------------------------------------------------
+
+    def manifest_path(self, name: str | ModelName) -> Path:
+        n = ModelName.parse(name)
+        path = self.manifests_dir.joinpath(*n.parts)
+        if self.manifests_dir.resolve() not in path.resolve().parents:
+            raise InvalidNameError(f"invalid model name {str(n)!r}")
+        return path
+
+    def _find_existing(self, name: ModelName) -> Path | None:
+        """The manifest file for ``name``, matched case-insensitively part by part."""
+        exact = self.manifest_path(name)
+        if exact.is_file():
+            return exact
+        current = self.manifests_dir
+        for part in name.parts:
+            if not current.is_dir():
+                return None
+            low = part.lower()
+            match = next((c for c in sorted(current.iterdir()) if c.name.lower() == low), None)
+            if match is None:
+                return None
+            current = match
+        return current if current.is_file() else None
+
+    def put_manifest(self, name: str | ModelName, manifest: Manifest | bytes) -> StoredManifest:
+        """Write a manifest (bytes are kept exactly as given); an existing name keeps its on-disk casing."""
+        n = ModelName.parse(name)
+        raw = manifest if isinstance(manifest, bytes) else _manifest_bytes(manifest)
+        parsed = Manifest.model_validate_json(raw)
+        with self._lock("manifest:" + str(n).lower()):
+            path = self._find_existing(n) or self.manifest_path(n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(raw)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        return StoredManifest(self._name_from_path(path), parsed, raw, path)
+
+    def _name_from_path(self, path: Path) -> ModelName:
+        host, namespace, model, tag = path.relative_to(self.manifests_dir).parts
+        return ModelName(host=host, namespace=namespace, model=model, tag=tag)
+
+    def resolve(self, name: str | ModelName) -> StoredManifest:
+        """Find a model's manifest (case-insensitively); raises ModelNotFoundError naming it as given."""
+        n = ModelName.parse(name)
+        path = self._find_existing(n)
+        if path is None:
+            raise ModelNotFoundError(str(name) if isinstance(name, str) else n.display_shortest)
+        raw = path.read_bytes()
+        try:
+            manifest = Manifest.model_validate_json(raw)
+        except ValueError as exc:
+            raise StoreError(f"corrupt manifest {path}: {exc}") from exc
+        return StoredManifest(self._name_from_path(path), manifest, raw, path)
+
+    def exists(self, name: str | ModelName) -> bool:
+        try:
+            return self._find_existing(ModelName.parse(name)) is not None
+        except InvalidNameError:
+            return False
+
+    def iter_manifests(self) -> Iterator[StoredManifest]:
+        """Every readable manifest (exactly four levels below ``manifests/``); unreadable ones are skipped."""
+        if not self.manifests_dir.is_dir():
+            return
+        for path in sorted(self.manifests_dir.glob("*/*/*/*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            try:
+                name = self._name_from_path(path)
+                ModelName.parse(name.full)
+                raw = path.read_bytes()
+                yield StoredManifest(name, Manifest.model_validate_json(raw), raw, path)
+            except (ValueError, OSError):
+                continue
+
+    def config(self, stored: StoredManifest) -> ModelConfig:
+        try:
+            return ModelConfig.model_validate_json(self.read_blob(stored.manifest.config.digest))
+        except (BlobNotFoundError, ValueError):
+            return ModelConfig()
+
+    def record(self, name: str | ModelName) -> ModelRecord:
+        """Read a model's manifest and the small layers (template, system, params, messages, license)."""
+        stored = self.resolve(name)
+        rec = ModelRecord(name=stored.name, stored=stored, config=self.config(stored))
+        for layer in stored.manifest.layers:
+            mt = layer.mediaType
+            if mt == MEDIA_TYPE_MODEL:
+                rec.model_path = self.blob_path(layer.digest)
+            elif mt == MEDIA_TYPE_PROJECTOR:
+                rec.projectors.append(self.blob_path(layer.digest))
+            elif mt == MEDIA_TYPE_ADAPTER:
+                rec.adapters.append(self.blob_path(layer.digest))
+            elif mt in (MEDIA_TYPE_TEMPLATE, MEDIA_TYPE_PROMPT):
+                rec.template = self._text(layer)
+            elif mt == MEDIA_TYPE_SYSTEM:
+                rec.system = self._text(layer)
+            elif mt == MEDIA_TYPE_PARAMS:
+                rec.parameters = json.loads(self.read_blob(layer.digest) or b"{}")
+            elif mt == MEDIA_TYPE_MESSAGES:
+                rec.messages = [Message.model_validate(m) for m in json.loads(self.read_blob(layer.digest) or b"[]")]
+            elif mt == MEDIA_TYPE_LICENSE:
+                rec.license.append(self._text(layer))
+        return rec
+
+    def _text(self, layer: Layer) -> str:
+        return self.read_blob(layer.digest).decode("utf-8")
+
+    # -- list, copy, delete, prune -----------------------------------------------------------------------
+
+    def list(self) -> list[ListModel]:
+        """Local models with Ollama's list fields, newest-modified first."""
+        out: list[ListModel] = []
+        for stored in self.iter_manifests():
+            config = self.config(stored)
+            rec = ModelRecord(name=stored.name, stored=stored, config=config)
+            short = stored.name.display_shortest
+            out.append(
+                ListModel(
+                    name=short,
+                    model=short,
+                    modified_at=stored.modified_at,
+                    size=stored.manifest.size,
+                    digest=stored.digest,
+                    details=rec.details,
+                    capabilities=config.capabilities,
+                )
+            )
+        out.sort(key=lambda m: m.modified_at, reverse=True)
+        return out
+
+    def copy(self, source: str | ModelName, destination: str | ModelName) -> StoredManifest:
+        """Copy a model under a new name (the manifest file only; blobs are shared)."""
+        src = self.resolve(source)
+        return self.put_manifest(destination, src.raw)
+
+    def delete(self, name: str | ModelName) -> None:
+        """Remove a manifest, then every blob no other manifest uses, then empty directories."""
+        stored = self.resolve(name)
+        with self._lock("manifest:" + str(stored.name).lower()):
+            stored.path.unlink(missing_ok=True)
+        self._remove_empty_dirs(stored.path.parent)
+        self.remove_unused_layers(stored.manifest.digests())
+
+    def remove_unused_layers(self, candidates: Iterable[str]) -> list[str]:
+        """Delete the blobs among ``candidates`` that no manifest references any more."""
+        used = self.referenced_digests()
+        removed = []
+        for digest in set(candidates) - used:
+            with self.blob_lock(digest):
+                if digest not in self.referenced_digests():
+                    self.blob_path(digest).unlink(missing_ok=True)
+                    removed.append(digest)
+        return removed
+
+    def referenced_digests(self) -> set[str]:
+        used: set[str] = set()
+        for stored in self.iter_manifests():
+            used |= stored.manifest.digests()
+        return used
+
+    def _remove_empty_dirs(self, start: Path) -> None:
+        current = start
+        while current != self.manifests_dir and self.manifests_dir in current.parents:
+            try:
+                current.rmdir()
+            except OSError:
+                return
+            current = current.parent
+
+    def prune(self, *, older_than: float = STALE_SECONDS) -> list[Path]:
+        """Delete unreferenced blobs and stale temporary/partial files older than ``older_than`` seconds.
+
+        As in Ollama, nothing is pruned when any manifest is corrupt (it could reference anything).
+        """
+        if self.manifests_dir.is_dir():
+            for path in self.manifests_dir.glob("*/*/*/*"):
+                if path.is_file() and not path.name.startswith("."):
+                    try:
+                        Manifest.model_validate_json(path.read_bytes())
+                    except (ValueError, OSError):
+                        return []
+        used = {Digest.parse(d).filename for d in self.referenced_digests()}
+        cutoff = time.time() - older_than
+        removed = []
+        for path in self.iter_blobs():
+            if path.name in used:
+                continue
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+                path.unlink()
+                removed.append(path)
+            except FileNotFoundError:
+                continue
+        if self.manifests_dir.is_dir():
+            for d in sorted((p for p in self.manifests_dir.rglob("*") if p.is_dir()), reverse=True):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+        return removed
+
+    @contextmanager
+    def temp_dir(self) -> Iterator[Path]:
+        """A scratch directory on the store's file system (for conversions that end in a rename)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f".tmp-{uuid.uuid4().hex}"
+        path.mkdir()
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _manifest_bytes(manifest: Manifest) -> bytes:
+    data = manifest.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _chunks(data: bytes | IO[bytes] | Iterable[bytes] | Path) -> Iterator[bytes]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        yield bytes(data)
+    elif isinstance(data, Path):
+        with data.open("rb") as f:
+            yield from iter(lambda: f.read(_CHUNK), b"")
+    elif hasattr(data, "read"):
+        yield from iter(lambda: data.read(_CHUNK), b"")  # type: ignore[union-attr]
+    else:
+        for chunk in data:
+            yield bytes(chunk)
+
+
+def _drain(data: Any) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview, Path)) and not hasattr(data, "read"):
+        for _ in data:
+            pass
