@@ -1,0 +1,329 @@
+"""create: build a model in the store from a Modelfile or the equivalent arguments, as Ollama's /api/create.
+
+The base comes from ``from_`` (an existing model name, a ``sha256:`` blob digest or a GGUF path) or from
+``files`` (file name -> blob digest); template, system, parameters, messages, license and adapters become
+layers with Ollama's media types; a config blob and the manifest finish it. Progress events carry Ollama's
+status texts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import BlobNotFoundError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
+from .gguf import GGUFInfo
+from .modelfile import Modelfile, resolve_path
+from .names import Digest, ModelName
+from .options import params_json, validate_options
+from .store import ModelStore
+from .types import (
+    MEDIA_TYPE_ADAPTER,
+    MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_LICENSE,
+    MEDIA_TYPE_MANIFEST,
+    MEDIA_TYPE_MESSAGES,
+    MEDIA_TYPE_MODEL,
+    MEDIA_TYPE_PARAMS,
+    MEDIA_TYPE_PROJECTOR,
+    MEDIA_TYPE_PROMPT,
+    MEDIA_TYPE_SYSTEM,
+    MEDIA_TYPE_TEMPLATE,
+    Layer,
+    Manifest,
+    Message,
+    ModelConfig,
+    ProgressResponse,
+)
+
+__all__ = ["create_from_modelfile", "create_model", "modelfile_arguments"]
+
+_REPLACED_BY_NEW = {
+    "template": (MEDIA_TYPE_TEMPLATE, MEDIA_TYPE_PROMPT),
+    "system": (MEDIA_TYPE_SYSTEM,),
+    "messages": (MEDIA_TYPE_MESSAGES,),
+    "license": (MEDIA_TYPE_LICENSE,),
+    "adapters": (MEDIA_TYPE_ADAPTER,),
+}
+_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+
+
+def create_model(
+    store: ModelStore,
+    name: str | ModelName,
+    *,
+    from_: str | None = None,
+    files: Mapping[str, str] | None = None,
+    adapters: Mapping[str, str] | None = None,
+    template: str | None = None,
+    system: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    messages: Sequence[Message | Mapping[str, Any]] | None = None,
+    license: str | Sequence[str] | None = None,
+    requires: str | None = None,
+    quantize: str | None = None,
+    templates_dir: str | Path | None = None,
+) -> Iterator[ProgressResponse]:
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    target = ModelName.parse(name)
+    seen: set[str] = set()  # digests of layers whose blobs were already in the store
+    if not from_ and not files:
+        raise ModelfileError("neither 'from' or 'files' was specified")
+    base_layers: list[Layer] = []
+    config = ModelConfig()
+    new_gguf: Path | None = None
+    if files:
+        model_layers: list[Layer] = []
+        for filename, digest in files.items():
+            _check_relative(filename)
+            blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen)
+            model_layers.append(blob)
+        yield ProgressResponse(status="parsing GGUF")
+        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        for layer, info in infos:
+            if info.is_projector:
+                layer.mediaType = MEDIA_TYPE_PROJECTOR
+        base_layers = [layer for layer, _ in infos]
+        main = next(((layer, info) for layer, info in infos if not info.is_projector), infos[0])
+        new_gguf = store.blob_path(main[0].digest)
+        config = _config_from_gguf(main[1])
+    else:
+        assert from_ is not None
+        if Digest.is_valid(from_):
+            yield ProgressResponse(status="parsing GGUF")
+            layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
+            base_layers = [layer]
+            new_gguf = store.blob_path(layer.digest)
+            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+        else:
+            path = Path(from_).expanduser()
+            if path.is_file():
+                yield ProgressResponse(status="parsing GGUF")
+                digest = store.put_blob_file(path)
+                layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
+                base_layers = [layer]
+                new_gguf = store.blob_path(digest)
+                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            else:
+                base = store.resolve(from_)
+                base_name = base.name.display_shortest
+                config = store.config(base)
+                seen.update(layer.digest for layer in base.manifest.layers)
+                for layer in base.manifest.layers:
+                    copy = layer.model_copy()
+                    if copy.mediaType in (MEDIA_TYPE_MODEL, MEDIA_TYPE_PROJECTOR, MEDIA_TYPE_ADAPTER) and not copy.from_:
+                        copy.from_ = base_name
+                    base_layers.append(copy)
+
+    if quantize:
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        new_gguf = None
+
+    layers = list(base_layers)
+
+    def replace(kind: str, new: list[Layer]) -> None:
+        nonlocal layers
+        drop = _REPLACED_BY_NEW[kind]
+        layers = [layer for layer in layers if layer.mediaType not in drop] + new
+
+    params: dict[str, Any] | None = None
+    if template is None and new_gguf is not None and templates_dir is not None:
+        named = _autodetect_template(new_gguf, templates_dir)
+        if named is not None:
+            yield ProgressResponse(status=f"using autodetected template {named.name}")
+            template = named.template
+            params = dict(named.parameters or {})
+    if template is not None:
+        replace("template", [_text_layer(store, template, MEDIA_TYPE_TEMPLATE, seen)])
+    if system is not None:
+        replace("system", [_text_layer(store, system, MEDIA_TYPE_SYSTEM, seen)])
+    if adapters:
+        adapter_layers = []
+        for filename, digest in adapters.items():
+            _check_relative(filename)
+            adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen))
+        replace("adapters", adapter_layers)
+    if license is not None:
+        texts = [license] if isinstance(license, str) else list(license)
+        replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen) for t in texts])
+    if messages is not None:
+        msgs = [m if isinstance(m, Message) else Message.model_validate(m) for m in messages]
+        body = json.dumps([m.model_dump(mode="json", exclude_none=True) for m in msgs], separators=(",", ":"))
+        replace("messages", [_text_layer(store, body, MEDIA_TYPE_MESSAGES, seen)])
+    if parameters or params:
+        merged: dict[str, Any] = {}
+        old = next((layer for layer in layers if layer.mediaType == MEDIA_TYPE_PARAMS), None)
+        if old is not None:
+            merged.update(json.loads(store.read_blob(old.digest) or b"{}"))
+        merged.update(params or {})
+        merged.update(validate_options(dict(parameters or {})))
+        layers = [layer for layer in layers if layer.mediaType != MEDIA_TYPE_PARAMS]
+        layers.append(_text_layer(store, params_json(merged).decode(), MEDIA_TYPE_PARAMS, seen))
+    if requires is not None:
+        config.requires = requires
+
+    for layer in layers:
+        status = "using existing layer" if layer.digest in seen else "creating new layer"
+        yield ProgressResponse(status=f"{status} {layer.digest}")
+
+    config_raw = json.dumps(config.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode()
+    config_digest = store.put_blob(config_raw)
+    manifest = Manifest(
+        config=Layer(mediaType=MEDIA_TYPE_CONFIG, digest=str(config_digest), size=len(config_raw)),
+        layers=layers,
+        mediaType=MEDIA_TYPE_MANIFEST,
+    )
+    yield ProgressResponse(status="writing manifest")
+    store.put_manifest(target, manifest)
+    yield ProgressResponse(status="success")
+
+
+def _check_relative(filename: str) -> None:
+    p = Path(filename)
+    if not filename or p.is_absolute() or ".." in p.parts or "\\" in filename:
+        raise ModelfileError("file path must be relative")
+
+
+def _blob_layer(store: ModelStore, digest: str, media_type: str, seen: set[str]) -> Layer:
+    if not digest:
+        raise ModelfileError("invalid digest format")
+    d = Digest.parse(digest)
+    if not store.has_blob(d):
+        raise BlobNotFoundError(str(d))
+    seen.add(str(d))
+    return Layer(mediaType=media_type, digest=str(d), size=store.blob_size(d))
+
+
+def _text_layer(store: ModelStore, text: str, media_type: str, seen: set[str]) -> Layer:
+    data = text.encode("utf-8")
+    existed = store.has_blob(_digest_of(data))
+    digest = store.put_blob(data)
+    if existed:
+        seen.add(str(digest))
+    return Layer(mediaType=media_type, digest=str(digest), size=len(data))
+
+
+def _digest_of(data: bytes) -> Digest:
+    import hashlib
+
+    return Digest(hashlib.sha256(data).hexdigest())
+
+
+def _config_from_gguf(info: GGUFInfo) -> ModelConfig:
+    details = info.details()
+    return ModelConfig(
+        model_format="gguf",
+        model_family=details.family,
+        model_families=details.families,
+        model_type=details.parameter_size,
+        file_type=details.quantization_level,
+        context_length=info.context_length,
+        embedding_length=info.embedding_length,
+    )
+
+
+def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
+    from .template import match_named_template
+
+    info = GGUFInfo.read(gguf_path)
+    if not info.chat_template or not Path(templates_dir).is_dir():
+        return None
+    return match_named_template(info.chat_template, Path(templates_dir))
+
+
+def _quantize(
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+) -> Iterator[ProgressResponse]:
+    from .runner.quantize import normalize_quantization, quantize
+
+    target = normalize_quantization(qtype)
+    out_layers = []
+    new_config = config
+    for layer in layers:
+        if layer.mediaType != MEDIA_TYPE_MODEL:
+            out_layers.append(layer)
+            continue
+        src = store.blob_path(layer.digest)
+        info = GGUFInfo.read(src)
+        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+            raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
+        status = f"quantizing {info.file_type.upper()} model to {target}"
+        total = store.blob_size(layer.digest)
+        yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=0)
+        with store.temp_dir() as tmp:
+            dst = tmp / "quantized.gguf"
+            quantize(src, dst, target)
+            yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=total)
+            digest = store.put_blob_file(dst)
+        out_layers.append(Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest)))
+        new_config = _config_from_gguf(GGUFInfo.read(store.blob_path(digest)))
+        new_config.requires = config.requires
+    return out_layers, new_config
+
+
+def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: ModelStore) -> dict[str, Any]:
+    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs."""
+    base = Path(base_dir)
+    kw: dict[str, Any] = {}
+    froms = modelfile.froms
+    if not froms:
+        raise ModelfileError("no FROM line")
+    files: dict[str, str] = {}
+    for value in froms:
+        path = resolve_path(value, base)
+        if Digest.is_valid(value):
+            kw["from_"] = value
+        elif path is not None and path.is_file():
+            files[path.name] = str(store.put_blob_file(path))
+        elif path is not None and path.is_dir():
+            ggufs = sorted(path.glob("*.gguf"))
+            if not ggufs:
+                raise ModelfileError("no Modelfile or safetensors files found")
+            for g in ggufs:
+                files[g.name] = str(store.put_blob_file(g))
+        else:
+            kw["from_"] = value
+    if files:
+        kw["files"] = files
+    adapters: dict[str, str] = {}
+    for value in modelfile.adapters:
+        path = resolve_path(value, base)
+        if path is None or not path.is_file():
+            raise ModelfileError(f"adapter file not found: {value}")
+        adapters[path.name] = str(store.put_blob_file(path))
+    if adapters:
+        kw["adapters"] = adapters
+    if modelfile.template is not None:
+        kw["template"] = modelfile.template
+    if modelfile.system is not None:
+        kw["system"] = modelfile.system
+    if modelfile.parameters:
+        kw["parameters"] = modelfile.parameters
+    if modelfile.messages:
+        kw["messages"] = [Message(role=role, content=content) for role, content in modelfile.messages]
+    if modelfile.license:
+        kw["license"] = modelfile.license
+    if modelfile.requires is not None:
+        kw["requires"] = modelfile.requires
+    return kw
+
+
+def create_from_modelfile(
+    store: ModelStore,
+    name: str | ModelName,
+    modelfile: Modelfile | str,
+    *,
+    base_dir: str | Path = ".",
+    quantize: str | None = None,
+    templates_dir: str | Path | None = None,
+) -> Iterator[ProgressResponse]:
+    """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
+    mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
+    kw = modelfile_arguments(mf, base_dir, store)
+    try:
+        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
+

@@ -1,0 +1,74 @@
+"""show: everything /api/show returns that needs no inference, read from the store and the GGUF header."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .gguf import GGUFInfo
+from .modelfile import modelfile_for_show
+from .names import ModelName
+from .options import format_parameters
+from .store import ModelRecord, ModelStore
+from .template import Template
+from .types import ShowResponse
+
+__all__ = ["capabilities", "effective_template", "show_model"]
+
+
+def effective_template(record: ModelRecord, info: GGUFInfo | None) -> Template:
+    """The template a model renders prompts with: its TEMPLATE layer, else the GGUF's Jinja, else the default."""
+    if record.template is not None:
+        return Template(record.template, kind="go")
+    if info is not None and info.chat_template:
+        return Template(info.chat_template, kind="jinja")
+    return Template(Template.DEFAULT, kind="go")
+
+
+def capabilities(record: ModelRecord, info: GGUFInfo | None = None) -> list[str]:
+    """Ollama's capability list for a stored model (completion/embedding, tools, insert, thinking, vision)."""
+    if info is None and record.model_path is not None and record.model_path.is_file():
+        info = GGUFInfo.read(record.model_path)
+    if info is None:
+        return ["completion"]
+    hints = set(effective_template(record, info).capabilities)
+    return info.capabilities(hints, has_projector=bool(record.projectors))
+
+
+def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = False) -> ShowResponse:
+    """Build the /api/show response for ``name``; raises ModelNotFoundError in Ollama's words."""
+    record = store.record(name)
+    info = GGUFInfo.read(record.model_path) if record.model_path and record.model_path.is_file() else None
+    template = effective_template(record, info)
+    modelfile = modelfile_for_show(
+        name=record.name.display_shortest,
+        from_path=str(record.model_path) if record.model_path else "",
+        adapters=[str(p) for p in record.adapters],
+        projectors=[str(p) for p in record.projectors],
+        template=template.text,
+        system=record.system,
+        parameters=record.parameters,
+        license=record.license,
+        messages=[(m.role, m.content or "") for m in record.messages],
+    )
+    projector_info = None
+    if record.projectors:
+        projector_info = GGUFInfo.read(record.projectors[0]).model_info(verbose=verbose)
+    return ShowResponse(
+        license="\n".join(record.license) if record.license else None,
+        modelfile=modelfile,
+        parameters=format_parameters(record.parameters) if record.parameters else None,
+        template=template.text,
+        system=record.system,
+        details=record.details,
+        messages=record.messages or None,
+        model_info=info.model_info(verbose=verbose) if info else {},
+        projector_info=projector_info,
+        tensors=[t for t in info.tensor_summaries()] if (verbose and info) else None,
+        capabilities=capabilities(record, info),
+        modified_at=record.stored.modified_at,
+        requires=record.config.requires,
+    )
+
+
+def _exists(path: Path | None) -> bool:
+    return path is not None and path.is_file()
