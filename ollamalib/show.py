@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from .errors import ModelNotFoundError
 from .gguf import GGUFInfo
 from .modelfile import modelfile_for_show
 from .names import ModelName
@@ -36,7 +35,11 @@ def capabilities(record: ModelRecord, info: GGUFInfo | None = None) -> list[str]
 
 def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = False) -> ShowResponse:
     """Build the /api/show response for ``name``; raises ModelNotFoundError in Ollama's words."""
-    record = store.record(name)
+    try:
+        record = store.record(name)
+    except ModelNotFoundError:
+        shown = ModelName.parse(name).display_shortest
+        raise ModelNotFoundError(shown) from None
     info = GGUFInfo.read(record.model_path) if record.model_path and record.model_path.is_file() else None
     template = effective_template(record, info)
     modelfile = modelfile_for_show(
@@ -69,6 +72,3 @@ def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = Fals
         requires=record.config.requires,
     )
 
-
-def _exists(path: Path | None) -> bool:
-    return path is not None and path.is_file()

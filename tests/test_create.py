@@ -99,7 +99,7 @@ def test_show_cycle(store, tiny_gguf):
     assert "# FROM tiny:latest" in mf
     assert f"FROM {store.record('tiny').model_path}" in mf
     assert "PARAMETER stop x" in mf and "SYSTEM Sys" in mf or 'SYSTEM """Sys"""' in mf
-    with pytest.raises(ModelNotFoundError):
+    with pytest.raises(ModelNotFoundError, match="model 'ghost:latest' not found"):
         show_model(store, "ghost")
 
 
