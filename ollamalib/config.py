@@ -117,7 +117,11 @@ def parse_keep_alive(value: Any) -> float | None:
         seconds = parse_duration(value)
     else:
         raise InvalidOptionError(f"invalid keep_alive value: {value!r}")
-    return FOREVER if seconds < 0 else seconds
+    return FOREVER if seconds < 0 or seconds > _MAX_GO_DURATION else seconds
+
+
+_MAX_GO_DURATION = (2**63 - 1) / 1e9
+"""Beyond this Go's time.Duration overflows; Ollama then keeps the model forever."""
 
 
 def parse_host(value: str | None, default_port: int = 11434) -> tuple[str, str, int]:
@@ -308,5 +312,7 @@ class Settings:
                 value = "-1" if value == FOREVER else format_duration(value)
             elif f.name == "origins":
                 value = ",".join(self.all_origins)
+            if isinstance(value, bool):
+                value = "true" if value else "false"
             out[names[f.name]] = "" if value is None else str(value)
         return out

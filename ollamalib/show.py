@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from .errors import ModelNotFoundError
 from .gguf import GGUFInfo
 from .modelfile import modelfile_for_show
@@ -11,7 +14,19 @@ from .store import ModelRecord, ModelStore
 from .template import Template
 from .types import ShowResponse
 
-__all__ = ["capabilities", "effective_template", "show_model"]
+__all__ = ["capabilities", "effective_template", "read_gguf", "show_model"]
+
+
+@lru_cache(maxsize=64)
+def _read_gguf(path: str, size: int, mtime_ns: int) -> GGUFInfo:
+    return GGUFInfo.read(path)
+
+
+def read_gguf(path: Path) -> GGUFInfo:
+    """GGUF facts of a blob, cached: blobs are content-addressed, so a path with the same size and mtime
+    has the same header (reading a large vocabulary takes a noticeable fraction of a second)."""
+    st = path.stat()
+    return _read_gguf(str(path), st.st_size, st.st_mtime_ns)
 
 
 def effective_template(record: ModelRecord, info: GGUFInfo | None) -> Template:
@@ -26,7 +41,7 @@ def effective_template(record: ModelRecord, info: GGUFInfo | None) -> Template:
 def capabilities(record: ModelRecord, info: GGUFInfo | None = None) -> list[str]:
     """Ollama's capability list for a stored model (completion/embedding, tools, insert, thinking, vision)."""
     if info is None and record.model_path is not None and record.model_path.is_file():
-        info = GGUFInfo.read(record.model_path)
+        info = read_gguf(record.model_path)
     if info is None:
         return ["completion"]
     hints = set(effective_template(record, info).capabilities)
@@ -40,7 +55,7 @@ def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = Fals
     except ModelNotFoundError:
         shown = ModelName.parse(name).display_shortest
         raise ModelNotFoundError(shown) from None
-    info = GGUFInfo.read(record.model_path) if record.model_path and record.model_path.is_file() else None
+    info = read_gguf(record.model_path) if record.model_path and record.model_path.is_file() else None
     template = effective_template(record, info)
     modelfile = modelfile_for_show(
         name=record.name.display_shortest,
@@ -55,7 +70,7 @@ def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = Fals
     )
     projector_info = None
     if record.projectors:
-        projector_info = GGUFInfo.read(record.projectors[0]).model_info(verbose=verbose)
+        projector_info = read_gguf(record.projectors[0]).model_info(verbose=verbose)
     return ShowResponse(
         license="\n".join(record.license) if record.license else None,
         modelfile=modelfile,
