@@ -73,6 +73,8 @@ def parse_duration(text: str) -> float:
             raise InvalidOptionError(f'time: invalid duration "{orig}"')
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
+    if total > _MAX_GO_DURATION:
+        raise InvalidOptionError(f'time: invalid duration "{orig}"')
     return sign * total
 
 

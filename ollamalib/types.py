@@ -41,6 +41,7 @@ __all__ = [
     "ProcessResponse",
     "ProgressResponse",
     "ShowResponse",
+    "StatusResponse",
     "SubscriptableModel",
     "TokenLogprob",
     "Tool",
@@ -212,6 +213,12 @@ class EmbedResponse(SubscriptableModel):
 
 class EmbeddingsResponse(SubscriptableModel):
     embedding: list[float] = Field(default_factory=list)
+
+
+class StatusResponse(SubscriptableModel):
+    """What delete and copy return, as the official client does (``status="success"``)."""
+
+    status: str | None = None
 
 
 class ProgressResponse(SubscriptableModel):

@@ -99,3 +99,9 @@ def test_as_env_hides_api_key():
     env = Settings.from_env({"OLLAMA_API_KEY": "secret"}).as_env()
     assert env["OLLAMA_API_KEY"] == "(set)" and "secret" not in str(env)
     assert env["OLLAMA_KEEP_ALIVE"] == "5m0s"
+
+
+def test_durations_beyond_go_range():
+    with pytest.raises(InvalidOptionError, match=r'time: invalid duration "99999999h"'):
+        parse_keep_alive("99999999h")
+    assert parse_keep_alive(1e300) == FOREVER

@@ -1,1 +1,57 @@
-"""The runner: the only package that imports llama_cpp. Everything above it speaks tokens and options."""
+"""The runner: one loaded GGUF model on llama.cpp; the only package that imports ``llama_cpp``.
+
+Everything above it speaks token ids, options and pieces of text::
+
+    runner = Runner("model.gguf", LoadOptions(num_ctx=4096, num_parallel=4))
+    seq = runner.submit(runner.tokenize("Why is the sky blue?"), SamplingOptions(temperature=0, stop=["\\n\\n"]))
+    for piece in seq:                     # or: async for piece in seq  (never blocks the event loop)
+        print(piece.text, end="")
+    seq.result                            # Final: done_reason, prompt_eval_count, eval_count, context, ...
+    runner.close()
+
+Contract (what the scheduler and the Engine rely on):
+
+- ``Runner(model_path, LoadOptions)`` loads the model and one llama.cpp context with ``num_parallel`` sequence
+  slots of ``num_ctx`` tokens each (capped at the model's training context: ``runner.context_length``). A
+  bad file raises RunnerError. Attributes: ``model_path, options, n_ctx_train, n_vocab, n_embd, bos_token,
+  eos_token, bos_id, eos_id, add_bos, is_embedding, can_shift, context_length``.
+- ``tokenize(text, add_special=True, parse_special=True)``, ``detokenize(tokens)``, ``token_bytes(token)``.
+- ``submit(prompt_tokens, SamplingOptions, shift=True, truncate=True) -> Sequence`` is thread-safe and returns
+  at once; the request waits in a FIFO for a free slot. A prompt over ``num_ctx - 1`` tokens is cut as Ollama
+  does (keep ``num_keep`` + BOS, drop the middle so about half the window is free), or raises
+  ContextLengthError (Ollama's text, ``PROMPT_TOO_LONG``) when ``shift`` or ``truncate`` is False.
+- A Sequence is iterated once (``for`` blocks the calling thread; ``async for`` awaits). Each Piece's ``text``
+  holds whole UTF-8 characters and no part of a stop string; the last Piece has ``done=True``,
+  ``done_reason`` ("stop": end-of-generation token or stop string; "length": ``num_predict`` reached or the
+  context is full and cannot shift), the counts and ``context`` (prompt + generated tokens).
+  ``prompt_eval_count`` counts only the tokens actually evaluated: a slot that already holds a prefix of the
+  prompt is reused. ``cancel()`` (also triggered by leaving the iteration early) stops decoding within one
+  token and frees the slot; a consumer still iterating gets RequestCancelledError.
+- Sampling follows Ollama's options: temperature 0 is greedy; seed -1/None draws fresh entropy per request;
+  a fixed seed repeats output; ``grammar`` (GBNF) constrains output; ``logprobs``/``top_logprobs`` attach
+  Ollama-shaped entries computed from the raw logits.
+- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on a runner loaded with ``embedding=True``;
+  too long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- ``stats() -> RunnerStats``; ``close()`` is idempotent and fails pending sequences with RunnerError.
+
+Concurrent sequences give the same tokens they would give alone (generation batches are kept apart from
+prompt reading; see ``_loop``), exactly for quantized models up to about seven concurrent sequences on CPU.
+"""
+
+from ._runner import PROMPT_TOO_LONG, Runner, truncate_prompt
+from ._stream import Sequence
+from ._types import Final, LoadOptions, Piece, RunnerError, RunnerStats, SamplingOptions, TokenLogprob
+
+__all__ = [
+    "PROMPT_TOO_LONG",
+    "Final",
+    "LoadOptions",
+    "Piece",
+    "Runner",
+    "RunnerError",
+    "RunnerStats",
+    "SamplingOptions",
+    "Sequence",
+    "TokenLogprob",
+    "truncate_prompt",
+]

@@ -1,0 +1,228 @@
+"""AsyncEngine: Engine's methods as coroutines; blocking work runs in worker threads, decoding is awaited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ..config import Settings
+from ..errors import InvalidNameError
+from ..store import ModelStore
+from ..types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    GenerateResponse,
+    ListResponse,
+    Message,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    Tool,
+)
+from ._args import FormatArg, KeepAlive, OptionsArg
+from ._engine import Engine
+from ._run import aggregate, aiterate
+
+__all__ = ["AsyncEngine"]
+
+T = TypeVar("T")
+
+class AsyncEngine:
+    """Engine's methods as coroutines: blocking work runs in worker threads, decoding is awaited.
+
+    Shares nothing with other engines unless given one: ``AsyncEngine(engine=Engine(...))`` wraps an
+    existing Engine (the server does this), otherwise one is created from the same arguments.
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, store: ModelStore | None = None, engine: Engine | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.engine = engine if engine is not None else Engine(settings, store=store, **overrides)
+        self.settings = self.engine.settings
+        self.store = self.engine.store
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _waiting(self) -> anyio.CapacityLimiter:
+        """Threads for requests that may wait for a model slot, apart from anyio's default pool, so a full
+        queue of generations never starves quick calls such as ``ps`` or ``list``."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(max(40, self.settings.max_queue + 8))
+        return self._limiter
+
+    async def close(self) -> None:
+        await anyio.to_thread.run_sync(self.engine.close)
+
+    async def __aenter__(self) -> AsyncEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @staticmethod
+    async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+    @staticmethod
+    async def _collect(stream: AsyncIterator[T]) -> T:
+        return aggregate([chunk async for chunk in stream])
+
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = "",
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: bool | str | None = None,
+        raw: bool | None = None,
+        format: FormatArg = None,
+        images: Sequence[str | bytes | Path] | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | AsyncIterator[GenerateResponse]:
+        """Engine.generate as a coroutine; ``stream=True`` returns an async iterator."""
+        run = await self._run(
+            self.engine._prepare_generate, model, prompt or "", suffix, system=system, template=template,
+            context=context, think=think, raw=raw, format=format, images=images, options=options,
+            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        )
+        if isinstance(run, GenerateResponse):
+            return _aiter_one(run) if stream else run
+        return aiterate(run, self._waiting()) if stream else await self._collect(aiterate(run, self._waiting()))
+
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        *,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        stream: bool = False,
+        think: bool | str | None = None,
+        format: FormatArg = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | AsyncIterator[ChatResponse]:
+        """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
+        run = await self._run(
+            self.engine._prepare_chat, model, messages, tools=tools, think=think, format=format, options=options,
+            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        )
+        if isinstance(run, ChatResponse):
+            return _aiter_one(run) if stream else run
+        return aiterate(run, self._waiting()) if stream else await self._collect(aiterate(run, self._waiting()))
+
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:
+        call = partial(self.engine.embed, model, input, truncate, options, keep_alive, dimensions)
+        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+
+    async def embeddings(
+        self, model: str = "", prompt: str | None = None, options: OptionsArg = None, keep_alive: KeepAlive = None
+    ) -> EmbeddingsResponse:
+        call = partial(self.engine.embeddings, model, prompt, options, keep_alive)
+        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
+        if stream:
+            return _athread_iter(partial(self.engine._pull_events, model, insecure))
+        return await self._run(self.engine.pull, model, insecure=insecure)
+
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
+        if not model:
+            raise InvalidNameError("model is required")
+        if stream:
+            return _athread_iter(partial(self.engine._push_events, model, insecure))
+        return await self._run(self.engine.push, model, insecure=insecure)
+
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: dict[str, str] | None = None,
+        adapters: dict[str, str] | None = None,
+        template: str | None = None,
+        license: str | list[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg = None,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        *,
+        stream: bool = False,
+    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
+        call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
+                       parameters, messages)
+        if stream:
+            events = await self._run(call, stream=True)
+            return _athread_iter(lambda: events)
+        return await self._run(call, stream=False)
+
+    async def create_blob(self, path: str | Path) -> str:
+        return await self._run(self.engine.create_blob, path)
+
+    async def delete(self, model: str) -> StatusResponse:
+        return await self._run(self.engine.delete, model)
+
+    async def copy(self, source: str, destination: str) -> StatusResponse:
+        return await self._run(self.engine.copy, source, destination)
+
+    async def list(self) -> ListResponse:
+        return await self._run(self.engine.list)
+
+    async def show(self, model: str, verbose: bool = False) -> ShowResponse:
+        return await self._run(self.engine.show, model, verbose)
+
+    async def ps(self) -> ProcessResponse:
+        return await self._run(self.engine.ps)
+
+
+async def _aiter_one(item: T) -> AsyncIterator[T]:
+    yield item
+
+
+_DONE = object()
+
+
+async def _athread_iter(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Iterate a blocking iterator in worker threads, one item per hop, closing it if the consumer leaves."""
+    iterator = await anyio.to_thread.run_sync(make)
+    try:
+        while True:
+            item = await anyio.to_thread.run_sync(next, iterator, _DONE)
+            if item is _DONE:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(close)

@@ -1,0 +1,689 @@
+"""Engine: Ollama's API as methods, running models from a local store in this process."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from ..config import Settings, parse_keep_alive
+from ..errors import CapabilityError, InvalidNameError, InvalidOptionError, ModelNotFoundError, OllamalibError
+from ..gguf import GGUFInfo
+from ..names import ModelName
+from ..options import default_options, merge_options, validate_options
+from ..scheduler import Lease, LoadSpec, Scheduler
+from ..show import capabilities as model_capabilities
+from ..show import effective_template, show_model
+from ..store import ModelRecord, ModelStore
+from ..template import Template
+from ..types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    GenerateResponse,
+    ListResponse,
+    Message,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    Tool,
+)
+from ._args import (
+    FormatArg,
+    KeepAlive,
+    OptionsArg,
+    check_think,
+    check_top_logprobs,
+    filter_think_tags,
+    image_b64,
+    normalize,
+    now,
+    options_dict,
+    to_message,
+    to_tool,
+)
+from ._run import Model, Run, aggregate, iterate, strip_bos
+
+__all__ = ["Engine"]
+
+log = logging.getLogger("ollamalib.engine")
+
+IMAGE_TOKENS = 768  # what Ollama counts per image when fitting chat history (server/prompt.go)
+
+
+class Engine:
+    """Run models from a local store the way an Ollama server does, in this process.
+
+    ``Engine()`` reads settings from the environment (``OLLAMA_MODELS``, ``OLLAMA_KEEP_ALIVE``...); keyword
+    overrides are Settings fields, e.g. ``Engine(models=Path("/tmp/models"), keep_alive=0)``.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, store: ModelStore | None = None, **overrides: Any) -> None:
+        settings = settings if settings is not None else Settings.from_env()
+        if overrides:
+            settings = settings.replace(**overrides)
+        self.settings = settings
+        self.store = store if store is not None else ModelStore(settings.models)
+        self.scheduler = Scheduler(settings)
+        self._info_cache: dict[tuple[str, int], GGUFInfo] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Unload every model."""
+        self.scheduler.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- generate ----------------------------------------------------------------------------------------
+
+    @overload
+    def generate(self, model: str = "", prompt: str = "", suffix: str | None = None, *,
+                 stream: Literal[False] = False, **kwargs: Any) -> GenerateResponse: ...
+
+    @overload
+    def generate(self, model: str = "", prompt: str = "", suffix: str | None = None, *,
+                 stream: Literal[True], **kwargs: Any) -> Iterator[GenerateResponse]: ...
+
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = "",
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: bool | str | None = None,
+        raw: bool | None = None,
+        format: FormatArg = None,
+        images: Sequence[str | bytes | Path] | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | Iterator[GenerateResponse]:
+        """Complete ``prompt`` with ``model`` (Ollama's /api/generate); an empty prompt just loads the model."""
+        run = self._prepare_generate(
+            model, prompt or "", suffix, system=system, template=template, context=context, think=think, raw=raw,
+            format=format, images=images, options=options, keep_alive=keep_alive, logprobs=logprobs,
+            top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        )
+        if isinstance(run, GenerateResponse):
+            return iter([run]) if stream else run
+        if stream:
+            return iterate(run)
+        return aggregate(iterate(run))
+
+    def _prepare_generate(
+        self,
+        model: str,
+        prompt: str,
+        suffix: str | None,
+        *,
+        system: str | None,
+        template: str | None,
+        context: Sequence[int] | None,
+        think: bool | str | None,
+        raw: bool | None,
+        format: FormatArg,
+        images: Sequence[str | bytes | Path] | None,
+        options: OptionsArg,
+        keep_alive: KeepAlive,
+        logprobs: bool | None,
+        top_logprobs: int | None,
+        truncate: bool | None,
+        shift: bool | None,
+    ) -> Run | GenerateResponse:
+        started = time.perf_counter_ns()
+        check_top_logprobs(top_logprobs)
+        ka = parse_keep_alive(keep_alive)
+        if not model:
+            raise ModelNotFoundError(model)
+        m = self._model(model)
+        if raw and (template or system or context):
+            raise InvalidOptionError("raw mode does not support template, system, or context")
+        if not prompt and not images and ka == 0:
+            self._unload(m.record)
+            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="unload")
+        m.require("completion", quoted=True)
+        if suffix:
+            m.require("insert")
+        image_data = [image_b64(i) for i in images or []]
+        if image_data:
+            self._require_vision(m)
+        think = check_think(think)
+        if think and "thinking" not in m.capabilities:
+            raise CapabilityError(f'"{model}" does not support thinking')
+        if think is None and "thinking" in m.capabilities:
+            think = True
+        grammar = self._grammar(format)
+        opts = self._merged_options(m, options)
+        if not prompt and not image_data:
+            self._load_only(m, opts, ka)
+            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="load")
+        tmpl = Template(template, kind="go") if template else m.template
+        record = m.record
+
+        def build(run: Run) -> str:
+            if raw:
+                return prompt
+            prefix = ""
+            if context:
+                prefix = run.lease.runner.detokenize(list(context)) if run.lease else ""
+            think_kw = self._think_kwargs(think)
+            if suffix:
+                return prefix + self._render(m, tmpl, prompt=prompt, suffix=suffix, **think_kw)
+            msgs: list[Message] = []
+            sys_text = system or record.system
+            if sys_text:
+                msgs.append(Message(role="system", content=sys_text))
+            if not context:
+                msgs += record.messages
+            msgs.append(Message(role="user", content=prompt, images=image_data or None))
+            return prefix + self._render(m, tmpl, messages=msgs, **think_kw)
+
+        return Run(
+            engine=self, model=m, kind="generate", options=opts, keep_alive=ka, build_prompt=build, grammar=grammar,
+            think=think, raw=bool(raw), logprobs=bool(logprobs), top_logprobs=top_logprobs or 0,
+            truncate=truncate is not False, shift=shift is not False, started_ns=started,
+        )
+
+    # -- chat --------------------------------------------------------------------------------------------
+
+    @overload
+    def chat(self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
+             stream: Literal[False] = False, **kwargs: Any) -> ChatResponse: ...
+
+    @overload
+    def chat(self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
+             stream: Literal[True], **kwargs: Any) -> Iterator[ChatResponse]: ...
+
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        *,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        stream: bool = False,
+        think: bool | str | None = None,
+        format: FormatArg = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | Iterator[ChatResponse]:
+        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model."""
+        run = self._prepare_chat(
+            model, messages, tools=tools, think=think, format=format, options=options, keep_alive=keep_alive,
+            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        )
+        if isinstance(run, ChatResponse):
+            return iter([run]) if stream else run
+        if stream:
+            return iterate(run)
+        return aggregate(iterate(run))
+
+    def _prepare_chat(
+        self,
+        model: str,
+        messages: Sequence[Message | Mapping[str, Any]] | None,
+        *,
+        tools: Sequence[Any] | None,
+        think: bool | str | None,
+        format: FormatArg,
+        options: OptionsArg,
+        keep_alive: KeepAlive,
+        logprobs: bool | None,
+        top_logprobs: int | None,
+        truncate: bool | None,
+        shift: bool | None,
+    ) -> Run | ChatResponse:
+        started = time.perf_counter_ns()
+        check_top_logprobs(top_logprobs)
+        ka = parse_keep_alive(keep_alive)
+        if not model:
+            raise InvalidNameError("model is required")
+        m = self._model(model)
+        msgs = [to_message(x) for x in messages or []]
+        if not msgs and ka == 0:
+            self._unload(m.record)
+            return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
+                                done=True, done_reason="unload")
+        if "completion" not in m.capabilities:
+            raise CapabilityError(f'"{model}" does not support chat')
+        tool_list = [to_tool(t) for t in tools or []]
+        if tool_list:
+            m.require("tools")
+        if any(msg.images for msg in msgs):
+            self._require_vision(m)
+        think = check_think(think)
+        if think and "thinking" not in m.capabilities:
+            raise CapabilityError(f'"{model}" does not support thinking')
+        if think is None and "thinking" in m.capabilities:
+            think = True
+        grammar = self._grammar(format)
+        opts = self._merged_options(m, options)
+        if not msgs:
+            self._load_only(m, opts, ka)
+            return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
+                                done=True, done_reason="load")
+        record = m.record
+        history = list(record.messages) + msgs
+        if msgs[0].role != "system" and record.system:
+            history.insert(0, Message(role="system", content=record.system))
+        if record.config.model_family == "qwen3" or m.name.model.startswith("deepseek-r1"):
+            history = filter_think_tags(history)
+        do_truncate = truncate is not False
+
+        def build(run: Run) -> str:
+            assert run.lease is not None
+            return self._fit_chat(m, run.lease.runner, history, tool_list, think, opts["num_ctx"], do_truncate)
+
+        return Run(
+            engine=self, model=m, kind="chat", options=opts, keep_alive=ka, build_prompt=build, grammar=grammar,
+            think=think, tools=tool_list or None, logprobs=bool(logprobs), top_logprobs=top_logprobs or 0,
+            truncate=do_truncate, shift=shift is not False, started_ns=started,
+        )
+
+    def _fit_chat(
+        self,
+        m: Model,
+        runner: Any,
+        msgs: list[Message],
+        tools: list[Tool],
+        think: bool | str | None,
+        num_ctx: int,
+        truncate: bool,
+    ) -> str:
+        """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
+
+        System messages and the last message are always kept.
+        """
+        kw = self._think_kwargs(think)
+        image_cost = IMAGE_TOKENS if m.record.projectors else 0
+
+        def render(start: int) -> str:
+            system = [x for x in msgs[:start] if x.role == "system"]
+            return self._render(m, m.template, messages=system + msgs[start:], tools=tools or None, **kw)
+
+        def fits(start: int, text: str) -> bool:
+            images = sum(len(x.images or []) for x in msgs[start:])
+            n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
+            return n <= num_ctx
+
+        prompt = render(0)
+        if not truncate or len(msgs) <= 1 or fits(0, prompt):
+            return prompt
+        keep = len(msgs) - 1
+        for i in range(len(msgs) - 2, 0, -1):
+            if not fits(i, render(i)):
+                break
+            keep = i
+        if keep != 0:
+            log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
+                      len(msgs))
+        return render(keep)
+
+    # -- embeddings --------------------------------------------------------------------------------------
+
+    def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:
+        """Embed one text or a list (Ollama's /api/embed): L2-normalised vectors, optionally shortened."""
+        started = time.perf_counter_ns()
+        m, texts, opts, ka = self._prepare_embed(model, input, options, keep_alive, dimensions)
+        lease = self._acquire(m, opts, ka, embedding=True)
+        try:
+            if not texts:
+                return EmbedResponse(model=model, embeddings=[], total_duration=time.perf_counter_ns() - started,
+                                     load_duration=lease.load_duration_ns)
+            vectors, n_tokens = lease.runner.embed(texts, truncate=truncate is not False)
+        finally:
+            lease.release()
+        return self._embed_response(model, vectors, n_tokens, dimensions, started, lease.load_duration_ns)
+
+    def _prepare_embed(
+        self, model: str, input: Any, options: OptionsArg, keep_alive: KeepAlive, dimensions: int | None
+    ) -> tuple[Model, list[str], dict[str, Any], float | None]:
+        ka = parse_keep_alive(keep_alive)
+        if isinstance(input, str):
+            texts = [input] if input else []
+        elif isinstance(input, Sequence) and all(isinstance(x, str) for x in input):
+            texts = list(input)
+        else:
+            raise InvalidOptionError("invalid input type")
+        if dimensions is not None and dimensions < 0:
+            raise InvalidOptionError("dimensions must be a positive integer")
+        if not model:
+            raise ModelNotFoundError(model)
+        m = self._model(model)
+        return m, texts, self._merged_options(m, options), ka
+
+    @staticmethod
+    def _embed_response(
+        model: str, vectors: Sequence[Sequence[float]], n_tokens: int, dimensions: int | None, started: int,
+        load_ns: int,
+    ) -> EmbedResponse:
+        out = []
+        for vec in vectors:
+            if any(math.isnan(v) or math.isinf(v) for v in vec):
+                raise OllamalibError("embedding contains NaN or Inf values")
+            vec = normalize(vec)
+            if dimensions and dimensions < len(vec):
+                vec = normalize(vec[:dimensions])
+            out.append(vec)
+        return EmbedResponse(
+            model=model, embeddings=out, total_duration=time.perf_counter_ns() - started, load_duration=load_ns,
+            prompt_eval_count=n_tokens,
+        )
+
+    def embeddings(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> EmbeddingsResponse:
+        """The legacy single embedding (Ollama's /api/embeddings): one vector, not normalised."""
+        m, opts, ka = self._prepare_embeddings(model, options, keep_alive)
+        lease = self._acquire(m, opts, ka, embedding=True)
+        try:
+            if not prompt:
+                return EmbeddingsResponse(embedding=[])
+            vectors, _ = lease.runner.embed([prompt], truncate=True)
+        finally:
+            lease.release()
+        return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    def _prepare_embeddings(
+        self, model: str, options: OptionsArg, keep_alive: KeepAlive
+    ) -> tuple[Model, dict[str, Any], float | None]:
+        ka = parse_keep_alive(keep_alive)
+        if not model:
+            raise InvalidNameError("model is required")
+        try:
+            m = self._model(model)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
+        return m, self._merged_options(m, options), ka
+
+    # -- model management --------------------------------------------------------------------------------
+
+    def pull(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | Iterator[ProgressResponse]:
+        """Download ``model`` from its registry into the store (Ollama's /api/pull)."""
+        events = self._pull_events(model, insecure)
+        return events if stream else _last(events)
+
+    def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
+        from ..registry import Registry
+
+        ModelName.parse(model)
+        with Registry(self.store, settings=self.settings) as registry:
+            yield from registry.pull(model, insecure=insecure)
+
+    def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | Iterator[ProgressResponse]:
+        """Upload ``model`` from the store to its registry (Ollama's /api/push)."""
+        if not model:
+            raise InvalidNameError("model is required")
+        events = self._push_events(model, insecure)
+        return events if stream else _last(events)
+
+    def _push_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
+        from ..registry import Registry
+
+        with Registry(self.store, settings=self.settings) as registry:
+            yield from registry.push(model, insecure=insecure)
+
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: dict[str, str] | None = None,
+        adapters: dict[str, str] | None = None,
+        template: str | None = None,
+        license: str | list[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg = None,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        *,
+        stream: bool = False,
+    ) -> ProgressResponse | Iterator[ProgressResponse]:
+        """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create)."""
+        from ..create import create_model
+
+        ModelName.parse(model)
+        events = create_model(
+            self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
+            parameters=options_dict(parameters) or None, license=license, quantize=quantize,
+            messages=[to_message(x) for x in messages] if messages else None,
+        )
+        return events if stream else _last(events)
+
+    def create_blob(self, path: str | Path) -> str:
+        """Copy a local file into the store as a blob; returns its ``sha256:<hex>`` digest."""
+        return str(self.store.put_blob_file(path))
+
+    def delete(self, model: str) -> StatusResponse:
+        """Remove a model and the blobs no other model uses; unloads it if it is running."""
+        if not ModelName.is_valid(model):
+            raise InvalidNameError(f'name "{model}" is invalid')
+        try:
+            record = self.store.record(model)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(model) from None
+        self._unload(record)
+        self.store.delete(model)
+        return StatusResponse(status="success")
+
+    def copy(self, source: str, destination: str) -> StatusResponse:
+        """Copy a model under a new name (the manifest only; blobs are shared)."""
+        if not ModelName.is_valid(source):
+            raise InvalidNameError(f'source "{source}" is invalid')
+        if not ModelName.is_valid(destination):
+            raise InvalidNameError(f'destination "{destination}" is invalid')
+        try:
+            self.store.copy(source, destination)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(source, f'model "{source}" not found') from None
+        return StatusResponse(status="success")
+
+    def list(self) -> ListResponse:
+        """The models in the store, newest first."""
+        return ListResponse(models=self.store.list())
+
+    def show(self, model: str, verbose: bool = False) -> ShowResponse:
+        """A model's Modelfile, template, parameters, details, GGUF metadata and capabilities."""
+        if not model:
+            raise InvalidNameError("model is required")
+        name = ModelName.parse(model)
+        try:
+            return show_model(self.store, name, verbose=verbose)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(name.display_shortest) from None
+
+    def ps(self) -> ProcessResponse:
+        """The models loaded now, with when they expire."""
+        return ProcessResponse(models=self.scheduler.ps())
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _model(self, requested: str) -> Model:
+        name = ModelName.parse(requested)
+        try:
+            record = self.store.record(name)
+        except ModelNotFoundError:
+            raise ModelNotFoundError(requested) from None
+        info = self._info(record.model_path)
+        return Model(
+            requested=requested,
+            name=record.name,
+            record=record,
+            info=info,
+            template=effective_template(record, info),
+            capabilities=model_capabilities(record, info),
+        )
+
+    def _info(self, path: Path | None) -> GGUFInfo | None:
+        if path is None or not path.is_file():
+            return None
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._cache_lock:
+            info = self._info_cache.get(key)
+        if info is None:
+            info = GGUFInfo.read(path)
+            with self._cache_lock:
+                self._info_cache[key] = info
+        return info
+
+    def _require_vision(self, m: Model) -> None:
+        if not m.record.projectors and "vision" not in m.capabilities:
+            raise CapabilityError(f"{m.name.full} does not support vision")
+        # The runner has no multimodal (projector) support yet: say so rather than silently drop the images.
+        raise OllamalibError(f"{m.name.full}: image input is not supported by ollamalib's runner yet", status_code=501)
+
+    @staticmethod
+    def _grammar(format: FormatArg) -> str | None:
+        if format is None or format == "":
+            return None
+        from ..runner.grammar import format_to_grammar
+
+        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format)
+
+    def _merged_options(self, m: Model, request: OptionsArg) -> dict[str, Any]:
+        """DefaultOptions < Modelfile parameters < request options, with num_ctx capped to the model's."""
+        opts = merge_options(
+            default_options(self.settings.context_length), m.record.parameters, validate_options(options_dict(request))
+        )
+        train = m.info.context_length if m.info else None
+        num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
+        if train:
+            num_ctx = min(num_ctx, train)
+        opts["num_ctx"] = max(num_ctx, 4)
+        return opts
+
+    def _unload(self, record: ModelRecord) -> None:
+        for embedding in (False, True):
+            self.scheduler.unload(runner_key(record, embedding))
+
+    def _load_spec(self, m: Model, opts: Mapping[str, Any], embedding: bool) -> LoadSpec:
+        from ..runner import LoadOptions
+
+        parallel = 1 if embedding else max(1, self.settings.num_parallel)
+        load = LoadOptions(
+            num_ctx=opts["num_ctx"],
+            num_batch=opts.get("num_batch", 512),
+            num_thread=opts.get("num_thread", 0),
+            num_gpu=opts.get("num_gpu", -1),
+            use_mmap=opts.get("use_mmap"),
+            num_parallel=parallel,
+            embedding=embedding,
+            adapters=tuple(str(p) for p in m.record.adapters),
+            flash_attention=self.settings.flash_attention,
+            kv_cache_type=self.settings.kv_cache_type,
+        )
+        rec = m.record
+        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
+        return LoadSpec(
+            key=runner_key(rec, embedding),
+            model_path=rec.model_path or Path(),
+            load_options=load,
+            name=m.name.display_shortest,
+            model=m.name.display_shortest,
+            digest=rec.digest,
+            details=rec.details,
+            size=size,
+            context_length=opts["num_ctx"],
+            num_parallel=parallel,
+        )
+
+    def _acquire(
+        self, m: Model, opts: Mapping[str, Any], keep_alive: float | None, *, embedding: bool | None = None
+    ) -> Lease:
+        """A runner for ``m``: for generation, or for embeddings (always so for an embedding model)."""
+        if m.record.model_path is None:
+            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        embedding = m.is_embedding if embedding is None else (embedding or m.is_embedding)
+        return self.scheduler.acquire(self._load_spec(m, opts, embedding), keep_alive)
+
+    def _load_only(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> None:
+        self._acquire(m, opts, keep_alive).release()
+
+    def _sampling(self, opts: Mapping[str, Any], grammar: str | None, logprobs: bool, top_logprobs: int) -> Any:
+        from ..runner import SamplingOptions
+
+        num_ctx = opts["num_ctx"]
+        num_predict = opts.get("num_predict", -1)
+        if num_predict is None or num_predict < 0 or num_predict > 10 * num_ctx:
+            num_predict = 10 * num_ctx
+        repeat_last_n = opts.get("repeat_last_n", 64)
+        if repeat_last_n < 0:
+            repeat_last_n = num_ctx
+        return SamplingOptions(
+            temperature=opts.get("temperature", 0.8),
+            top_k=opts.get("top_k", 40),
+            top_p=opts.get("top_p", 0.9),
+            min_p=opts.get("min_p", 0.0),
+            typical_p=opts.get("typical_p", 1.0),
+            repeat_penalty=opts.get("repeat_penalty", 1.0),
+            repeat_last_n=repeat_last_n,
+            presence_penalty=opts.get("presence_penalty", 0.0),
+            frequency_penalty=opts.get("frequency_penalty", 0.0),
+            seed=opts.get("seed", -1),
+            num_predict=num_predict,
+            stop=list(opts.get("stop") or []),
+            num_keep=opts.get("num_keep", 4),
+            grammar=grammar,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+        )
+
+    @staticmethod
+    def _think_kwargs(think: bool | str | None) -> dict[str, Any]:
+        return {"think": think}
+
+    def _render(self, m: Model, template: Template, **kwargs: Any) -> str:
+        info = m.info
+        return template.render(
+            bos_token=(info.bos_token if info else None) or "",
+            eos_token=(info.eos_token if info else None) or "",
+            **kwargs,
+        )
+
+
+def runner_key(record: ModelRecord, embedding: bool) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
+    """A runner's identity: weights, adapters, projectors, and whether it was loaded for embeddings."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)), embedding)
+
+
+def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:
+    last = ProgressResponse(status="success")
+    for event in events:
+        last = event
+    return last

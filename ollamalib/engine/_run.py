@@ -1,0 +1,302 @@
+"""One generate or chat request, from scheduling to the final chunk, shared by Engine and AsyncEngine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ..errors import CapabilityError
+from ..gguf import GGUFInfo
+from ..names import ModelName
+from ..parsers import ThinkingParser, ToolCallParser
+from ..scheduler import Lease
+from ..store import ModelRecord
+from ..template import Template
+from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall
+from ._args import now
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+T = TypeVar("T")
+
+DEFAULT_THINK_TAGS = ("<think>", "</think>")
+
+
+@dataclass
+class Model:
+    """A resolved model: its store record, GGUF header, template and capabilities."""
+
+    requested: str
+    name: ModelName
+    record: ModelRecord
+    info: GGUFInfo | None
+    template: Template
+    capabilities: list[str]
+
+    @property
+    def is_embedding(self) -> bool:
+        return "embedding" in self.capabilities
+
+    def require(self, capability: str, *, quoted: bool = False) -> None:
+        if capability in self.capabilities:
+            return
+        verb = {"completion": "generate"}.get(capability, capability)
+        who = f'"{self.requested}"' if quoted else self.name.full
+        raise CapabilityError(f"{who} does not support {verb}")
+
+
+@dataclass
+class Run:
+    """One generate or chat request from scheduling to the final chunk (shared by Engine and AsyncEngine)."""
+
+    engine: Engine
+    model: Model
+    kind: Literal["generate", "chat"]
+    options: dict[str, Any]
+    keep_alive: float | None
+    build_prompt: Callable[[Run], str]
+    grammar: str | None = None
+    think: bool | str | None = None
+    tools: list[Tool] | None = None
+    raw: bool = False
+    logprobs: bool = False
+    top_logprobs: int = 0
+    truncate: bool = True
+    shift: bool = True
+    started_ns: int = field(default_factory=time.perf_counter_ns)
+    lease: Lease | None = None
+    seq: Any = None
+    prompt: str = ""
+    thinking_parser: ThinkingParser | None = None
+    tool_parser: ToolCallParser | None = None
+    format_after_thinking: str | None = None  # a thinking model's grammar, applied once its thinking ends
+    switch: bool = False  # the thinking has ended: restart decoding with the grammar
+    _raw: list[str] = field(default_factory=list)
+    _closed: bool = False
+
+    # -- blocking part: schedule, render, tokenize, submit -----------------------------------------------
+
+    def start(self) -> None:
+        """Acquire a runner (loading it if needed), build the prompt and start decoding."""
+        self.lease = self.engine._acquire(self.model, self.options, self.keep_alive)
+        runner = self.lease.runner
+        self.prompt = self.build_prompt(self)
+        tokens = runner.tokenize(strip_bos(runner, self.prompt))
+        if self.think and "thinking" in self.model.capabilities:
+            tags = self.model.template.thinking_tags
+            opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
+            started = self.prompt.rstrip().endswith(opening)
+            self.thinking_parser = ThinkingParser(opening, closing, started=started)
+        if self.tools:
+            self.tool_parser = ToolCallParser(self.model.template.tool_call_prefix or "{")
+        grammar = self.grammar
+        if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
+            self.format_after_thinking, grammar = grammar, None
+        sampling = self.engine._sampling(self.options, grammar, self.logprobs, self.top_logprobs)
+        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+
+    def restart_with_format(self) -> None:
+        """The thinking has ended: decode the answer again from prompt + thinking, under the grammar."""
+        assert self.lease is not None and self.thinking_parser is not None
+        self.seq.cancel()
+        raw = "".join(self._raw)
+        end = raw.find(self.thinking_parser.closing)
+        thought = raw[: end + len(self.thinking_parser.closing)] if end >= 0 else ""
+        runner = self.lease.runner
+        tokens = runner.tokenize(strip_bos(runner, self.prompt + thought))
+        sampling = self.engine._sampling(self.options, self.format_after_thinking, self.logprobs, self.top_logprobs)
+        self.thinking_parser = None
+        self.format_after_thinking = None
+        self.switch = False
+        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+
+    def close(self) -> None:
+        """Stop decoding (if still running) and hand the runner back; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.seq is not None:
+                self.seq.cancel()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    # -- per piece: split thinking and tool calls, build chunks ------------------------------------------
+
+    def handle(self, piece: Any) -> list[GenerateResponse | ChatResponse]:
+        """Turn one decoded piece into the chunks to send (none while text is held back)."""
+        out: list[GenerateResponse | ChatResponse] = []
+        text = getattr(piece, "text", "") or ""
+        logprobs = self._logprobs(piece)
+        if self.format_after_thinking is not None:
+            self._raw.append(text)
+        thinking, content, calls = self._parse(text, final=False)
+        if self.format_after_thinking is not None and self.thinking_parser and self.thinking_parser.past_thinking:
+            self.switch = True  # the answer is decoded again under the grammar; drop this unconstrained start
+            return [self._chunk("", thinking, [], None)] if thinking else []
+        if thinking or content or calls or logprobs:
+            out.append(self._chunk(content, thinking, calls, logprobs))
+        if getattr(piece, "done_reason", None) or getattr(piece, "done", False):
+            thinking, content, calls = self._parse("", final=True)
+            if thinking or content or calls:
+                out.append(self._chunk(content, thinking, calls, None))
+            out.append(self._final(piece))
+        return out
+
+    def _parse(self, text: str, *, final: bool) -> tuple[str, str, list[ToolCall]]:
+        thinking = ""
+        content = text
+        if self.thinking_parser is not None:
+            if final:
+                t1, c1 = self.thinking_parser.add(text) if text else ("", "")
+                t2, c2 = self.thinking_parser.finish()
+                thinking, content = t1 + t2, c1 + c2
+            else:
+                thinking, content = self.thinking_parser.add(text)
+        calls: list[ToolCall] = []
+        if self.tool_parser is not None:
+            calls, content = self.tool_parser.add(content)
+            if final:
+                more, rest = self.tool_parser.finish()
+                calls += more
+                content += rest
+        return thinking, content, calls
+
+    def _logprobs(self, piece: Any) -> list[Logprob] | None:
+        if not self.logprobs:
+            return None
+        raw = getattr(piece, "logprobs", None)
+        if not raw:
+            return None
+        return [lp if isinstance(lp, Logprob) else Logprob.model_validate(as_dict(lp)) for lp in raw]
+
+    def _chunk(
+        self, content: str, thinking: str, calls: list[ToolCall], logprobs: list[Logprob] | None
+    ) -> GenerateResponse | ChatResponse:
+        if self.kind == "generate":
+            return GenerateResponse(
+                model=self.model.requested,
+                created_at=now(),
+                response=content,
+                thinking=thinking or None,
+                tool_calls=calls or None,
+                done=False,
+                logprobs=logprobs,
+            )
+        return ChatResponse(
+            model=self.model.requested,
+            created_at=now(),
+            message=Message(role="assistant", content=content, thinking=thinking or None, tool_calls=calls or None),
+            done=False,
+            logprobs=logprobs,
+        )
+
+    def _final(self, piece: Any) -> GenerateResponse | ChatResponse:
+        metrics = {
+            "done": True,
+            "done_reason": getattr(piece, "done_reason", None) or "stop",
+            "total_duration": time.perf_counter_ns() - self.started_ns,
+            "load_duration": self.lease.load_duration_ns if self.lease else 0,
+            "prompt_eval_count": getattr(piece, "prompt_eval_count", None),
+            "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
+            "eval_count": getattr(piece, "eval_count", None),
+            "eval_duration": getattr(piece, "eval_duration_ns", None),
+        }
+        if self.kind == "generate":
+            context = None if self.raw else list(getattr(piece, "context", None) or [])
+            return GenerateResponse(model=self.model.requested, created_at=now(), response="", context=context,
+                                    **metrics)
+        return ChatResponse(model=self.model.requested, created_at=now(),
+                            message=Message(role="assistant", content=""), **metrics)
+
+
+def strip_bos(runner: Any, text: str) -> str:
+    """Drop a BOS the template wrote when the tokenizer adds one anyway (Jinja templates print bos_token)."""
+    bos = getattr(runner, "bos_token", "")
+    if bos and getattr(runner, "add_bos", False) and text.startswith(bos):
+        return text[len(bos) :]
+    return text
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return asdict(value)
+    return dict(vars(value))
+
+
+def aggregate(chunks: Iterable[T]) -> T:
+    """Fold streamed chunks into the single response a non-streaming call returns."""
+    content: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    logprobs: list[Logprob] = []
+    last: Any = None
+    for chunk in chunks:
+        last = chunk
+        if isinstance(chunk, GenerateResponse):
+            content.append(chunk.response)
+            thinking.append(chunk.thinking or "")
+            calls += chunk.tool_calls or []
+        elif isinstance(chunk, ChatResponse):
+            content.append(chunk.message.content or "")
+            thinking.append(chunk.message.thinking or "")
+            calls += chunk.message.tool_calls or []
+        logprobs += getattr(chunk, "logprobs", None) or []
+    assert last is not None, "a generation always ends with a final chunk"
+    if isinstance(last, GenerateResponse):
+        last.response = "".join(content)
+        last.thinking = "".join(thinking) or None
+        last.tool_calls = calls or None
+    elif isinstance(last, ChatResponse):
+        last.message = Message(role="assistant", content="".join(content), thinking="".join(thinking) or None,
+                               tool_calls=calls or None)
+    if logprobs:
+        last.logprobs = logprobs
+    return last
+
+
+def iterate(run: Run) -> Iterator[Any]:
+    """The chunks of a run, decoding in the calling thread's pace; closing it cancels the run."""
+    try:
+        run.start()
+        while True:
+            for piece in run.seq:
+                yield from run.handle(piece)
+                if run.switch:
+                    break
+            if not run.switch:
+                return
+            run.restart_with_format()
+    finally:
+        run.close()
+
+
+async def aiterate(run: Run, limiter: anyio.CapacityLimiter | None = None) -> AsyncIterator[Any]:
+    """The chunks of a run for ``async for``: blocking steps in worker threads, decoding awaited."""
+    try:
+        await anyio.to_thread.run_sync(run.start, limiter=limiter)
+        while True:
+            async for piece in run.seq:
+                for chunk in run.handle(piece):
+                    yield chunk
+                if run.switch:
+                    break
+            if not run.switch:
+                return
+            await anyio.to_thread.run_sync(run.restart_with_format)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(run.close)

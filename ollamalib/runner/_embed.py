@@ -1,0 +1,102 @@
+"""Embeddings: inputs packed into batches under distinct sequence ids, pooled by the model's rule.
+
+A model with its own pooling (mean, CLS, last...) gives ``llama_get_embeddings_seq``; each of its inputs fits one
+batch. A model without pooling (a generative model asked for embeddings) gives its last token's hidden state, as
+Ollama's runner does; its inputs may be longer than a batch and are then read in chunks (the KV cache carries
+them). Vectors are returned raw (not normalised): the Engine normalises and truncates ``dimensions``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import llama_cpp.llama_cpp as C
+import numpy as np
+
+from ..errors import ContextLengthError
+from ._llama import Batch, Model
+from ._types import RunnerError
+
+__all__ = ["INPUT_TOO_LONG", "Embedder"]
+
+INPUT_TOO_LONG = "the input length exceeds the context length"
+
+
+class Embedder:
+    """Runs embedding batches on a context created with ``embeddings=True`` (the Runner serialises callers)."""
+
+    def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_seq_max: int, n_batch: int, num_ctx: int) -> None:
+        self.model = model
+        self.ctx = ctx
+        self.mem = C.llama_get_memory(ctx)
+        self.n_seq_max = n_seq_max
+        self.n_batch = n_batch
+        self.num_ctx = num_ctx
+        self.pooled = C.llama_pooling_type(ctx) != C.LLAMA_POOLING_TYPE_NONE
+        self.dim = int(C.llama_model_n_embd_out(model.ptr)) or int(C.llama_model_n_embd(model.ptr))
+        self._keeps_last = bool(C.llama_vocab_get_add_eos(model.vocab) or C.llama_vocab_get_add_sep(model.vocab))
+        self._batch = Batch(n_batch)
+
+    def prepare(self, text: str, truncate: bool) -> list[int]:
+        tokens = self.model.tokenize(text, True, True)
+        limit = self.num_ctx if not self.pooled else min(self.num_ctx, self.n_batch)
+        if len(tokens) > limit:
+            if not truncate:
+                raise ContextLengthError(INPUT_TOO_LONG)
+            tokens = tokens[: limit - 1] + tokens[-1:] if self._keeps_last else tokens[:limit]
+        return tokens
+
+    def embed(self, inputs: list[str], truncate: bool) -> tuple[list[list[float]], int]:
+        prepared = [self.prepare(text, truncate) for text in inputs]
+        vectors: list[list[float]] = [[0.0] * self.dim for _ in inputs]
+        group: list[int] = []
+        size = 0
+        for i, tokens in enumerate(prepared):
+            if not tokens:
+                continue
+            if len(tokens) > self.n_batch:
+                self._run_long(tokens, i, vectors)
+                continue
+            if group and (size + len(tokens) > self.n_batch or len(group) == self.n_seq_max):
+                self._run(group, prepared, vectors)
+                group, size = [], 0
+            group.append(i)
+            size += len(tokens)
+        if group:
+            self._run(group, prepared, vectors)
+        return vectors, sum(len(t) for t in prepared)
+
+    def _decode(self) -> None:
+        self._batch.logits[: self._batch.n] = 1  # llama.cpp outputs every token in embedding mode anyway
+        rc = self._batch.decode(self.ctx)
+        if rc != 0:
+            raise RunnerError(f"failed to compute embeddings (llama_decode returned {rc})")
+
+    def _clear(self) -> None:
+        if self.mem:
+            C.llama_memory_clear(self.mem, True)
+        self._batch.clear()
+
+    def _run(self, group: list[int], prepared: list[list[int]], vectors: list[list[float]]) -> None:
+        self._clear()
+        last = [self._batch.add_run(prepared[i], 0, seq, True) for seq, i in enumerate(group)]
+        self._decode()
+        for seq, i in enumerate(group):
+            vectors[i] = self._read(seq, last[seq])
+
+    def _run_long(self, tokens: list[int], i: int, vectors: list[list[float]]) -> None:
+        self._clear()
+        index = 0
+        for start in range(0, len(tokens), self.n_batch):
+            self._batch.clear()
+            index = self._batch.add_run(tokens[start : start + self.n_batch], start, 0, True)
+            self._decode()
+        vectors[i] = self._read(0, index)
+
+    def _read(self, seq: int, index: int) -> list[float]:
+        ptr = C.llama_get_embeddings_seq(self.ctx, seq) if self.pooled else None
+        if not ptr:
+            ptr = C.llama_get_embeddings_ith(self.ctx, index)
+        if not ptr:
+            raise RunnerError("the model returned no embedding")
+        return np.ctypeslib.as_array(ptr, shape=(self.dim,)).astype(float).tolist()

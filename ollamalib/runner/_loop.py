@@ -1,0 +1,392 @@
+"""The decode loop: one thread that owns the llama.cpp context and serves every sequence slot.
+
+Each turn of the loop
+1. starts waiting requests (FIFO) on free slots, each on the free slot whose cached tokens share the longest
+   prefix with its prompt (discounted by the cached tokens it would throw away, so a shared BOS does not evict
+   a long conversation when an empty slot is free); only the rest of the prompt is evaluated. A prompt that is
+   cached whole has its last chunk evaluated again, in the same batch as before, so that it gets the very same
+   logits (ggml's results depend on batch shape; re-reading only its last token would change them);
+2. evaluates one chunk (at most ``num_batch`` tokens) of one new prompt in its own ``llama_decode`` call;
+3. decodes one token of every generating sequence together in one ``llama_decode`` call, then samples each
+   with its own chain at its batch row.
+
+Prompt chunks are not mixed into the generation batch on purpose: ggml's CPU kernels pick different code paths
+for different batch sizes, so a sequence's logits would depend on what else shares its batch. Kept apart, a
+sequence decoded beside others gives the same tokens it gives alone (for generation batches of up to about
+seven sequences on this build), and the cost is one extra graph evaluation while a prompt is being read.
+
+A finished or cancelled sequence frees its slot at once; its tokens stay in the KV cache until another request
+needs the slot. When a sequence reaches ``num_ctx`` it is shifted (keep ``num_keep`` tokens, drop half of the
+rest) if the model allows it and the request did not forbid it, or it ends with ``"length"``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import llama_cpp.llama_cpp as C
+import numpy as np
+
+from ..errors import RequestCancelledError
+from ._llama import Batch, Model
+from ._sampling import Sampler, token_logprobs
+from ._stream import Sequence
+from ._text import TextStream
+from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
+
+__all__ = ["DecodeLoop", "Job"]
+
+log = logging.getLogger("ollamalib.runner")
+
+
+@dataclass(eq=False)
+class Slot:
+    """A sequence id in the context and what its KV cache holds (positions 0..len(cache)-1)."""
+
+    index: int
+    cache: list[int] = field(default_factory=list)
+    valid: int = 0  # leading tokens whose KV equals a fresh evaluation (a shift invalidates the rest)
+    starts: list[int] = field(default_factory=list)  # first position of each llama_decode that wrote the cache
+    job: Job | None = None
+    last_used: float = 0.0
+
+
+@dataclass(eq=False)
+class Job:
+    """Decode-thread state of one Sequence."""
+
+    seq: Sequence
+    prompt: list[int]  # what is evaluated (maybe truncated)
+    original: list[int]  # what was submitted (the start of ``context``)
+    sampler: Sampler
+    limit: int  # most tokens to generate
+    fill: bool  # num_predict -2: stop when the context is full
+    shift: bool
+    num_keep: int
+    top_logprobs: int
+    logprobs: bool
+    stream: TextStream
+    slot: Slot | None = None
+    todo: list[int] = field(default_factory=list)
+    n_past: int = 0
+    pending: int | None = None
+    sampled: int = 0
+    generated: list[int] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)  # characters decoded after each generated token
+    parts: list[str] = field(default_factory=list)
+    acc_tokens: list[int] = field(default_factory=list)
+    acc_logprobs: list[TokenLogprob] = field(default_factory=list)
+    all_logprobs: list[TokenLogprob] = field(default_factory=list)
+    prompt_evaluated: int = 0
+    t_start: int = 0
+    t_prompt_done: int = 0
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    diff = np.asarray(a[:n], np.int64) != np.asarray(b[:n], np.int64)
+    return int(diff.argmax()) if diff.any() else n
+
+
+class DecodeLoop:
+    """Slots, the FIFO of waiting jobs and the thread that runs them (see the module docstring)."""
+
+    def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int) -> None:
+        self.model = model
+        self.ctx = ctx
+        self.mem = C.llama_get_memory(ctx)
+        self.num_ctx = num_ctx
+        self.num_batch = num_batch
+        self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
+        self.slots = [Slot(i) for i in range(n_slots)]
+        self._batch = Batch(max(num_batch, n_slots))
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._cond = threading.Condition()
+        self._waiting: deque[Job] = deque()
+        self._active: list[Job] = []
+        self._closing = False
+        self._error: BaseException | None = None
+        # statistics (written by the decode thread only)
+        self.requests_total = 0
+        self.prompt_tokens_total = 0
+        self.prompt_ns_total = 0
+        self.tokens_predicted_total = 0
+        self.predict_ns_total = 0
+        self.decode_calls = 0
+        self.decode_rows = 0
+        self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
+        self._thread.start()
+
+    # -- called from any thread ----------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> None:
+        with self._cond:
+            if self._closing or self._error is not None:
+                job.sampler.free()
+                closed = "the model runner is closed"
+                raise RunnerError(closed if self._closing else f"model runner failed: {self._error}")
+            self._waiting.append(job)
+            self.requests_total += 1
+            self._cond.notify()
+
+    def cancel(self, seq: Sequence) -> None:
+        with self._cond:
+            for job in self._waiting:
+                if job.seq is seq:
+                    self._waiting.remove(job)
+                    job.sampler.free()
+                    seq._put(RequestCancelledError())
+                    return
+            self._cond.notify()
+
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    def is_decode_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    # -- the decode thread ---------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not self._closing and not self._waiting and not self._active:
+                        self._cond.wait()
+                    if self._closing:
+                        return
+                    free = [s for s in self.slots if s.job is None]
+                    admitted = [self._waiting.popleft() for _ in range(min(len(free), len(self._waiting)))]
+                for job in admitted:
+                    self._start(job, free)
+                self._step()
+        except BaseException as exc:  # a failed decode thread fails every request instead of hanging them
+            log.exception("the decode loop failed")
+            with self._cond:
+                self._error = exc
+        finally:
+            closed = "the model runner is closed"
+            reason = RunnerError(closed if self._error is None else f"model runner failed: {self._error}")
+            with self._cond:
+                waiting = list(self._waiting)
+                self._waiting.clear()
+            for job in waiting + self._active:
+                job.sampler.free()
+                job.seq._put(reason)
+            self._active.clear()
+
+    def _start(self, job: Job, free: list[Slot]) -> None:
+        """Put ``job`` on the free slot with the longest reusable prefix; drop the rest of that slot's cache."""
+        shared = {s.index: common_prefix(s.cache[: s.valid], job.prompt) for s in free}
+        best = max(free, key=lambda s: (shared[s.index] - (s.valid - shared[s.index]) / 8, -s.last_used))
+        free.remove(best)
+        keep = shared[best.index]
+        if keep >= len(job.prompt) and best.starts:
+            # The whole prompt is cached: evaluate its last chunk again exactly as it was evaluated before, so
+            # the logits (and a seeded draw) match the earlier run; a single re-read token would not.
+            at = bisect.bisect_right(best.starts, len(job.prompt) - 1) - 1
+            keep = best.starts[at] if at >= 0 else 0
+        keep = min(keep, len(job.prompt) - 1)
+        if keep < len(best.cache):
+            if not C.llama_memory_seq_rm(self.mem, best.index, keep, -1):
+                C.llama_memory_seq_rm(self.mem, best.index, -1, -1)
+                keep = 0
+            del best.cache[keep:]
+        best.valid = min(best.valid, keep)
+        del best.starts[bisect.bisect_left(best.starts, keep):]
+        best.job = job
+        job.slot = best
+        job.n_past = keep
+        job.todo = job.prompt[keep:]
+        job.t_start = time.perf_counter_ns()
+        self._active.append(job)
+
+    def _step(self) -> None:
+        for job in [j for j in self._active if j.seq.cancelled]:
+            self._release(job)
+            job.seq._put(RequestCancelledError())
+        reading = next((j for j in self._active if j.todo), None)
+        if reading is not None:
+            self._read_prompt(reading)
+        generating = [j for j in self._active if j.pending is not None]
+        if generating:
+            self._generate(generating)
+
+    def _read_prompt(self, job: Job) -> None:
+        slot = job.slot
+        assert slot is not None
+        chunk = job.todo[: self.num_batch]
+        last = len(chunk) == len(job.todo)
+        batch = self._batch
+        batch.clear()
+        index = batch.add_run(chunk, job.n_past, slot.index, last)
+        t0 = time.perf_counter_ns()
+        rc = batch.decode(self.ctx)
+        self.prompt_ns_total += time.perf_counter_ns() - t0
+        self.decode_calls += 1
+        if rc != 0:
+            self._drop_cache(slot)
+            self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
+            return
+        if slot.valid == len(slot.cache):
+            slot.valid += len(chunk)
+        slot.starts.append(len(slot.cache))
+        slot.cache.extend(chunk)
+        job.n_past += len(chunk)
+        job.prompt_evaluated += len(chunk)
+        self.prompt_tokens_total += len(chunk)
+        del job.todo[: len(chunk)]
+        if last:
+            job.t_prompt_done = time.perf_counter_ns()
+            if job.limit <= 0:
+                self._finish(job, "length")
+            else:
+                self._sample(job, index)
+
+    def _generate(self, jobs: list[Job]) -> None:
+        rows: list[Job] = []
+        for job in jobs:
+            if job.n_past >= self.num_ctx:
+                shifted = not job.fill and job.shift and self._shift(job)
+                if not shifted:
+                    self._finish(job, "length")
+                    continue
+            rows.append(job)
+        if not rows:
+            return
+        batch = self._batch
+        batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
+                       [j.slot.index for j in rows])  # type: ignore[union-attr]
+        t0 = time.perf_counter_ns()
+        rc = batch.decode(self.ctx)
+        self.predict_ns_total += time.perf_counter_ns() - t0
+        self.decode_calls += 1
+        self.decode_rows += len(rows)
+        if rc != 0:
+            for job in rows:
+                self._drop_cache(job.slot)  # type: ignore[arg-type]
+                self._fail(job, RunnerError(f"failed to decode (llama_decode returned {rc})"))
+            return
+        for i, job in enumerate(rows):
+            slot = job.slot
+            assert slot is not None and job.pending is not None
+            if slot.valid == len(slot.cache):
+                slot.valid += 1
+            slot.starts.append(len(slot.cache))
+            slot.cache.append(job.pending)
+            job.n_past += 1
+            job.pending = None
+            self._sample(job, i)
+
+    def _shift(self, job: Job) -> bool:
+        """Make room in a full sequence: keep ``num_keep`` tokens, drop half of the rest, slide the tail back."""
+        slot = job.slot
+        if not self.can_shift or slot is None:
+            return False
+        n_keep = max(0, min(job.num_keep, job.n_past - 1))
+        n_discard = (job.n_past - n_keep) // 2
+        if n_discard <= 0 or not C.llama_memory_seq_rm(self.mem, slot.index, n_keep, n_keep + n_discard):
+            return False
+        C.llama_memory_seq_add(self.mem, slot.index, n_keep + n_discard, job.n_past, -n_discard)
+        del slot.cache[n_keep : n_keep + n_discard]
+        slot.valid = min(slot.valid, n_keep)
+        del slot.starts[bisect.bisect_left(slot.starts, n_keep):]
+        slot.starts.append(n_keep)  # the slid tail no longer matches any earlier evaluation
+        job.n_past -= n_discard
+        log.debug("context shift: kept %d, discarded %d", n_keep, n_discard)
+        return True
+
+    def _sample(self, job: Job, index: int) -> None:
+        token = job.sampler.sample(self.ctx, index)
+        job.sampled += 1
+        self.tokens_predicted_total += 1
+        entry = None
+        if job.logprobs:
+            entry = token_logprobs(self.model, self.ctx, index, token, job.top_logprobs, self._piece_buf)
+        if self.model.is_eog(token):
+            self._finish(job, "stop")
+            return
+        job.generated.append(token)
+        text, stopped = job.stream.feed(self.model.piece(token, self._piece_buf))
+        job.chars.append(job.stream.produced)
+        job.acc_tokens.append(token)
+        if entry is not None:
+            job.acc_logprobs.append(entry)
+            job.all_logprobs.append(entry)
+        if stopped:
+            self._finish(job, "stop", text, by_stop=True)
+        elif job.sampled >= job.limit:
+            self._finish(job, "length", text)
+        else:
+            if text:
+                job.parts.append(text)
+                job.seq._put(Piece(text, job.acc_tokens, job.acc_logprobs or None))
+                job.acc_tokens, job.acc_logprobs = [], []
+            job.pending = token
+
+    def _finish(self, job: Job, reason: DoneReason, text: str = "", *, by_stop: bool = False) -> None:
+        if not by_stop:
+            text += job.stream.finish()
+        if text:
+            job.parts.append(text)
+        generated = job.generated
+        if by_stop:  # leave out the tokens that only made up the stop string
+            emitted = job.stream.emitted
+            generated = generated[: bisect.bisect_left(job.chars, emitted) + 1] if emitted else []
+        now = time.perf_counter_ns()
+        prompt_ns = (job.t_prompt_done or now) - job.t_start
+        eval_ns = now - job.t_prompt_done if job.t_prompt_done else 0
+        context = job.original + generated
+        final = Final(
+            text="".join(job.parts),
+            tokens=list(job.generated),
+            done_reason=reason,
+            prompt_eval_count=job.prompt_evaluated,
+            prompt_eval_duration_ns=prompt_ns,
+            eval_count=job.sampled,
+            eval_duration_ns=eval_ns,
+            context=context,
+            logprobs=job.all_logprobs if job.logprobs else None,
+        )
+        self._release(job)
+        job.seq.result = final
+        job.seq._put(Piece(
+            text, job.acc_tokens, job.acc_logprobs or None, done=True, done_reason=reason,
+            prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
+            eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
+        ))
+
+    def _fail(self, job: Job, error: BaseException) -> None:
+        self._release(job)
+        job.seq._put(error)
+
+    def _release(self, job: Job) -> None:
+        job.sampler.free()
+        if job in self._active:
+            self._active.remove(job)
+        if job.slot is not None:
+            job.slot.job = None
+            job.slot.last_used = time.monotonic()
+        job.pending = None
+
+    def _drop_cache(self, slot: Slot) -> None:
+        C.llama_memory_seq_rm(self.mem, slot.index, -1, -1)
+        slot.cache.clear()
+        slot.starts.clear()
+        slot.valid = 0

@@ -1,0 +1,257 @@
+"""Runner: one loaded model on llama.cpp, serving many sequences at once (or embeddings)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from collections.abc import Sequence as Tokens
+from contextlib import contextmanager
+from pathlib import Path
+
+import llama_cpp.llama_cpp as C
+
+from ..errors import ContextLengthError
+from ._embed import Embedder
+from ._llama import ContextParams, Model, kv_cache_type
+from ._loop import DecodeLoop, Job
+from ._sampling import Sampler
+from ._stream import Sequence
+from ._text import TextStream
+from ._types import LoadOptions, RunnerError, RunnerStats, SamplingOptions
+
+__all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_prompt"]
+
+PROMPT_TOO_LONG = (
+    "the prompt is longer than the context length currently available to the model; shorten the prompt, "
+    "adjust the context length in settings, or use a model with a longer context length"
+)
+_EMBED_SEQS = 64
+_EMBED_CHUNK = 128
+
+
+def truncate_prompt(tokens: list[int], num_ctx: int, num_keep: int) -> list[int]:
+    """Ollama's cut of a prompt that does not fit: keep ``num_keep`` tokens, drop the middle so about half the
+    window stays free (llm/llama_server.go ``contextShiftPromptLimit``). ``num_keep`` already counts the BOS."""
+    limit_full = num_ctx - 1
+    if len(tokens) <= limit_full:
+        return tokens
+    keep = min(max(num_keep, 0), limit_full)
+    limit = num_ctx - max((num_ctx - keep) // 2, 1)
+    discard = len(tokens) - limit
+    return tokens[:keep] + tokens[keep + discard:]
+
+
+def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> ContextParams:
+    """The llama.cpp context for these options: ``num_parallel`` slots of ``num_ctx`` tokens, or an embedder."""
+    threads = options.num_thread if options.num_thread > 0 else (os.cpu_count() or 1)
+    max_seqs = int(C.llama_max_parallel_sequences())
+    if options.embedding:
+        # A model with its own pooling (an embedding model) reads each input in one ubatch, as non-causal models
+        # need. A generative model gives its last token's state; llama.cpp outputs every token in embedding mode
+        # (with logits over the whole vocabulary), so it reads inputs in small chunks to keep that buffer small.
+        pooled = model.meta(f"{model.meta('general.architecture')}.pooling_type") not in (None, "0")
+        batch = num_ctx if pooled else min(num_ctx, _EMBED_CHUNK)
+        return ContextParams(num_ctx, batch, min(_EMBED_SEQS, max_seqs), threads, True, True,
+                             options.flash_attention, options.kv_cache_type)
+    # Split (not unified) KV: each slot owns exactly num_ctx cells and attends over its own cells only.
+    seqs = min(max(1, options.num_parallel), max_seqs)
+    return ContextParams(num_ctx * seqs, max(options.num_batch, seqs), seqs, threads, False, False,
+                         options.flash_attention, options.kv_cache_type, n_outputs_max=seqs)
+
+
+class Runner:
+    """A model loaded with fixed LoadOptions.
+
+    Generation: ``submit(prompt_tokens, SamplingOptions)`` returns a Sequence at once; iterate it for Pieces.
+    Up to ``num_parallel`` sequences decode together; more wait in a FIFO. Embedding runners
+    (``LoadOptions(embedding=True)``) answer ``embed()`` instead. ``close()`` frees everything.
+    """
+
+    def __init__(self, model_path: str | Path, options: LoadOptions | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.options = options = options or LoadOptions()
+        self._closed = False
+        self._lock = threading.Lock()  # held by every call into llama.cpp from a caller's thread, and by close()
+        self._loop: DecodeLoop | None = None
+        self._embedder: Embedder | None = None
+        self._ctx = None
+        model = Model(self.model_path, n_gpu_layers=options.num_gpu, use_mmap=options.use_mmap)
+        self._model = model
+        try:
+            self.n_ctx_train = int(C.llama_model_n_ctx_train(model.ptr))
+            self.n_vocab = model.n_vocab
+            self.n_embd = int(C.llama_model_n_embd(model.ptr))
+            self.bos_id = int(C.llama_vocab_bos(model.vocab))
+            self.eos_id = int(C.llama_vocab_eos(model.vocab))
+            self.bos_token = model.token_text(self.bos_id)
+            self.eos_token = model.token_text(self.eos_id)
+            self.add_bos = bool(C.llama_vocab_get_add_bos(model.vocab))
+            self.is_embedding = options.embedding
+            num_ctx = max(4, options.num_ctx)
+            if self.n_ctx_train > 0:
+                num_ctx = min(num_ctx, self.n_ctx_train)
+            self.context_length = num_ctx
+            params = _context_params(model, options, num_ctx)
+            self._ctx = model.new_context(params)
+            model.apply_adapters(self._ctx, tuple(options.adapters))
+            mem = C.llama_get_memory(self._ctx)
+            self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
+            self._kv_cells = params.n_ctx
+            self._size = int(C.llama_model_size(model.ptr)) + self._kv_cells * model.kv_bytes_per_cell(
+                kv_cache_type(options.kv_cache_type))
+            if options.embedding:
+                self._embedder = Embedder(model, self._ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
+                                          num_ctx=num_ctx)
+            else:
+                self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
+                                        num_batch=max(1, options.num_batch))
+        except BaseException:
+            self._free()
+            raise
+        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._ctx, self._model)
+
+    # -- vocabulary ---------------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        """Token ids of ``text``; ``add_special`` adds the model's BOS (and EOS) when it wants them."""
+        with self._open():
+            return self._model.tokenize(text, add_special, parse_special)
+
+    def detokenize(self, tokens: Tokens[int]) -> str:
+        """The text of ``tokens`` with special tokens rendered (for generate's ``context``)."""
+        with self._open():
+            return self._model.detokenize(list(tokens))
+
+    def token_bytes(self, token: int) -> bytes:
+        """The raw bytes of one token (special tokens rendered; may be part of a UTF-8 character)."""
+        with self._open():
+            return self._model.piece(token)
+
+    # -- generation ---------------------------------------------------------------------------------------
+
+    def submit(
+        self, prompt: list[int], sampling: SamplingOptions | None = None, *, shift: bool = True, truncate: bool = True
+    ) -> Sequence:
+        """Queue a generation for ``prompt`` (token ids) and return its Sequence at once. Thread-safe.
+
+        A prompt longer than the context is cut as Ollama does (keep ``num_keep``, drop the middle) unless
+        ``truncate`` or ``shift`` is False, which raises ContextLengthError with Ollama's text instead.
+        """
+        if self._loop is None:
+            raise RunnerError("this runner was loaded for embeddings and cannot generate")
+        sampling = sampling or SamplingOptions()
+        original = [int(t) for t in prompt]
+        if not original:
+            if self.bos_id < 0:
+                raise RunnerError("the prompt is empty")
+            original = [self.bos_id]
+        if min(original) < 0 or max(original) >= self.n_vocab:
+            raise RunnerError(f"the prompt holds a token outside the vocabulary (0..{self.n_vocab - 1})")
+        num_ctx = self.context_length
+        num_keep = len(original) if sampling.num_keep < 0 else sampling.num_keep
+        num_keep += 1 if self.add_bos else 0
+        tokens = original
+        if len(original) > num_ctx - 1:
+            if not (truncate and shift):
+                raise ContextLengthError(PROMPT_TOO_LONG)
+            tokens = truncate_prompt(original, num_ctx, num_keep)
+        if sampling.num_predict == -2:
+            limit, fill = 1 << 62, True
+        elif sampling.num_predict < 0 or sampling.num_predict > 10 * num_ctx:
+            limit, fill = 10 * num_ctx, False
+        else:
+            limit, fill = sampling.num_predict, False
+        with self._open():
+            sampler = Sampler(self._model, sampling, tokens, num_ctx)
+            seq = Sequence(tokens, sampling, self._loop.cancel)
+            job = Job(
+                seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
+                num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
+                logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
+            )
+            self._loop.submit(job)
+        return seq
+
+    # -- embeddings ---------------------------------------------------------------------------------------
+
+    def embed(self, inputs: list[str], *, truncate: bool = True) -> tuple[list[list[float]], int]:
+        """Raw pooled vectors for each input and the total number of input tokens.
+
+        Inputs longer than the context are cut to fit, or raise ContextLengthError when ``truncate`` is False.
+        """
+        if self._embedder is None:
+            raise RunnerError("this runner was not loaded for embeddings")
+        with self._open():
+            return self._embedder.embed(list(inputs), truncate)
+
+    # -- state --------------------------------------------------------------------------------------------
+
+    def stats(self) -> RunnerStats:
+        loop = self._loop
+        if loop is None:
+            return RunnerStats(0, 0, 0, 0, 0, 0.0, 0, 0.0, 0, 0.0, 0, self._kv_cells, [], self.context_length,
+                               self._size)
+        slots = loop.slots
+        cached = [len(s.cache) for s in slots]
+        jobs = [s.job for s in slots]
+        return RunnerStats(
+            slots_total=len(slots),
+            slots_in_use=sum(1 for job in jobs if job is not None and not job.seq.cancelled),
+            queued=loop.queued(),
+            requests_total=loop.requests_total,
+            prompt_tokens_total=loop.prompt_tokens_total,
+            prompt_seconds_total=loop.prompt_ns_total / 1e9,
+            tokens_predicted_total=loop.tokens_predicted_total,
+            tokens_predicted_seconds_total=loop.predict_ns_total / 1e9,
+            decode_calls_total=loop.decode_calls,
+            busy_slots_per_decode=loop.decode_rows / max(1, loop.decode_calls),
+            kv_cells_used=sum(cached),
+            kv_cells_total=self._kv_cells,
+            slot_cached_tokens=cached,
+            context_length=self.context_length,
+            size=self._size,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Stop the decode thread (pending sequences fail with RunnerError) and free the model. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._finalizer()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _open(self) -> Iterator[None]:
+        with self._lock:
+            if self._closed:
+                raise RunnerError("the model runner is closed")
+            yield
+
+    def _free(self) -> None:
+        Runner._shutdown(self._loop, self._ctx, self._model)
+        self._ctx = None
+
+    @staticmethod
+    def _shutdown(loop: DecodeLoop | None, ctx: object, model: Model) -> None:
+        if loop is not None and loop.is_decode_thread():
+            # A garbage collection on the decode thread itself: free the context from another thread, after the
+            # loop has left the llama.cpp call it is in the middle of.
+            threading.Thread(target=Runner._shutdown, args=(loop, ctx, model), daemon=True).start()
+            return
+        if loop is not None:
+            loop.close()
+        if ctx:
+            C.llama_free(ctx)
+        model.free()

@@ -1,0 +1,132 @@
+"""The runner's value types: load and sampling options, streamed pieces, final results, statistics, its error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypedDict
+
+from ..errors import OllamalibError
+
+__all__ = [
+    "DoneReason",
+    "Final",
+    "LoadOptions",
+    "Piece",
+    "RunnerError",
+    "RunnerStats",
+    "SamplingOptions",
+    "TokenLogprob",
+]
+
+DoneReason = Literal["stop", "length"]
+
+
+class RunnerError(OllamalibError, RuntimeError):
+    """The model could not be loaded or run (bad file, failed decode, runner closed)."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Options fixed when a model is loaded; a request asking for different ones needs a new Runner."""
+
+    num_ctx: int = 4096  # tokens per sequence
+    num_batch: int = 512
+    num_thread: int = 0  # 0: os.cpu_count()
+    num_gpu: int = -1  # -1: all layers (ignored by a CPU build), 0: none
+    use_mmap: bool | None = None
+    num_parallel: int = 4  # sequence slots decoded together
+    embedding: bool = False
+    adapters: tuple[str, ...] = ()  # LoRA GGUF paths
+    flash_attention: bool | None = None  # None: llama.cpp decides
+    kv_cache_type: str = "f16"
+
+
+@dataclass
+class SamplingOptions:
+    """Per-request options with Ollama's names and defaults (reference §5.3)."""
+
+    temperature: float = 0.8  # 0: greedy
+    top_k: int = 40  # <= 0: off
+    top_p: float = 0.9  # >= 1: off
+    min_p: float = 0.0  # <= 0: off
+    typical_p: float = 1.0  # >= 1: off
+    repeat_penalty: float = 1.0
+    repeat_last_n: int = 64  # -1: num_ctx, 0: off
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    seed: int | None = -1  # -1 or None: fresh entropy for every request
+    num_predict: int = -1  # -1: until a stop (at most 10 * num_ctx), -2: until the context is full
+    stop: list[str] = field(default_factory=list)
+    num_keep: int = 4  # tokens kept at the front when the context shifts (-1: all the prompt)
+    grammar: str | None = None  # GBNF text, rule "root"
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+class TokenLogprob(TypedDict, total=False):
+    """Ollama's logprob entry: the token's text, log probability and bytes (and alternatives on the outer one)."""
+
+    token: str
+    logprob: float
+    bytes: list[int]
+    top_logprobs: list[TokenLogprob]
+
+
+@dataclass
+class Piece:
+    """Text produced by one or more tokens of one sequence.
+
+    ``text`` never splits a UTF-8 character and never holds any part of a stop string (a possible start of one is
+    held back until it resolves). The final piece has ``done=True``, the reason and the counts.
+    """
+
+    text: str
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    done: bool = False
+    done_reason: DoneReason | None = None
+    prompt_eval_count: int = 0
+    prompt_eval_duration_ns: int = 0
+    eval_count: int = 0
+    eval_duration_ns: int = 0
+    context: list[int] | None = None
+
+
+@dataclass
+class Final:
+    """A finished sequence: all its text and tokens, why it ended, and the counts Ollama reports."""
+
+    text: str
+    tokens: list[int]
+    done_reason: DoneReason
+    prompt_eval_count: int
+    prompt_eval_duration_ns: int
+    eval_count: int
+    eval_duration_ns: int
+    context: list[int]
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass
+class RunnerStats:
+    """A snapshot of a runner's load (names follow llama-server's ``/metrics`` where they fit)."""
+
+    slots_total: int
+    slots_in_use: int
+    queued: int
+    requests_total: int
+    prompt_tokens_total: int
+    prompt_seconds_total: float
+    tokens_predicted_total: int
+    tokens_predicted_seconds_total: float
+    decode_calls_total: int
+    busy_slots_per_decode: float
+    kv_cells_used: int
+    kv_cells_total: int
+    slot_cached_tokens: list[int]
+    context_length: int
+    size: int
+
+    @property
+    def kv_cache_usage_ratio(self) -> float:
+        return self.kv_cells_used / self.kv_cells_total if self.kv_cells_total else 0.0

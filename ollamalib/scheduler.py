@@ -1,0 +1,344 @@
+"""The scheduler: which runners are loaded, who is using them, and when they go away (Ollama's server/sched.go).
+
+One runner per model (weights, adapters, projectors); a request whose load options differ from the loaded
+runner's reloads it once it is idle. Loads are serialised. A runner serves up to ``num_parallel`` requests at
+a time; the idle timer (``keep_alive``) starts when the last of them finishes. When ``max_loaded_models`` are
+resident, the idle runner that expires soonest is evicted (or the request waits for one to become idle). More
+than ``max_queue`` waiting requests get ServerBusyError. Safe to use from many threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .config import FOREVER, Settings
+from .errors import ServerBusyError
+from .types import ModelDetails, ProcessModel
+
+__all__ = ["Lease", "LoadSpec", "LoadedRunner", "Scheduler"]
+
+log = logging.getLogger(__name__)
+
+RunnerFactory = Callable[[Path, Any], Any]
+
+_FOREVER_SPAN = timedelta(seconds=(2**63 - 1) / 1e9)  # Go's MaxInt64 duration, as Ollama shows "forever"
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What to load: the model's identity (``key``), its GGUF, load options and what ``ps`` shows about it."""
+
+    key: Hashable
+    model_path: Path
+    load_options: Any
+    name: str
+    model: str
+    digest: str = ""
+    details: ModelDetails = field(default_factory=ModelDetails)
+    size: int = 0
+    context_length: int | None = None
+    num_parallel: int = 1
+
+
+@dataclass(eq=False)
+class LoadedRunner:
+    """A resident runner and its bookkeeping (guarded by the scheduler's lock)."""
+
+    spec: LoadSpec
+    runner: Any
+    keep_alive: float
+    refcount: int = 0
+    deadline: float | None = None  # monotonic time of expiry while idle
+    expiring: bool = False  # no new requests: it unloads once idle (reload, explicit unload)
+    loaded_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def expires_at(self) -> datetime:
+        now = datetime.now(UTC)
+        if self.keep_alive == FOREVER:
+            return now + _FOREVER_SPAN
+        if self.deadline is not None:
+            return now + timedelta(seconds=max(0.0, self.deadline - time.monotonic()))
+        return now + timedelta(seconds=self.keep_alive)
+
+    def _remaining(self) -> float:
+        if self.keep_alive == FOREVER:
+            return FOREVER
+        if self.deadline is not None:
+            return self.deadline - time.monotonic()
+        return self.keep_alive
+
+
+class Lease:
+    """A request's hold on a runner; ``release()`` (or leaving the ``with`` block) hands it back once."""
+
+    def __init__(self, scheduler: Scheduler, entry: LoadedRunner, load_duration_ns: int) -> None:
+        self._scheduler = scheduler
+        self.entry = entry
+        self.runner = entry.runner
+        self.load_duration_ns = load_duration_ns
+        self._released = False
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._scheduler._release(self.entry)
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _seconds(keep_alive: float) -> float:
+    """A keep_alive in seconds; negative, or longer than Go's longest duration, means forever, as in Ollama."""
+    if keep_alive < 0 or keep_alive >= _FOREVER_SPAN.total_seconds():
+        return FOREVER
+    return float(keep_alive)
+
+
+def _default_factory(model_path: Path, load_options: Any) -> Any:
+    from .runner import Runner
+
+    return Runner(model_path, load_options)
+
+
+class Scheduler:
+    """Loaded runners with Ollama's keep_alive, eviction, reload and queueing rules."""
+
+    def __init__(self, settings: Settings, runner_factory: RunnerFactory | None = None) -> None:
+        self.settings = settings
+        self._factory = runner_factory or _default_factory
+        self._cond = threading.Condition(threading.RLock())
+        self._load_lock = threading.Lock()
+        self._loaded: dict[Hashable, LoadedRunner] = {}
+        self._loading: set[Hashable] = set()
+        self._pending = 0
+        self._closed = False
+        self._reaper: threading.Thread | None = None
+
+    # -- acquiring and releasing -------------------------------------------------------------------------
+
+    def acquire(self, spec: LoadSpec, keep_alive: float | None = None) -> Lease:
+        """Get a runner for ``spec`` (loading, reloading or evicting as needed) and count the request on it.
+
+        ``keep_alive`` is the request's value in seconds (None: keep the runner's, or the settings' default
+        for a new load). Raises ServerBusyError when too many requests are already waiting.
+        """
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the scheduler is closed")
+            if self._pending >= self.settings.max_queue:
+                raise ServerBusyError()
+            self._pending += 1
+        try:
+            return self._acquire(spec, keep_alive)
+        finally:
+            with self._cond:
+                self._pending -= 1
+
+    def _acquire(self, spec: LoadSpec, keep_alive: float | None) -> Lease:
+        while True:
+            victim: LoadedRunner | None = None
+            with self._cond:
+                if self._closed:
+                    raise RuntimeError("the scheduler is closed")
+                entry = self._loaded.get(spec.key)
+                if entry is not None and not entry.expiring and entry.spec.load_options == spec.load_options:
+                    if entry.refcount < entry.spec.num_parallel:
+                        entry.refcount += 1
+                        entry.deadline = None
+                        if keep_alive is not None:
+                            entry.keep_alive = _seconds(keep_alive)
+                        return Lease(self, entry, 0)
+                    self._cond.wait()
+                    continue
+                if entry is not None:  # other load options, or being unloaded: reload once it is idle
+                    entry.expiring = True
+                    if entry.refcount:
+                        self._cond.wait()
+                        continue
+                    victim = self._pop(spec.key)
+                elif spec.key in self._loading:
+                    self._cond.wait()
+                    continue
+                elif len(self._loaded) + len(self._loading) >= max(1, self.settings.max_loaded_models):
+                    victim = self._victim()
+                    if victim is None:
+                        self._cond.wait()
+                        continue
+                    self._pop(victim.spec.key)
+                else:
+                    self._loading.add(spec.key)
+            if victim is not None:
+                self._close_all([victim])
+                continue
+            return self._load(spec, keep_alive)
+
+    def _load(self, spec: LoadSpec, keep_alive: float | None) -> Lease:
+        start = time.perf_counter_ns()
+        try:
+            with self._load_lock:
+                runner = self._factory(spec.model_path, spec.load_options)
+        except BaseException:
+            with self._cond:
+                self._loading.discard(spec.key)
+                self._cond.notify_all()
+            raise
+        load_ns = time.perf_counter_ns() - start
+        with self._cond:
+            self._loading.discard(spec.key)
+            ka = _seconds(keep_alive if keep_alive is not None else self.settings.keep_alive)
+            entry = LoadedRunner(spec=spec, runner=runner, keep_alive=ka, refcount=1)
+            self._loaded[spec.key] = entry
+            self._cond.notify_all()
+        log.info("loaded %s in %.2fs", spec.name, load_ns / 1e9)
+        return Lease(self, entry, load_ns)
+
+    def _victim(self) -> LoadedRunner | None:
+        """The idle runner that expires soonest (then by name), or None when every runner is busy."""
+        idle = [e for e in self._loaded.values() if e.refcount == 0]
+        if not idle:
+            return None
+        return min(idle, key=lambda e: (e._remaining(), e.spec.name))
+
+    def _pop(self, key: Hashable) -> LoadedRunner:
+        entry = self._loaded.pop(key)
+        entry.expiring = True
+        self._cond.notify_all()
+        return entry
+
+    def _release(self, entry: LoadedRunner) -> None:
+        to_close: list[LoadedRunner] = []
+        with self._cond:
+            entry.refcount -= 1
+            if entry.refcount == 0 and self._loaded.get(entry.spec.key) is entry:
+                if entry.expiring or entry.keep_alive <= 0:
+                    to_close.append(self._pop(entry.spec.key))
+                elif entry.keep_alive != FOREVER:
+                    entry.deadline = time.monotonic() + entry.keep_alive
+                    self._ensure_reaper()
+            self._cond.notify_all()
+        self._close_all(to_close)
+
+    # -- unloading ---------------------------------------------------------------------------------------
+
+    def unload(self, key: Hashable) -> bool:
+        """Expire a model's runner now (it finishes its in-flight requests first); False if none is loaded."""
+        to_close: list[LoadedRunner] = []
+        with self._cond:
+            entry = self._loaded.get(key)
+            if entry is None:
+                return False
+            entry.expiring = True
+            entry.keep_alive = 0.0
+            if entry.refcount == 0:
+                to_close.append(self._pop(key))
+        self._close_all(to_close)
+        return True
+
+    def is_loaded(self, key: Hashable) -> bool:
+        with self._cond:
+            entry = self._loaded.get(key)
+            return entry is not None and not entry.expiring
+
+    def close(self) -> None:
+        """Unload every runner (waiting for none: in-flight sequences are cancelled by closing)."""
+        with self._cond:
+            self._closed = True
+            entries = list(self._loaded.values())
+            self._loaded.clear()
+            self._cond.notify_all()
+        self._close_all(entries)
+
+    def _close_all(self, entries: list[LoadedRunner]) -> None:
+        for entry in entries:
+            try:
+                entry.runner.close()
+            except Exception:  # a runner that fails to close must not take the scheduler down
+                log.exception("closing the runner of %s failed", entry.spec.name)
+            log.info("unloaded %s", entry.spec.name)
+
+    # -- expiry ------------------------------------------------------------------------------------------
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper = threading.Thread(target=self._reap, name="ollamalib-keepalive", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        while True:
+            to_close: list[LoadedRunner] = []
+            with self._cond:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                deadlines = []
+                for key, entry in list(self._loaded.items()):
+                    if entry.refcount or entry.deadline is None:
+                        continue
+                    if entry.deadline <= now:
+                        to_close.append(self._pop(key))
+                    else:
+                        deadlines.append(entry.deadline)
+                if not to_close:
+                    if not deadlines:
+                        self._reaper = None
+                        return
+                    self._cond.wait(timeout=min(deadlines) - now)
+            self._close_all(to_close)
+
+    # -- reporting ---------------------------------------------------------------------------------------
+
+    def ps(self) -> list[ProcessModel]:
+        """The loaded models with Ollama's ps fields, longest remaining time first."""
+        with self._cond:
+            entries = [e for e in self._loaded.values()]
+            rows = [
+                (
+                    e._remaining(),
+                    ProcessModel(
+                        name=e.spec.name,
+                        model=e.spec.model,
+                        size=self._size(e),
+                        digest=e.spec.digest,
+                        details=e.spec.details,
+                        expires_at=e.expires_at,
+                        size_vram=0,
+                        context_length=e.spec.context_length,
+                        slots_in_use=e.refcount,
+                        num_parallel=e.spec.num_parallel,
+                    ),
+                )
+                for e in entries
+            ]
+        rows.sort(key=lambda r: r[0], reverse=True)
+        return [r[1] for r in rows]
+
+    @staticmethod
+    def _size(entry: LoadedRunner) -> int:
+        stats = getattr(entry.runner, "stats", None)
+        if callable(stats):
+            try:
+                value = stats()
+                size = value.get("size") if isinstance(value, dict) else getattr(value, "size", None)
+                if isinstance(size, int) and size > 0:
+                    return size
+            except Exception:
+                pass
+        return entry.spec.size
+
+    def loaded(self) -> list[LoadedRunner]:
+        with self._cond:
+            return list(self._loaded.values())

@@ -1,0 +1,359 @@
+"""Go's ``encoding/json`` for request bodies: the types, the checks and the decoder's error texts.
+
+A request type is a ``Struct`` of fields with Go types (see ``bodies.py``). Decoding checks the JSON value of
+every known field against its type (unknown keys are ignored and names match case-insensitively, as in Go),
+and the same table produces the request body schema of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+
+from .errors import APIError
+
+__all__ = [
+    "AnyValue",
+    "Bool",
+    "Custom",
+    "Float",
+    "GoType",
+    "Int",
+    "Map",
+    "Slice",
+    "String",
+    "Struct",
+    "body_operation",
+    "decode_body",
+    "go_syntax_error",
+    "json_kind",
+]
+
+_MAX_INT = 2**63
+
+
+class GoType:
+    """A Go type a JSON value is decoded into: checks the value and describes it for OpenAPI."""
+
+    go: str = "interface {}"
+    zero: Any = None
+
+    def check(self, value: Any, where: str) -> Any:
+        return value
+
+    def schema(self) -> Schema:
+        return Schema()
+
+
+def json_kind(value: Any) -> str:
+    """The JSON kind Go names in UnmarshalTypeError: string, number, bool, array, object."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _mismatch(value: Any, where: str, go: str, kind: str | None = None) -> APIError:
+    return APIError(400, f"json: cannot unmarshal {kind or json_kind(value)} into Go struct field {where} of type {go}")
+
+
+class String(GoType):
+    go = "string"
+    zero = ""
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        raise _mismatch(value, where, self.go)
+
+    def schema(self) -> Schema:
+        return Schema(type=OpenAPIType.STRING)
+
+
+class Bool(GoType):
+    go = "bool"
+    zero = False
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        raise _mismatch(value, where, self.go)
+
+    def schema(self) -> Schema:
+        return Schema(type=OpenAPIType.BOOLEAN)
+
+
+class Int(GoType):
+    go = "int"
+    zero = 0
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if -_MAX_INT <= value < _MAX_INT:
+                return value
+            raise _mismatch(value, where, self.go, f"number {value}")
+        if isinstance(value, float):
+            raise _mismatch(value, where, self.go, f"number {value!r}")
+        raise _mismatch(value, where, self.go)
+
+    def schema(self) -> Schema:
+        return Schema(type=OpenAPIType.INTEGER)
+
+
+class Float(GoType):
+    go = "float64"
+    zero = 0.0
+
+    def __init__(self, go: str = "float64") -> None:
+        self.go = go
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return value
+        raise _mismatch(value, where, self.go)
+
+    def schema(self) -> Schema:
+        return Schema(type=OpenAPIType.NUMBER)
+
+
+class AnyValue(GoType):
+    """A field Go decodes into ``any`` or ``json.RawMessage``: every JSON value passes."""
+
+    def __init__(self, schema: Schema | None = None, description: str | None = None) -> None:
+        self._schema = schema
+        self._description = description
+
+    def schema(self) -> Schema:
+        if self._schema is not None:
+            return self._schema
+        return Schema(description=self._description)
+
+
+class Slice(GoType):
+    def __init__(self, elem: GoType, go: str | None = None) -> None:
+        self.elem = elem
+        self.go = go or f"[]{elem.go}"
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise _mismatch(value, where, self.go)
+        elem = self.elem
+        out = []
+        for item in value:
+            checked = elem.check(item, where)
+            out.append(elem.zero if checked is None else checked)
+        return out
+
+    def schema(self) -> Schema:
+        return Schema(type=OpenAPIType.ARRAY, items=self.elem.schema())
+
+
+class Map(GoType):
+    def __init__(self, elem: GoType, go: str | None = None, schema: Schema | None = None) -> None:
+        self.elem = elem
+        self.go = go or f"map[string]{elem.go}"
+        self._schema = schema
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _mismatch(value, where, self.go)
+        if isinstance(self.elem, AnyValue):
+            return value
+        return {k: self.elem.check(v, where) for k, v in value.items()}
+
+    def schema(self) -> Schema:
+        if self._schema is not None:
+            return self._schema
+        return Schema(type=OpenAPIType.OBJECT, additional_properties=self.elem.schema())
+
+
+class Struct(GoType):
+    """A Go struct: a JSON object whose known keys are checked; field names match case-insensitively."""
+
+    def __init__(self, name: str, fields: Mapping[str, GoType], *, required: tuple[str, ...] = (),
+                 description: str | None = None) -> None:
+        self.name = name
+        self.go = f"api.{name}"
+        self.fields = dict(fields)
+        self._folded = {k.lower(): k for k in self.fields}
+        self.required = required
+        self.description = description
+
+    @property
+    def zero(self) -> dict[str, Any]:  # type: ignore[override]
+        return {}
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _mismatch(value, where, self.go)
+        return self.check_fields(value, where)
+
+    def check_fields(self, value: dict[str, Any], where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        fields = self.fields
+        for key, item in value.items():
+            name = key if key in fields else self._folded.get(key.lower())
+            if name is None:
+                continue
+            out[name] = fields[name].check(item, f"{where}.{name}")
+        return out
+
+    def schema(self) -> Schema:
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            properties={k: t.schema() for k, t in self.fields.items()},
+            required=list(self.required) or None,
+            description=self.description,
+        )
+
+
+class Custom(GoType):
+    """A Go type with its own UnmarshalJSON: ``validate`` returns the value or raises APIError(400, text)."""
+
+    def __init__(self, go: str, validate: Callable[[Any], Any], schema: Schema) -> None:
+        self.go = go
+        self._validate = validate
+        self._schema = schema
+
+    def check(self, value: Any, where: str) -> Any:
+        if value is None:
+            return None
+        return self._validate(value)
+
+    def schema(self) -> Schema:
+        return self._schema
+
+
+# --- decoding -------------------------------------------------------------------------------------------
+
+
+class _Constant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_WHITESPACE = " \t\r\n"
+
+
+def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
+    """Decode a request body into a dict of ``spec``'s fields, or raise APIError(400) with Go's text."""
+    text = body.decode("utf-8", "replace").lstrip(_WHITESPACE)
+    if not text:
+        raise APIError(400, "missing request body")
+    try:
+        value, _ = _DECODER.raw_decode(text)
+    except json.JSONDecodeError as exc:
+        raise APIError(400, go_syntax_error(exc, text)) from None
+    except _Constant as exc:
+        raise APIError(400, f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
+    except RecursionError:
+        raise APIError(400, "exceeded max depth") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type {spec.go}")
+    return spec.check_fields(value, spec.name)
+
+
+def go_syntax_error(exc: json.JSONDecodeError, text: str) -> str:
+    """Translate Python's JSON syntax error into the message Go's decoder gives for the same input."""
+    msg, pos = exc.msg, exc.pos
+    if pos >= len(text) or msg.startswith("Unterminated string"):
+        return "unexpected EOF"
+    if msg.startswith("Invalid \\escape"):
+        return f"invalid character {_quote_char(text[pos + 1: pos + 2] or ' ')} in string escape code"
+    if msg.startswith("Invalid \\uXXXX"):
+        bad = next((c for c in text[pos + 1: pos + 5] if c not in "0123456789abcdefABCDEF"), None)
+        if bad is None:
+            return "unexpected EOF"
+        return f"invalid character {_quote_char(bad)} in \\u hexadecimal character escape"
+    c = _quote_char(text[pos])
+    if msg == "Expecting ':' delimiter":
+        return f"invalid character {c} after object key"
+    if msg == "Expecting ',' delimiter":
+        where = "object key:value pair" if _inside_object(text, pos) else "array element"
+        return f"invalid character {c} after {where}"
+    if msg.startswith("Expecting property name"):
+        return f"invalid character {c} looking for beginning of object key string"
+    if msg.startswith("Invalid control character"):
+        return f"invalid character {c} in string literal"
+    return f"invalid character {c} looking for beginning of value"
+
+
+def _inside_object(text: str, pos: int) -> bool:
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text[:pos]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return bool(stack) and stack[-1] == "{"
+
+
+_CHAR_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+                 "\\": "\\\\"}
+
+
+def _quote_char(ch: str) -> str:
+    """Go's ``quoteChar``: the offending character in single quotes."""
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    if ch in _CHAR_ESCAPES:
+        return f"'{_CHAR_ESCAPES[ch]}'"
+    if not ch.isprintable():
+        return f"'\\x{ord(ch):02x}'" if ord(ch) < 0x80 else f"'\\u{ord(ch):04x}'"
+    return f"'{ch}'"
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------------------
+
+
+def body_operation(spec: Struct, description: str | None = None) -> type[Operation]:
+    """An Operation class that documents ``spec`` as the JSON request body (handlers read raw bodies)."""
+
+    @dataclass
+    class _Documented(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=spec.schema())},
+                required=True,
+                description=description,
+            )
+
+    _Documented.__name__ = f"{spec.name}Operation"
+    return _Documented

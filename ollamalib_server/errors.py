@@ -1,0 +1,141 @@
+"""The one error mapping of the server: exception -> (HTTP status, Ollama's text), in one table.
+
+Native routes answer ``{"error": "<text>"}``; routes under ``/v1`` answer OpenAI's
+``{"error": {"message", "type", "param", "code"}}`` built from the same (status, text) pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, InternalServerException, MethodNotAllowedException, NotFoundException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from pydantic import ValidationError
+
+from ollamalib.errors import InvalidNameError, InvalidOptionError, OllamalibError
+
+from .encoding import JSON_TYPE, dumps
+
+__all__ = [
+    "APIError",
+    "error_body",
+    "error_status_and_text",
+    "exception_handler",
+    "go_quote",
+    "openai_error_body",
+]
+
+log = logging.getLogger("ollamalib.server")
+
+
+class APIError(Exception):
+    """An error the server itself answers with: an exact status and Ollama's exact text."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+_OPTION_TYPE = re.compile(r'^option ".*" must be of ')
+
+
+def _validation_text(exc: BaseException) -> str:
+    assert isinstance(exc, ValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"invalid request: {where}: {first.get('msg', 'invalid value')}" if where else "invalid request"
+
+
+def _option_status(exc: BaseException) -> int:
+    # Ollama surfaces option type errors through handleScheduleError, i.e. as 500.
+    return 500 if _OPTION_TYPE.match(str(exc)) else 400
+
+
+_Rule = tuple[type[BaseException], Callable[[BaseException], int], Callable[[BaseException], str]]
+
+ERROR_TABLE: tuple[_Rule, ...] = (
+    (APIError, lambda e: e.status_code, lambda e: e.message),  # type: ignore[attr-defined]
+    (InvalidNameError, lambda e: 400, lambda e: "invalid model name"),
+    (InvalidOptionError, _option_status, str),
+    (OllamalibError, lambda e: e.status_code, str),  # type: ignore[attr-defined]
+    (RequestEntityTooLarge, lambda e: 413, lambda e: "http: request body too large"),
+    (NotFoundException, lambda e: 404, lambda e: "404 page not found"),
+    (MethodNotAllowedException, lambda e: 405, lambda e: "405 method not allowed"),
+    (InternalServerException, lambda e: 500, lambda e: str(e.detail)),  # type: ignore[attr-defined]
+    (HTTPException, lambda e: e.status_code, lambda e: str(e.detail)),  # type: ignore[attr-defined]
+    (ValidationError, lambda e: 400, _validation_text),
+    (Exception, lambda e: 500, lambda e: str(e) or type(e).__name__),
+)
+"""Exception type -> status and text; the first matching row wins."""
+
+_PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text
+
+
+def error_status_and_text(exc: BaseException) -> tuple[int, str]:
+    """The (status, text) Ollama would answer with for ``exc``."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    for kind, status, text in ERROR_TABLE:
+        if isinstance(exc, kind):
+            return status(exc), text(exc)
+    return 500, str(exc)
+
+
+def openai_error_type(status: int) -> str:
+    if status == 400:
+        return "invalid_request_error"
+    if status == 404:
+        return "not_found_error"
+    return "api_error"
+
+
+def error_body(message: str) -> dict[str, str]:
+    return {"error": message}
+
+
+def openai_error_body(status: int, message: str) -> dict[str, object]:
+    return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": None}}
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith("/v1/") or path == "/v1"
+
+
+def exception_handler(request: Request, exc: Exception) -> Response:
+    """Litestar's handler for every exception: one table, two body shapes."""
+    status, text = error_status_and_text(exc)
+    if status >= 500 and status != 503:
+        log.error("request %s %s failed: %s", request.method, request.url.path, text, exc_info=exc)
+    headers = {}
+    if isinstance(exc, MethodNotAllowedException) and exc.headers:
+        headers.update(exc.headers)
+    if isinstance(exc, _PLAIN_TEXT) and not is_openai_path(request.url.path):
+        return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
+    body = openai_error_body(status, text) if is_openai_path(request.url.path) else error_body(text)
+    return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               "\\": "\\\\", '"': '\\"'}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` of a string: double quotes, backslash escapes, printable Unicode kept as is."""
+    out = ['"']
+    for ch in text:
+        if ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    out.append('"')
+    return "".join(out)

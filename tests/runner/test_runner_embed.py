@@ -1,0 +1,74 @@
+"""Embeddings on a tiny real embedding GGUF (mean pooling) and on a generative one (last token)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ollamalib.errors import ContextLengthError
+from ollamalib.runner import LoadOptions, Runner, RunnerError, SamplingOptions
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_embed_gguf: Path) -> Iterator[Runner]:
+    with Runner(tiny_embed_gguf, LoadOptions(num_ctx=64, embedding=True)) as runner:
+        yield runner
+
+
+def test_embed_shapes_and_counts(embedder: Runner) -> None:
+    texts = ["hello world", "the sky is blue", "hello world", ""]
+    vectors, count = embedder.embed(texts)
+    assert len(vectors) == 4 and all(len(v) == embedder.n_embd for v in vectors)
+    assert count == sum(len(embedder.tokenize(t)) for t in texts)
+    assert vectors[0] == pytest.approx(vectors[2])
+    assert vectors[0] != pytest.approx(vectors[1])
+    assert all(np.isfinite(v).all() for v in vectors)
+    assert not np.allclose(np.linalg.norm(vectors[0]), 1.0)  # raw: the Engine normalises
+
+
+def test_batched_equals_single(embedder: Runner) -> None:
+    many, _ = embedder.embed([f"one two three {i}" for i in range(40)])
+    single, _ = embedder.embed(["one two three 7"])
+    assert single[0] == pytest.approx(many[7], abs=1e-5)
+
+
+def test_too_long_input(embedder: Runner) -> None:
+    long = "one two three four five six seven eight nine ten " * 20
+    with pytest.raises(ContextLengthError) as err:
+        embedder.embed([long], truncate=False)
+    assert str(err.value) == "the input length exceeds the context length"
+    vectors, count = embedder.embed([long])
+    assert count == 64 and len(vectors[0]) == embedder.n_embd
+
+
+def test_embedding_runner_does_not_generate(embedder: Runner) -> None:
+    assert embedder.is_embedding
+    with pytest.raises(RunnerError):
+        embedder.submit(embedder.tokenize("hi"), SamplingOptions())
+
+
+def test_generation_runner_does_not_embed(babble_runner: Runner) -> None:
+    with pytest.raises(RunnerError):
+        babble_runner.embed(["hi"])
+
+
+def test_generative_model_embeds_with_its_last_token(babble_gguf: Path) -> None:
+    with Runner(babble_gguf, LoadOptions(num_ctx=64, embedding=True)) as runner:
+        vectors, count = runner.embed(["hello world", "the sky"])
+        assert len(vectors[0]) == runner.n_embd
+        assert count == len(runner.tokenize("hello world")) + len(runner.tokenize("the sky"))
+        assert vectors[0] != pytest.approx(vectors[1])
+
+
+def test_generative_model_reads_long_inputs_in_chunks(babble_gguf: Path) -> None:
+    with Runner(babble_gguf, LoadOptions(num_ctx=512, embedding=True)) as runner:
+        long = "one two three four five six seven eight nine ten " * 30
+        assert 128 < len(runner.tokenize(long)) <= 512
+        vectors, count = runner.embed([long, "short", long])
+        assert vectors[0] == pytest.approx(vectors[2], abs=1e-5)
+        assert count == 2 * len(runner.tokenize(long)) + len(runner.tokenize("short"))
+        alone, _ = runner.embed(["short"])
+        assert alone[0] == pytest.approx(vectors[1], abs=1e-5)

@@ -1,0 +1,229 @@
+"""Scheduler rules (keep_alive, eviction, reload, queue limits, concurrency) with stand-in runners.
+
+The scheduler never looks inside a runner, so these tests load a trivial object that records its life; the
+engine tests exercise the same rules on real llama.cpp runners.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ollamalib.config import FOREVER, Settings
+from ollamalib.errors import ServerBusyError
+from ollamalib.scheduler import LoadSpec, Scheduler
+
+
+class Recorder:
+    def __init__(self):
+        self.loaded: list[tuple[str, object]] = []
+        self.closed: list[str] = []
+        self.lock = threading.Lock()
+
+    def factory(self, path: Path, opts):
+        recorder = self
+
+        class Runner:
+            def __init__(self):
+                self.path = path
+                self.opts = opts
+
+            def close(self):
+                with recorder.lock:
+                    recorder.closed.append(path.name)
+
+        with self.lock:
+            self.loaded.append((path.name, opts))
+        return Runner()
+
+
+def spec(name: str, opts=("ctx", 2048), parallel: int = 1) -> LoadSpec:
+    return LoadSpec(key=name, model_path=Path(name), load_options=opts, name=f"{name}:latest", model=f"{name}:latest",
+                    digest="d" * 64, size=123, context_length=2048, num_parallel=parallel)
+
+
+def make(**kw) -> tuple[Scheduler, Recorder]:
+    rec = Recorder()
+    settings = Settings.from_env({}, models=Path("/nonexistent"), **kw)
+    return Scheduler(settings, rec.factory), rec
+
+
+def test_reuse_and_keep_alive_expiry():
+    sched, rec = make(keep_alive=0.3)
+    with sched.acquire(spec("a")) as lease:
+        assert lease.load_duration_ns > 0
+    with sched.acquire(spec("a")) as lease:
+        assert lease.load_duration_ns == 0
+    assert len(rec.loaded) == 1
+    [row] = sched.ps()
+    assert row.name == "a:latest" and row.size == 123 and row.size_vram == 0 and row.context_length == 2048
+    time.sleep(0.6)
+    assert sched.ps() == [] and rec.closed == ["a"]
+
+
+def test_idle_timer_starts_when_last_request_ends():
+    sched, rec = make(keep_alive=0.2)
+    lease1 = sched.acquire(spec("a", parallel=2))
+    lease2 = sched.acquire(spec("a", parallel=2))
+    lease1.release()
+    time.sleep(0.35)
+    assert rec.closed == []  # still in use by lease2
+    lease2.release()
+    time.sleep(0.35)
+    assert rec.closed == ["a"]
+
+
+def test_keep_alive_zero_unloads_after_request_and_negative_keeps_forever():
+    sched, rec = make()
+    with sched.acquire(spec("a"), keep_alive=0):
+        assert rec.closed == []
+    assert rec.closed == ["a"]
+    with sched.acquire(spec("b"), keep_alive=FOREVER):
+        pass
+    [row] = sched.ps()
+    assert row.expires_at.year > 2200
+
+
+def test_request_keep_alive_replaces_only_when_given():
+    sched, _ = make(keep_alive=1000)
+    with sched.acquire(spec("a"), keep_alive=5):
+        pass
+    with sched.acquire(spec("a")):
+        pass
+    [entry] = sched.loaded()
+    assert entry.keep_alive == 5
+
+
+def test_eviction_picks_idle_runner_expiring_soonest():
+    sched, rec = make(max_loaded_models=2)
+    with sched.acquire(spec("a"), keep_alive=100):
+        pass
+    with sched.acquire(spec("b"), keep_alive=10):
+        pass
+    with sched.acquire(spec("c"), keep_alive=50):
+        pass
+    assert rec.closed == ["b"]
+    assert sorted(r.name for r in sched.ps()) == ["a:latest", "c:latest"]
+    assert [r.name for r in sched.ps()] == ["a:latest", "c:latest"]  # longest remaining first
+
+
+def test_eviction_waits_for_a_busy_runner():
+    sched, rec = make(max_loaded_models=1)
+    lease = sched.acquire(spec("a"))
+    got = []
+    t = threading.Thread(target=lambda: got.append(sched.acquire(spec("b"))))
+    t.start()
+    time.sleep(0.2)
+    assert got == [] and rec.closed == []
+    lease.release()
+    t.join(5)
+    assert rec.closed == ["a"] and got and got[0].runner.path.name == "b"
+
+
+def test_reload_when_load_options_change():
+    sched, rec = make()
+    with sched.acquire(spec("a", opts=("ctx", 2048))):
+        pass
+    with sched.acquire(spec("a", opts=("ctx", 4096))) as lease:
+        assert lease.runner.opts == ("ctx", 4096)
+    assert rec.closed == ["a"] and len(rec.loaded) == 2
+
+
+def test_explicit_unload_waits_for_in_flight():
+    sched, rec = make()
+    lease = sched.acquire(spec("a"))
+    assert sched.unload("a")
+    assert rec.closed == []
+    lease.release()
+    assert rec.closed == ["a"]
+    assert not sched.unload("a")
+
+
+def test_queue_full_raises_server_busy():
+    sched, _ = make(max_queue=2)
+    hold = sched.acquire(spec("a"))  # the only slot
+    waiters = [threading.Thread(target=lambda: sched.acquire(spec("a")).release()) for _ in range(2)]
+    for t in waiters:
+        t.start()
+    time.sleep(0.2)
+    with pytest.raises(ServerBusyError) as err:
+        sched.acquire(spec("a"))
+    assert str(err.value) == "server busy, please try again.  maximum pending requests exceeded"
+    assert err.value.status_code == 503
+    hold.release()
+    for t in waiters:
+        t.join(5)
+
+
+def test_slots_limit_concurrency_and_loads_are_serialised():
+    sched, rec = make(max_loaded_models=4)
+    active = {"n": 0, "max": 0}
+    lock = threading.Lock()
+
+    def work(name):
+        with sched.acquire(spec(name, parallel=2)):
+            with lock:
+                active["n"] += 1
+                active["max"] = max(active["max"], active["n"])
+            time.sleep(0.05)
+            with lock:
+                active["n"] -= 1
+
+    threads = [threading.Thread(target=work, args=("a",)) for _ in range(8)]
+    threads += [threading.Thread(target=work, args=("b",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert active["max"] <= 4
+    assert sorted(name for name, _ in rec.loaded) == ["a", "b"]
+    slots = {r.name: (r.slots_in_use, r.num_parallel) for r in sched.ps()}
+    assert slots == {"a:latest": (0, 2), "b:latest": (0, 2)}
+
+
+def test_close_unloads_everything():
+    sched, rec = make()
+    for name in "ab":
+        with sched.acquire(spec(name)):
+            pass
+    sched.close()
+    assert sorted(rec.closed) == ["a", "b"]
+    with pytest.raises(RuntimeError):
+        sched.acquire(spec("a"))
+
+
+def test_failed_load_does_not_wedge():
+    calls = []
+
+    def factory(path, opts):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError("boom")
+        return type("R", (), {"close": lambda self: None})()
+
+    sched = Scheduler(Settings.from_env({}, models=Path("/x")), factory)
+    with pytest.raises(OSError):
+        sched.acquire(spec("a"))
+    with sched.acquire(spec("a")):
+        pass
+    assert len(calls) == 2
+
+
+def test_negative_keep_alive_from_settings_or_request_is_forever():
+    sched, rec = make(keep_alive=-1)
+    with sched.acquire(spec("a")):
+        pass
+    with sched.acquire(spec("b"), keep_alive=-5):
+        pass
+    assert rec.closed == [] and all(r.expires_at.year > 2200 for r in sched.ps())
+
+
+def test_huge_keep_alive_is_forever():
+    sched, _ = make()
+    with sched.acquire(spec("a"), keep_alive=1e300):
+        pass
+    [row] = sched.ps()
+    assert row.expires_at.year > 2200
