@@ -22,7 +22,7 @@ from .config import FOREVER, Settings
 from .errors import ServerBusyError
 from .types import ModelDetails, ProcessModel
 
-__all__ = ["Lease", "LoadSpec", "LoadedRunner", "Scheduler"]
+__all__ = ["Lease", "LoadSpec", "LoadedRunner", "ModelMetrics", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,42 @@ def _default_factory(model_path: Path, load_options: Any) -> Any:
     return Runner(model_path, load_options)
 
 
+_COUNTERS = (
+    "requests_total",
+    "prompt_tokens_total",
+    "prompt_seconds_total",
+    "tokens_predicted_total",
+    "tokens_predicted_seconds_total",
+    "decode_calls_total",
+)
+
+
+@dataclass
+class ModelMetrics:
+    """Cumulative counters of one model across its loads, plus the gauges of its runner if one is loaded."""
+
+    name: str
+    loads_total: int = 0
+    load_seconds_total: float = 0.0
+    requests_total: int = 0
+    prompt_tokens_total: int = 0
+    prompt_seconds_total: float = 0.0
+    tokens_predicted_total: int = 0
+    tokens_predicted_seconds_total: float = 0.0
+    decode_calls_total: int = 0
+    loaded: int = 0
+    slots_total: int = 0
+    slots_in_use: int = 0
+    queued: int = 0
+    busy_slots_per_decode: float = 0.0
+    kv_cells_used: int = 0
+    kv_cells_total: int = 0
+
+    def add_counters(self, stats: Any) -> None:
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(stats, name, 0))
+
+
 class Scheduler:
     """Loaded runners with Ollama's keep_alive, eviction, reload and queueing rules."""
 
@@ -127,6 +163,7 @@ class Scheduler:
         self._pending = 0
         self._closed = False
         self._reaper: threading.Thread | None = None
+        self._history: dict[str, ModelMetrics] = {}  # loads, and counters of runners already closed
 
     # -- acquiring and releasing -------------------------------------------------------------------------
 
@@ -199,6 +236,9 @@ class Scheduler:
         load_ns = time.perf_counter_ns() - start
         with self._cond:
             self._loading.discard(spec.key)
+            history = self._history.setdefault(spec.name, ModelMetrics(spec.name))
+            history.loads_total += 1
+            history.load_seconds_total += load_ns / 1e9
             ka = _seconds(keep_alive if keep_alive is not None else self.settings.keep_alive)
             entry = LoadedRunner(spec=spec, runner=runner, keep_alive=ka, refcount=1)
             self._loaded[spec.key] = entry
@@ -264,6 +304,10 @@ class Scheduler:
 
     def _close_all(self, entries: list[LoadedRunner]) -> None:
         for entry in entries:
+            stats = _stats(entry.runner)
+            if stats is not None:
+                with self._cond:
+                    self._history.setdefault(entry.spec.name, ModelMetrics(entry.spec.name)).add_counters(stats)
             try:
                 entry.runner.close()
             except Exception:  # a runner that fails to close must not take the scheduler down
@@ -328,17 +372,40 @@ class Scheduler:
 
     @staticmethod
     def _size(entry: LoadedRunner) -> int:
-        stats = getattr(entry.runner, "stats", None)
-        if callable(stats):
-            try:
-                value = stats()
-                size = value.get("size") if isinstance(value, dict) else getattr(value, "size", None)
-                if isinstance(size, int) and size > 0:
-                    return size
-            except Exception:
-                pass
-        return entry.spec.size
+        size = getattr(_stats(entry.runner), "size", None)
+        return size if isinstance(size, int) and size > 0 else entry.spec.size
+
+    def metrics(self) -> list[ModelMetrics]:
+        """Per-model counters since start (across reloads) and the live gauges of loaded runners."""
+        with self._cond:
+            entries = list(self._loaded.values())
+            out = {name: ModelMetrics(**vars(m)) for name, m in self._history.items()}
+        for entry in entries:
+            m = out.setdefault(entry.spec.name, ModelMetrics(entry.spec.name))
+            stats = _stats(entry.runner)
+            m.loaded += 1
+            if stats is None:
+                continue
+            m.add_counters(stats)
+            m.slots_total += stats.slots_total
+            m.slots_in_use += stats.slots_in_use
+            m.queued += stats.queued
+            m.busy_slots_per_decode = max(m.busy_slots_per_decode, stats.busy_slots_per_decode)
+            m.kv_cells_used += stats.kv_cells_used
+            m.kv_cells_total += stats.kv_cells_total
+        return sorted(out.values(), key=lambda m: m.name)
 
     def loaded(self) -> list[LoadedRunner]:
         with self._cond:
             return list(self._loaded.values())
+
+
+def _stats(runner: Any) -> Any:
+    """A runner's stats() snapshot, or None for runners without one (test stand-ins) or that fail."""
+    stats = getattr(runner, "stats", None)
+    if not callable(stats):
+        return None
+    try:
+        return stats()
+    except Exception:
+        return None

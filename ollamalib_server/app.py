@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ollamalib.config import Settings
 
 from .errors import exception_handler
+from .metrics import RequestMetrics, metrics_route
 from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
@@ -26,7 +27,7 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     """A Litestar app serving ``engine`` (an AsyncEngine) with Ollama's native API and the OpenAI shim.
 
     ``settings`` (default: the engine's) supplies the CORS origins, the API key and the request body limit.
-    The OpenAPI document is served at ``/schema/openapi.json``.
+    The OpenAPI document is served at ``/schema/openapi.json`` and Prometheus metrics at ``/metrics``.
     """
     settings = settings or getattr(engine, "settings", None) or Settings.from_env()
     security = None
@@ -34,8 +35,9 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     if settings.api_key:
         components = Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")})
         security = [{"bearer": []}]
+    request_metrics = RequestMetrics()
     app = Litestar(
-        route_handlers=[*native_routes(engine), *openai_routes(engine)],
+        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",
@@ -52,5 +54,6 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.asgi_handler = Gate(app.asgi_handler, settings)
+    app.state.request_metrics = request_metrics
+    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics)
     return app

@@ -19,6 +19,7 @@ from ollamalib.config import Settings, format_duration
 
 from .encoding import JSON_TYPE, dumps
 from .errors import error_body, is_openai_path, openai_error_body
+from .metrics import RequestMetrics
 
 __all__ = ["ALLOWED_HEADERS", "Gate", "origin_allowed"]
 
@@ -113,8 +114,9 @@ def _is_loopback_listener(server_host: str) -> bool:
 class Gate:
     """ASGI middleware wrapping the whole Litestar app (so it also sees unknown paths)."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Any, settings: Settings, metrics: RequestMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
         self.origins = tuple(settings.all_origins)
         self.api_key = settings.api_key
         self.max_body = settings.max_request_bytes
@@ -143,6 +145,9 @@ class Gate:
             else:
                 await _send_simple(send_wrapper, *rejection)
         finally:
+            elapsed = time.perf_counter() - start
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], scope["path"], status, elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access_log.info(
@@ -150,7 +155,7 @@ class Gate:
                     scope["method"],
                     scope["path"],
                     status,
-                    format_duration(time.perf_counter() - start),
+                    format_duration(elapsed),
                     client[0] if client else "-",
                 )
 

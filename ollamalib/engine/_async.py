@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from ..config import Settings
 from ..errors import InvalidNameError
+from ..scheduler import ModelMetrics
 from ..store import ModelStore
 from ..types import (
     ChatResponse,
@@ -203,6 +204,10 @@ class AsyncEngine:
 
     async def ps(self) -> ProcessResponse:
         return await self._run(self.engine.ps)
+
+    def metrics(self) -> list[ModelMetrics]:
+        """The Engine's metrics snapshot; cheap and lock-bound only, so safe to call on the event loop."""
+        return self.engine.metrics()
 
 
 async def _aiter_one(item: T) -> AsyncIterator[T]:

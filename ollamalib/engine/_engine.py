@@ -15,7 +15,7 @@ from ..errors import CapabilityError, InvalidNameError, InvalidOptionError, Mode
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..options import default_options, merge_options, validate_options
-from ..scheduler import Lease, LoadSpec, Scheduler
+from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
 from ..store import ModelRecord, ModelStore
@@ -531,6 +531,10 @@ class Engine:
     def ps(self) -> ProcessResponse:
         """The models loaded now, with when they expire."""
         return ProcessResponse(models=self.scheduler.ps())
+
+    def metrics(self) -> list[ModelMetrics]:
+        """Per-model load counts, token counters and slot/KV gauges (what the server's /metrics exports)."""
+        return self.scheduler.metrics()
 
     # -- internals ---------------------------------------------------------------------------------------
 

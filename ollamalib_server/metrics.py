@@ -1,0 +1,133 @@
+"""``GET /metrics``: Prometheus text exposition of the engine's counters and the server's request latencies.
+
+Per-model token and slot figures use llama-server's ``llamacpp:*`` names where they fit (labelled with the
+model), so existing dashboards work; load counts and request latencies are ollamalib's own.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from litestar import Response, get
+from litestar.handlers import HTTPRouteHandler
+
+__all__ = ["CONTENT_TYPE", "RequestMetrics", "metrics_route", "render_metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+# Route templates, so a label never holds a user-supplied path (unknown paths count as "other").
+_ROUTES = [
+    (re.compile(r"^/api/blobs/[^/]+$"), "/api/blobs/{digest}"),
+    (re.compile(r"^/v1/models/.+$"), "/v1/models/{model}"),
+]
+_KNOWN = {
+    "/", "/metrics", "/api/version", "/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/create",
+    "/api/tags", "/api/show", "/api/copy", "/api/delete", "/api/pull", "/api/push", "/api/ps",
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
+}
+
+
+def route_label(path: str) -> str:
+    if path in _KNOWN:
+        return path
+    for pattern, label in _ROUTES:
+        if pattern.match(path):
+            return label
+    return "other"
+
+
+class RequestMetrics:
+    """A thread-safe latency histogram per (method, route, status), fed by the request-logging middleware."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str, str], list[float]] = {}  # bucket counts..., count, sum
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        key = (method, route_label(path), str(status))
+        with self._lock:
+            row = self._series.get(key)
+            if row is None:
+                row = self._series[key] = [0.0] * (len(BUCKETS) + 2)
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    row[i] += 1
+            row[-2] += 1
+            row[-1] += seconds
+
+    def lines(self) -> Iterable[str]:
+        name = "ollamalib_request_duration_seconds"
+        yield f"# HELP {name} HTTP request latency (to the last byte of the response)."
+        yield f"# TYPE {name} histogram"
+        with self._lock:
+            series = sorted((k, list(v)) for k, v in self._series.items())
+        for (method, route, status), row in series:
+            labels = f'method="{method}",route="{_escape(route)}",status="{status}"'
+            for bound, count in zip(BUCKETS, row):
+                yield f'{name}_bucket{{{labels},le="{bound}"}} {count:g}'
+            yield f'{name}_bucket{{{labels},le="+Inf"}} {row[-2]:g}'
+            yield f"{name}_count{{{labels}}} {row[-2]:g}"
+            yield f"{name}_sum{{{labels}}} {row[-1]:.6f}"
+
+
+# (metric name, type, help, function of ModelMetrics)
+_MODEL_METRICS: list[tuple[str, str, str, Any]] = [
+    ("llamacpp:prompt_tokens_total", "counter", "Number of prompt tokens processed.", lambda m: m.prompt_tokens_total),
+    ("llamacpp:prompt_seconds_total", "counter", "Prompt process time.", lambda m: m.prompt_seconds_total),
+    ("llamacpp:tokens_predicted_total", "counter", "Number of generation tokens processed.",
+     lambda m: m.tokens_predicted_total),
+    ("llamacpp:tokens_predicted_seconds_total", "counter", "Predict process time.",
+     lambda m: m.tokens_predicted_seconds_total),
+    ("llamacpp:n_decode_total", "counter", "Total number of llama_decode() calls.", lambda m: m.decode_calls_total),
+    ("llamacpp:prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
+     lambda m: m.prompt_tokens_total / m.prompt_seconds_total if m.prompt_seconds_total else 0.0),
+    ("llamacpp:predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",
+     lambda m: m.tokens_predicted_total / m.tokens_predicted_seconds_total if m.tokens_predicted_seconds_total else 0.0),
+    ("llamacpp:n_busy_slots_per_decode", "gauge", "Average number of busy slots per llama_decode() call.",
+     lambda m: m.busy_slots_per_decode),
+    ("llamacpp:kv_cache_usage_ratio", "gauge", "KV-cache usage. 1 means 100 percent usage.",
+     lambda m: m.kv_cells_used / m.kv_cells_total if m.kv_cells_total else 0.0),
+    ("llamacpp:kv_cache_tokens", "gauge", "KV-cache tokens.", lambda m: m.kv_cells_used),
+    ("llamacpp:requests_processing", "gauge", "Number of requests processing.", lambda m: m.slots_in_use),
+    ("llamacpp:requests_deferred", "gauge", "Number of requests deferred.", lambda m: m.queued),
+    ("ollamalib_slots_total", "gauge", "Sequence slots of the loaded runners.", lambda m: m.slots_total),
+    ("ollamalib_model_loaded", "gauge", "Runners of this model loaded now.", lambda m: m.loaded),
+    ("ollamalib_model_loads_total", "counter", "Times the model was loaded.", lambda m: m.loads_total),
+    ("ollamalib_model_load_seconds_total", "counter", "Time spent loading the model.", lambda m: m.load_seconds_total),
+    ("ollamalib_requests_total", "counter", "Completion requests the model's runners accepted.",
+     lambda m: m.requests_total),
+]
+
+
+def render_metrics(models: Iterable[Any], requests: RequestMetrics | None = None) -> str:
+    """The exposition text for the engine's per-model metrics and (optionally) request latencies."""
+    models = list(models)
+    lines: list[str] = []
+    for name, kind, help_text, value in _MODEL_METRICS:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for m in models:
+            lines.append(f'{name}{{model="{_escape(m.name)}"}} {_number(value(m))}')
+    if requests is not None:
+        lines.extend(requests.lines())
+    return "\n".join(lines) + "\n"
+
+
+def metrics_route(engine: Any, requests: RequestMetrics) -> HTTPRouteHandler:
+    @get("/metrics", summary="Prometheus metrics", media_type=CONTENT_TYPE)
+    async def metrics() -> Response:
+        return Response(render_metrics(engine.metrics(), requests).encode(), media_type=CONTENT_TYPE)
+
+    return metrics
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
