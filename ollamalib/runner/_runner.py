@@ -43,9 +43,18 @@ def truncate_prompt(tokens: list[int], num_ctx: int, num_keep: int) -> list[int]
     return tokens[:keep] + tokens[keep + discard:]
 
 
+def _batch_size(options: LoadOptions, limit: int) -> int:
+    """``num_batch`` within (0, ``limit``]: a non-positive value (which llama.cpp refuses) means Ollama's default
+    of 512, and a batch larger than the context is useless (and could wrap llama.cpp's 32-bit field to 0)."""
+    return min(options.num_batch if options.num_batch > 0 else 512, limit)
+
+
 def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> ContextParams:
     """The llama.cpp context for these options: ``num_parallel`` slots of ``num_ctx`` tokens, or an embedder."""
-    threads = options.num_thread if options.num_thread > 0 else (os.cpu_count() or 1)
+    cpus = os.cpu_count() or 1
+    # Values llama.cpp would abort on (or drown the machine with) are brought into range: a request's options
+    # must never take the process down.
+    threads = min(options.num_thread, 4 * cpus) if options.num_thread > 0 else cpus
     max_seqs = int(C.llama_max_parallel_sequences())
     if options.embedding:
         # A model with its own pooling (an embedding model) reads each input in one ubatch, as non-causal models
@@ -53,11 +62,11 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
         # (with logits over the whole vocabulary), so it reads inputs in small chunks to keep that buffer small.
         pooled = model.meta(f"{model.meta('general.architecture')}.pooling_type") not in (None, "0")
         batch = num_ctx if pooled else min(num_ctx, _EMBED_CHUNK)
-        return ContextParams(num_ctx, batch, min(_EMBED_SEQS, max_seqs), threads, True, True,
+        return ContextParams(num_ctx, batch, min(_EMBED_SEQS, max_seqs, batch), threads, True, True,
                              options.flash_attention, options.kv_cache_type)
     # Split (not unified) KV: each slot owns exactly num_ctx cells and attends over its own cells only.
     seqs = min(max(1, options.num_parallel), max_seqs)
-    return ContextParams(num_ctx * seqs, max(options.num_batch, seqs), seqs, threads, False, False,
+    return ContextParams(num_ctx * seqs, max(_batch_size(options, num_ctx * seqs), seqs), seqs, threads, False, False,
                          options.flash_attention, options.kv_cache_type, n_outputs_max=seqs)
 
 
@@ -106,7 +115,7 @@ class Runner:
                                           num_ctx=num_ctx)
             else:
                 self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=max(1, options.num_batch))
+                                        num_batch=params.n_batch)
         except BaseException:
             self._free()
             raise
