@@ -34,8 +34,19 @@ Contract (what the scheduler and the Engine rely on):
   too long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
 - ``stats() -> RunnerStats``; ``close()`` is idempotent and fails pending sequences with RunnerError.
 
-Concurrent sequences give the same tokens they would give alone (generation batches are kept apart from
-prompt reading; see ``_loop``), exactly for quantized models up to about seven concurrent sequences on CPU.
+Design notes (details in the private modules):
+
+- One llama.cpp context per Runner with ``num_parallel`` sequence ids over a split (per-sequence) KV cache of
+  ``num_ctx`` cells each; one decode thread owns it (``_loop``). Each step reads one chunk (<= ``num_batch``)
+  of one new prompt in its own ``llama_decode``, then decodes one token of every generating sequence in one
+  ``llama_decode``; numpy-backed batches keep the per-token Python cost to a fraction of a millisecond.
+- Sequences decoded together give the same tokens as alone: ggml's CPU results depend on a batch's shape,
+  so prompt chunks never share a batch with generation rows and weight repacking is off. This holds exactly
+  for up to about seven concurrent sequences on quantized models (larger batches switch ggml kernels).
+  For the same reason a prompt that is entirely cached re-reads its last chunk as it was read before, so a
+  repeated request with a fixed seed repeats its output.
+- A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the
+  grammar mask the whole vocabulary (``_sampling``).
 """
 
 from ._runner import PROMPT_TOO_LONG, Runner, truncate_prompt
