@@ -2,9 +2,15 @@
 
 A blob ``blobs/sha256-<hex>`` is written to ``sha256-<hex>-partial`` (pre-truncated to its size) with one
 JSON state file ``sha256-<hex>-partial-<N>`` per part (``{"N","Offset","Size","Completed"}``), so a pull
-that dies resumes where each part stopped. The finished file is hashed and only renamed into place when it
-matches its digest. Writers of one blob (threads or processes) are serialised by the store's blob lock:
-the second waits, then finds the blob present.
+that dies resumes where each part stopped. The SHA-256 is computed while the parts arrive, from the
+contiguous downloaded prefix, and the blob is only renamed into place when it matches its digest. Writers
+of one blob (threads or processes) are serialised by the store's blob lock: the second waits, then finds
+the blob present.
+
+Throughput: the first part's request doubles as Ollama's direct-URL probe (the blob's size comes from the
+manifest), bodies are read straight from the socket into one buffer per worker, and blobs of a few KB take
+a single GET. Parts can be fetched in smaller in-order segments (``segment_size``) so that on machines with
+a core to spare the hash keeps up with the download instead of finishing after it.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +46,9 @@ log = logging.getLogger("ollamalib.registry")
 MIN_PART_SIZE = 100 * 1000 * 1000
 MAX_PART_SIZE = 1000 * 1000 * 1000
 NUM_PARTS = 16
+SMALL_BLOB = 64 * 1024
+READ_SIZE = 1024 * 1024
+HASH_READ_SIZE = 1024 * 1024
 MAX_REDIRECTS = 10
 PROGRESS_INTERVAL = 0.06
 STATE_INTERVAL = 1.0
@@ -79,12 +91,127 @@ class Part:
         return cls(int(s["N"]), int(s["Offset"]), int(s["Size"]), int(s.get("Completed", 0)))
 
 
+class _Segment:
+    """A byte range ``[start, end)`` of one part fetched by one Range request; ``pos`` is the next byte to write."""
+
+    __slots__ = ("part", "start", "end", "pos")
+
+    def __init__(self, part: Part, start: int, end: int) -> None:
+        self.part = part
+        self.start = start
+        self.end = end
+        self.pos = start
+
+
+class _Job:
+    """One blob in flight: its parts, the segments they are fetched in, the file, the URL and the hash.
+
+    Workers only advance ``_Segment.pos``; a part's ``completed`` (what its state file records) is the
+    contiguous run of written bytes from its offset, so bytes of a segment that finished ahead of an
+    earlier one of the same part are fetched again after an interruption, never assumed.
+    """
+
+    def __init__(
+        self,
+        parts: list[Part],
+        segment_size: int | None,
+        final: Path,
+        fd: int,
+        origin: str,
+        headers: dict[str, str],
+        *,
+        stored: bool,
+    ) -> None:
+        self.parts = parts
+        self.final = final
+        self.fd = fd
+        self.origin = origin
+        self.origin_headers = headers
+        self.stored = stored
+        self.total = sum(p.size for p in parts)
+        self.base = sum(p.completed for p in parts)
+        self.stop = threading.Event()
+        self.located = threading.Event()
+        self.url = ""  # the direct URL, once the first response told it
+        self.with_auth = True
+        self.headers: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.save_lock = threading.Lock()
+        self.segments: dict[int, list[_Segment]] = {}
+        for part in parts:
+            start, stop = part.starts_at, part.stops_at
+            count = max(1, -(-(stop - start) // segment_size)) if segment_size else 1
+            step = max(1, -(-(stop - start) // count))
+            self.segments[part.n] = [_Segment(part, s, min(s + step, stop)) for s in range(start, stop, step)]
+        self.hasher = _Hasher(self)
+
+    def locate(self, url: str, with_auth: bool) -> None:
+        """Record the direct URL (credentials only when it is on the origin's host) and release the workers."""
+        self.url, self.with_auth = url, with_auth
+        self.headers = self.origin_headers if with_auth else {}
+        self.located.set()
+
+    def pending(self) -> list[_Segment]:
+        """Segments to fetch, in file order."""
+        return sorted((s for segs in self.segments.values() for s in segs if s.pos < s.end), key=lambda s: s.start)
+
+    def sync(self, part: Part) -> None:
+        """Advance ``part.completed`` over its segments' contiguous written prefix."""
+        with self.lock:
+            at = part.starts_at
+            for seg in self.segments[part.n]:
+                if seg.start > at or seg.pos <= at:
+                    if seg.end <= at:
+                        continue
+                    break
+                at = seg.pos
+                if seg.pos < seg.end:
+                    break
+            part.completed = max(part.completed, at - part.offset)
+
+    def ready(self) -> int:
+        """End of the contiguous run of written bytes starting at 0."""
+        for part in self.parts:
+            if not part.done:
+                self.sync(part)
+                if not part.done:
+                    return part.starts_at
+        return self.total
+
+    def completed(self) -> int:
+        """Bytes on disk, including segments that finished ahead of an earlier one."""
+        return self.base + sum(s.pos - s.start for segs in self.segments.values() for s in segs)
+
+    def save(self, part: Part | None = None) -> None:
+        """Write ``part``'s state file, or every part's (always so the first time: the files on disk then
+        describe the whole layout before any part's progress is recorded)."""
+        parts = [part] if part is not None and self.stored else self.parts
+        for p in parts:
+            self.sync(p)
+        with self.save_lock:
+            for p in parts:
+                _write_state(self.final, p)
+            self.stored = True
+
+
 class _Stalled(Exception):
     pass
 
 
+class _Resized(Exception):
+    """The registry's blob is not the size the layout was made for (a manifest with a wrong size)."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total)
+        self.total = total
+
+
 class BlobDownloader:
-    """Downloads blobs into a store; one instance is shared by a Registry's pulls."""
+    """Downloads blobs into a store; one instance is shared by a Registry's pulls.
+
+    ``part_size`` and ``max_parts`` set the part layout and the number of parallel requests (defaults as
+    Ollama). With ``segment_size``, parts are fetched in segments of about that size, taken in file order.
+    """
 
     def __init__(
         self,
@@ -93,6 +220,7 @@ class BlobDownloader:
         *,
         part_size: int | None = None,
         max_parts: int = NUM_PARTS,
+        segment_size: int | None = None,
         stall_timeout: float = 30.0,
         max_retries: int = 6,
         retry_backoff: float = 1.0,
@@ -102,6 +230,7 @@ class BlobDownloader:
         self.transport = transport
         self.part_size = part_size
         self.max_parts = max(1, max_parts)
+        self.segment_size = max(1, segment_size) if segment_size else None
         self.stall_timeout = stall_timeout
         self.max_retries = max(1, max_retries)
         self.retry_backoff = retry_backoff
@@ -120,8 +249,8 @@ class BlobDownloader:
     ) -> Iterator[ProgressResponse]:
         """Make sure ``digest`` is in the store, fetching it from ``url``; yields ``pulling <12hex>`` events.
 
-        ``size`` (when the caller knows it) replaces the HEAD request; ``headers`` go with every request to
-        ``url``'s host (never to a cross-host redirect target).
+        The blob's size is ``size``, else ``size_hint`` (the manifest's), else a HEAD request's; ``headers``
+        go with every request to ``url``'s host (never to a cross-host redirect target).
         """
         status = f"pulling {digest.short}"
         final = self.store.blob_path(digest)
@@ -148,114 +277,190 @@ class BlobDownloader:
                 have = final.stat().st_size
                 yield ProgressResponse(status=status, digest=str(digest), total=have, completed=have)
                 return
-            yield from self._download_locked(url, digest, final, status, size, headers or {})
+            expected = size if size is not None else size_hint
+            yield from self._download_locked(url, digest, final, status, expected, headers or {})
         finally:
             lock.release()
 
     # -- the download proper -----------------------------------------------------------------------------
 
     def _download_locked(
-        self, url: str, digest: Digest, final: Path, status: str, size: int | None, headers: dict[str, str]
+        self, url: str, digest: Digest, final: Path, status: str, expected: int | None, headers: dict[str, str]
     ) -> Iterator[ProgressResponse]:
         partial = final.with_name(final.name + "-partial")
         parts = self._load_parts(final, partial)
+        resumed = bool(parts)
         if not parts:
-            total = size if size is not None else self._head_size(url, headers)
-            step = max(self.part_size or default_part_size(total), 1)
-            parts = [Part(i, off, min(step, total - off)) for i, off in enumerate(range(0, total, step))]
-            for part in parts:
-                _write_state(final, part)
-        total = sum(p.size for p in parts)
-        log.info("downloading %s in %d part(s)", digest.short, len(parts))
+            if expected is not None and expected <= min(SMALL_BLOB, self.part_size or SMALL_BLOB):
+                yield from self._download_small(url, digest, final, status, expected, headers)
+                return
+            parts = self._layout(expected if expected is not None else self._head_size(url, headers))
+        try:
+            yield from self._download_parts(url, digest, final, partial, status, parts, resumed, headers)
+        except _Resized as exc:
+            log.info("%s is %d bytes, not %d; starting over", digest.short, exc.total, sum(p.size for p in parts))
+            _remove_download(final, partial)
+            parts = self._layout(exc.total)
+            yield from self._download_parts(url, digest, final, partial, status, parts, False, headers)
 
+    def _layout(self, total: int) -> list[Part]:
+        step = max(self.part_size or default_part_size(total), 1)
+        return [Part(i, off, min(step, total - off)) for i, off in enumerate(range(0, total, step))]
+
+    def _download_parts(
+        self,
+        url: str,
+        digest: Digest,
+        final: Path,
+        partial: Path,
+        status: str,
+        parts: list[Part],
+        resumed: bool,
+        headers: dict[str, str],
+    ) -> Iterator[ProgressResponse]:
+        log.info("downloading %s in %d part(s)", digest.short, len(parts))
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
-        stop = threading.Event()
-        hasher = _Hasher(fd, parts, stop)
+        job = _Job(parts, self.segment_size, final, fd, url, headers, stored=resumed)
+        total = job.total
         threads: list[threading.Thread] = []
         errors: list[BaseException] = []
         try:
             if os.fstat(fd).st_size != total:
                 os.ftruncate(fd, total)
-            hasher.start()
-            pending = [p for p in parts if not p.done]
-            yield _progress(status, digest, total, parts)
+            pending = job.pending()
             if pending:
                 finished = threading.Event()
-                threads = self._start_workers(pending, url, headers, fd, final, total, stop, errors, finished)
+                workers = min(self.max_parts, sum(not p.done for p in parts))
+                threads = self._start_workers(job, pending, workers, errors, finished)
+            job.hasher.start()
+            yield _progress(status, digest, total, job.completed())
+            if pending:
+                job.save()
                 while not finished.wait(PROGRESS_INTERVAL):
-                    yield _progress(status, digest, total, parts)
+                    yield _progress(status, digest, total, job.completed())
                 for t in threads:
                     t.join()
                 if errors:
                     raise errors[0]
-            if not all(p.done for p in parts):
+            if job.ready() != total:
                 raise RegistryError("download incomplete")
-            actual = hasher.result()
+            actual = job.hasher.result()
             os.close(fd)
             fd = -1
             if actual != digest.hex:
                 _remove_download(final, partial)
-                raise DigestMismatchError(
-                    str(digest),
-                    f"sha256:{actual}",
-                    f"digest mismatch, file must be downloaded again: want {digest}, got sha256:{actual}",
-                )
+                raise _mismatch(digest, actual)
             os.chmod(partial, 0o644)
             os.replace(partial, final)
             for path in final.parent.glob(final.name + "-partial-*"):
                 path.unlink(missing_ok=True)
             yield ProgressResponse(status=status, digest=str(digest), total=total, completed=total)
         finally:
-            stop.set()
+            job.stop.set()
             for t in threads:
                 t.join()
-            if hasher.is_alive():
-                hasher.join()
+            if job.hasher.is_alive():
+                job.hasher.join()
             if fd >= 0:
                 os.close(fd)
                 if partial.exists():
-                    for part in parts:
-                        _write_state(final, part)
+                    job.save()
+
+    def _download_small(
+        self, url: str, digest: Digest, final: Path, status: str, expected: int, headers: dict[str, str]
+    ) -> Iterator[ProgressResponse]:
+        """A blob of a few KB (a config, template or license): one GET, hashed in memory, then written."""
+        yield _progress(status, digest, expected, 0)
+        data = self._get_small(url, headers, expected)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest.hex:
+            raise _mismatch(digest, actual)
+        partial = final.with_name(final.name + "-partial")
+        partial.write_bytes(data)
+        os.chmod(partial, 0o644)
+        os.replace(partial, final)
+        yield _progress(status, digest, len(data), len(data))
+
+    def _get_small(self, url: str, headers: dict[str, str], expected: int) -> bytes:
+        """The body of ``url`` (at most ``expected + 1`` bytes: more cannot match the digest anyway),
+        following redirects; transport errors and 5xx answers are retried with backoff."""
+        timeout = httpx.Timeout(self.stall_timeout, connect=self.connect_timeout)
+        failures = 0
+        while True:
+            try:
+                with self._follow(url, headers, {}, timeout) as (resp, _, _):
+                    raise_for_status(resp)
+                    return _read_at_most(resp, expected + 1)
+            except RegistryError as exc:
+                failures += 1
+                transient = isinstance(exc.__cause__, httpx.TransportError) or exc.status_code >= 500
+                if not transient or failures >= self.max_retries or "maximum redirects" in str(exc):
+                    raise
+                time.sleep(self.retry_backoff * 2 ** (failures - 1))
+
+    @contextmanager
+    def _follow(
+        self, url: str, headers: dict[str, str], extra: dict[str, str], timeout: httpx.Timeout
+    ) -> Iterator[tuple[httpx.Response, str, bool]]:
+        """GET ``url`` following redirects as Ollama's directURL does: with the credentials on the same host,
+        and without them from the first cross-host target on. Yields (response, its URL, with credentials)."""
+        origin = urlsplit(url).hostname
+        current, same = url, True
+        for _ in range(MAX_REDIRECTS + 1):
+            with self.transport.stream(
+                "GET",
+                current,
+                headers={**headers, **extra} if same else extra,
+                with_auth=same,
+                timeout=timeout,
+                check=False,
+            ) as resp:
+                target = location(resp) if 300 <= resp.status_code < 400 else None
+                if target is None:
+                    yield resp, current, same
+                    return
+            current = target
+            same = same and urlsplit(target).hostname == origin
+        raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for {url}")
 
     def _start_workers(
         self,
-        pending: list[Part],
-        url: str,
-        headers: dict[str, str],
-        fd: int,
-        final: Path,
-        total: int,
-        stop: threading.Event,
+        job: _Job,
+        pending: list[_Segment],
+        count: int,
         errors: list[BaseException],
         finished: threading.Event,
     ) -> list[threading.Thread]:
-        """Up to ``max_parts`` threads taking parts in order; the first error stops them all, and
-        ``finished`` is set when the last one exits."""
-        direct, with_auth = self._direct_url(url, headers)
-        part_headers = headers if with_auth else {}
-        queue = list(pending)
+        """``count`` threads taking segments in file order; the first one's first request finds the direct
+        URL while the others wait for it. The first error stops them all, and ``finished`` is set when the
+        last one exits."""
+        queue = deque(pending)
         qlock = threading.Lock()
-        count = min(self.max_parts, len(pending))
         running = [count]
 
-        def worker() -> None:
+        def worker(first: bool) -> None:
             try:
-                while not stop.is_set():
-                    with qlock:
-                        if not queue:
+                if not first:
+                    while not job.located.wait(PROGRESS_INTERVAL):
+                        if job.stop.is_set():
                             return
-                        part = queue.pop(0)
-                    self._run_part(part, direct, with_auth, part_headers, fd, final, total, stop)
+                while not job.stop.is_set():
+                    try:
+                        seg = queue.popleft()
+                    except IndexError:
+                        return
+                    self._run_segment(job, seg)
             except BaseException as exc:  # noqa: BLE001 - handed to the generator
                 errors.append(exc)
-                stop.set()
+                job.stop.set()
             finally:
                 with qlock:
                     running[0] -= 1
                     if running[0] == 0 or errors:
                         finished.set()
 
-        threads = [threading.Thread(target=worker, name=f"pull-{final.name[7:19]}", daemon=True) for _ in range(count)]
+        name = f"pull-{job.final.name[7:19]}"
+        threads = [threading.Thread(target=worker, args=(i == 0,), name=name, daemon=True) for i in range(count)]
         for t in threads:
             t.start()
         return threads
@@ -305,110 +510,73 @@ class BlobDownloader:
             current = target
         raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for {url}")
 
-    def _direct_url(self, url: str, headers: dict[str, str]) -> tuple[str, bool]:
-        """Follow same-host redirects; the first cross-host redirect is the direct URL (fetched without auth)."""
-        origin = urlsplit(url).hostname
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            for attempt in range(self.max_retries):
-                try:
-                    probe = {**headers, "Range": "bytes=0-0"}
-                    with self.transport.stream("GET", current, headers=probe, check=False) as resp:
-                        code = resp.status_code
-                        target = location(resp) if 300 <= code < 400 else None
-                        if code in (200, 206):
-                            return current, True
-                        if target is None:
-                            raise_for_status(resp)
-                            raise RegistryError(f"unexpected status code {code}")
-                    break
-                except RegistryError as exc:
-                    if not isinstance(exc.__cause__, httpx.TransportError) or attempt == self.max_retries - 1:
-                        raise
-                    time.sleep(self.retry_backoff * (attempt + 1) ** 2 * 0.01)
-            if urlsplit(target).hostname != origin:
-                return target, False
-            current = target
-        raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for directURL")
-
-    def _run_part(
-        self,
-        part: Part,
-        url: str,
-        with_auth: bool,
-        headers: dict[str, str],
-        fd: int,
-        final: Path,
-        total: int,
-        stop: threading.Event,
-    ) -> None:
+    def _run_segment(self, job: _Job, seg: _Segment) -> None:
+        """Fetch one segment, retrying with backoff: a stall that made progress is retried at once and not
+        counted, other failures up to ``max_retries`` times."""
         failures = 0
-        while not part.done and not stop.is_set():
-            before = part.completed
-            try:
-                self._fetch_part(part, url, with_auth, headers, fd, final, total, stop)
-                if part.done or stop.is_set():
-                    return
-                raise RegistryError("unexpected EOF")
-            except _Stalled:
-                log.info("%s part %d stalled; retrying", final.name[7:19], part.n)
-                if part.completed > before:
-                    continue
-                err: BaseException = RegistryError("part stalled")
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise
-                err = exc
-            failures += 1
-            if failures >= self.max_retries:
-                raise RegistryError(f"max retries exceeded: {err}") from err
-            sleep = self.retry_backoff * 2 ** (failures - 1)
-            log.info(
-                "%s part %d attempt %d failed: %s, retrying in %.2fs", final.name[7:19], part.n, failures, err, sleep
-            )
-            if stop.wait(sleep):
-                return
-
-    def _fetch_part(
-        self,
-        part: Part,
-        url: str,
-        with_auth: bool,
-        extra: dict[str, str],
-        fd: int,
-        final: Path,
-        total: int,
-        stop: threading.Event,
-    ) -> None:
-        start, end = part.starts_at, part.stops_at - 1
-        headers = {**extra, "Range": f"bytes={start}-{end}", "Accept-Encoding": "identity"}
-        timeout = httpx.Timeout(self.stall_timeout, connect=self.connect_timeout)
-        last_save = time.monotonic()
+        part = seg.part
+        short = job.final.name[7:19]
         try:
-            with self.transport.stream(
-                "GET", url, headers=headers, with_auth=with_auth, timeout=timeout, check=False
-            ) as resp:
-                if resp.status_code == 200 and start == 0 and part.size == total:
-                    pass
-                elif resp.status_code != 206:
-                    raise_for_status(resp)
-                    raise RegistryError(f"unexpected status code {resp.status_code} for a Range request")
+            while seg.pos < seg.end and not job.stop.is_set():
+                before = seg.pos
                 try:
-                    for chunk in resp.iter_raw():
-                        if stop.is_set():
-                            return
-                        room = part.size - part.completed
-                        if len(chunk) > room:
-                            chunk = chunk[:room]
-                        os.pwrite(fd, chunk, part.starts_at)
-                        part.completed += len(chunk)
-                        if part.done:
-                            return
-                        now = time.monotonic()
-                        if now - last_save >= STATE_INTERVAL:
-                            _write_state(final, part)
-                            last_save = now
-                except httpx.ReadTimeout as exc:
+                    self._fetch_segment(job, seg)
+                    if seg.pos >= seg.end or job.stop.is_set():
+                        return
+                    raise RegistryError("unexpected EOF")
+                except _Stalled:
+                    log.info("%s part %d stalled; retrying", short, part.n)
+                    if seg.pos > before:
+                        continue
+                    err: BaseException = RegistryError("part stalled")
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise
+                    err = exc
+                failures += 1
+                if failures >= self.max_retries:
+                    raise RegistryError(f"max retries exceeded: {err}") from err
+                sleep = self.retry_backoff * 2 ** (failures - 1)
+                log.info("%s part %d attempt %d failed: %s, retrying in %.2fs", short, part.n, failures, err, sleep)
+                if job.stop.wait(sleep):
+                    return
+        finally:
+            job.save(part)
+
+    @contextmanager
+    def _open(self, job: _Job, extra: dict[str, str], timeout: httpx.Timeout) -> Iterator[httpx.Response]:
+        """A GET of the blob: at the direct URL once known, else at the registry's, following its redirects
+        (Ollama's directURL probe, made by the first part's own request)."""
+        if job.located.is_set():
+            headers = {**job.headers, **extra}
+            with self.transport.stream(
+                "GET", job.url, headers=headers, with_auth=job.with_auth, timeout=timeout, check=False
+            ) as resp:
+                yield resp
+            return
+        with self._follow(job.origin, job.origin_headers, extra, timeout) as (resp, url, same):
+            if resp.status_code in (200, 206):
+                job.locate(url, same)
+            yield resp
+
+    def _fetch_segment(self, job: _Job, seg: _Segment) -> None:
+        start, end = seg.pos, seg.end
+        extra = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
+        timeout = httpx.Timeout(self.stall_timeout, connect=self.connect_timeout)
+        try:
+            with self._open(job, extra, timeout) as resp:
+                code = resp.status_code
+                if code not in (200, 206):
+                    raise_for_status(resp)
+                    raise RegistryError(f"unexpected status code {code} for a Range request")
+                size = _blob_size(resp)
+                if size is not None and size != job.total:
+                    raise _Resized(size)
+                if code == 200 and not (start == 0 and end == job.total):
+                    raise RegistryError(f"unexpected status code {code} for a Range request")
+                try:
+                    self._receive(resp, job, seg)
+                except (httpx.ReadTimeout, socket.timeout) as exc:
                     raise _Stalled() from exc
                 except httpx.HTTPError as exc:
                     raise RegistryError(f"{type(exc).__name__}: {exc}") from exc
@@ -416,12 +584,113 @@ class BlobDownloader:
             if isinstance(exc.__cause__, httpx.ReadTimeout):
                 raise _Stalled() from exc
             raise
-        finally:
-            _write_state(final, part)
+
+    def _receive(self, resp: httpx.Response, job: _Job, seg: _Segment) -> None:
+        """Write the response body at ``seg.pos`` onwards until the segment is full, the body ends or the job
+        stops. After httpx's first chunk the rest is read straight from the socket when it can be."""
+        end = seg.end
+        pos = seg.pos
+        fd, stop, offer = job.fd, job.stop, job.hasher.offer
+        last_save = time.monotonic()
+        sock = _raw_socket(resp, end - pos)
+        chunks = resp.iter_raw()  # kept referenced: dropping it midway would close the response
+        for chunk in chunks:
+            if len(chunk) > end - pos:
+                chunk = chunk[: end - pos]
+            _pwrite(fd, chunk, pos)
+            seg.pos = pos + len(chunk)
+            offer(chunk, pos)
+            pos = seg.pos
+            if pos >= end or stop.is_set():
+                return
+            if sock is not None:
+                break
+            now = time.monotonic()
+            if now - last_save >= STATE_INTERVAL:
+                job.save(seg.part)
+                last_save = now
+        else:
+            return
+        assert sock is not None
+        sock.settimeout(self.stall_timeout)
+        buf = memoryview(bytearray(min(READ_SIZE, end - pos)))
+        size = len(buf)
+        while pos < end:
+            n = sock.recv_into(buf, min(size, end - pos))
+            if not n:
+                return
+            data = buf[:n]
+            _pwrite(fd, data, pos)
+            seg.pos = pos + n
+            offer(data, pos)
+            pos += n
+            if stop.is_set():
+                return
+            now = time.monotonic()
+            if now - last_save >= STATE_INTERVAL:
+                job.save(seg.part)
+                last_save = now
 
 
-def _progress(status: str, digest: Digest, total: int, parts: list[Part]) -> ProgressResponse:
-    return ProgressResponse(status=status, digest=str(digest), total=total, completed=sum(p.completed for p in parts))
+def _raw_socket(resp: httpx.Response, want: int) -> socket.socket | None:
+    """The connection's socket when the rest of the body can be read from it directly: an HTTP/1.1 body of
+    exactly ``want`` bytes with a Content-Length, over a plain or TLS socket (not a tunnel in a tunnel).
+
+    httpcore hands the first chunk over with everything its parser had buffered, so after it the socket holds
+    the rest of the body; the connection is then closed, not reused, because its parser never saw that rest.
+    """
+    if resp.http_version != "HTTP/1.1" or "transfer-encoding" in resp.headers:
+        return None
+    if resp.headers.get("content-length") != str(want):
+        return None
+    stream = resp.extensions.get("network_stream")
+    if stream is None or type(stream).__name__ != "SyncStream":
+        return None
+    sock = stream.get_extra_info("socket")
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _blob_size(resp: httpx.Response) -> int | None:
+    """The whole blob's size as a 206 (Content-Range) or 200 (Content-Length) answer states it."""
+    if resp.status_code == 206:
+        value: str | None = resp.headers.get("content-range", "").rpartition("/")[2]
+    else:
+        value = resp.headers.get("content-length")
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _read_at_most(resp: httpx.Response, limit: int) -> bytes:
+    data = bytearray()
+    try:
+        for chunk in resp.iter_raw():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError as exc:
+        raise RegistryError(f"{type(exc).__name__}: {exc}") from exc
+    return bytes(data[:limit])
+
+
+def _mismatch(digest: Digest, actual: str) -> DigestMismatchError:
+    return DigestMismatchError(
+        str(digest),
+        f"sha256:{actual}",
+        f"digest mismatch, file must be downloaded again: want {digest}, got sha256:{actual}",
+    )
+
+
+def _pwrite(fd: int, data: bytes | memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data = data[n:]
+        offset += n
+
+
+def _progress(status: str, digest: Digest, total: int, completed: int) -> ProgressResponse:
+    return ProgressResponse(status=status, digest=str(digest), total=total, completed=completed)
 
 
 def _state_path(final: Path, n: int) -> Path:
@@ -457,47 +726,66 @@ def _peek(final: Path) -> tuple[int | None, int | None]:
 
 
 class _Hasher(threading.Thread):
-    """SHA-256 of the partial file, computed while it downloads: it follows the contiguous completed prefix."""
+    """SHA-256 of the partial file, computed while it downloads.
 
-    def __init__(self, fd: int, parts: list[Part], stop: threading.Event) -> None:
+    Bytes that continue the hashed prefix are hashed as they arrive (``offer``); the rest is read back from
+    the page cache once everything before it is written. Only bytes a segment has committed are hashed, so
+    a retried request never rewrites hashed bytes.
+    """
+
+    inline = True
+
+    def __init__(self, job: _Job) -> None:
         super().__init__(name="pull-hash", daemon=True)
-        self.fd = fd
-        self.parts = parts
-        self.total = sum(p.size for p in parts)
-        self.stop = stop
+        self.job = job
+        self.total = job.total
         self.finished = threading.Event()
+        self.lock = threading.Lock()
         self.pos = 0
         self.sha = hashlib.sha256()
+        self.buf: memoryview | None = None
 
-    def _ready(self) -> int:
-        """End of the contiguous run of downloaded bytes starting at 0."""
-        for part in self.parts:
-            if not part.done:
-                return part.starts_at
-        return self.total
+    def offer(self, data: bytes | memoryview, at: int) -> None:
+        """Hash ``data``, just written at ``at``, if it continues the hashed prefix and nobody is hashing."""
+        if at != self.pos or not self.inline or not self.lock.acquire(blocking=False):
+            return
+        try:
+            if at == self.pos:
+                self.sha.update(data)
+                self.pos += len(data)
+        finally:
+            self.lock.release()
+
+    def _hash_to(self, ready: int) -> bool:
+        if self.buf is None:
+            self.buf = memoryview(bytearray(min(HASH_READ_SIZE, max(self.total, 1))))
+        fd, buf = self.job.fd, self.buf
+        while True:
+            with self.lock:
+                pos = self.pos
+                if pos >= ready:
+                    return True
+                n = os.preadv(fd, [buf[: min(ready - pos, len(buf))]], pos)
+                if not n:
+                    return False
+                self.sha.update(buf[:n])
+                self.pos = pos + n
 
     def run(self) -> None:
+        stop = self.job.stop
         while self.pos < self.total:
-            ready = self._ready()
+            ready = self.job.ready()
             if ready <= self.pos:
-                if self.stop.is_set() and not self.finished.is_set():
+                if stop.is_set() and not self.finished.is_set():
                     return
                 self.finished.wait(0.005)
                 continue
-            data = os.pread(self.fd, min(ready - self.pos, 8 << 20), self.pos)
-            if not data:
+            if not self._hash_to(ready):
                 return
-            self.sha.update(data)
-            self.pos += len(data)
 
     def result(self) -> str:
         """The hex digest once every part is complete (hashes the rest itself if the thread stopped)."""
         self.finished.set()
         self.join()
-        while self.pos < self.total:
-            data = os.pread(self.fd, min(self.total - self.pos, 8 << 20), self.pos)
-            if not data:
-                break
-            self.sha.update(data)
-            self.pos += len(data)
+        self._hash_to(self.total)
         return self.sha.hexdigest()
