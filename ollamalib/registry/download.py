@@ -7,10 +7,12 @@ contiguous downloaded prefix, and the blob is only renamed into place when it ma
 of one blob (threads or processes) are serialised by the store's blob lock: the second waits, then finds
 the blob present.
 
-Throughput: the first part's request doubles as Ollama's direct-URL probe (the blob's size comes from the
-manifest), bodies are read straight from the socket into one buffer per worker, and blobs of a few KB take
-a single GET. Parts can be fetched in smaller in-order segments (``segment_size``) so that on machines with
-a core to spare the hash keeps up with the download instead of finishing after it.
+Speed: the first part's request doubles as Ollama's direct-URL probe (the size comes from the manifest),
+bodies are read from the socket straight into one buffer per part, and blobs of a few KB take one GET.
+The parts are fetched in file order by one stream first; the other parts' parallel streams join as soon
+as that stream turns out slower than ``solo_rate``. On a link that fast (a local registry) one stream is
+about as quick as several, and bytes arriving in order let the hash finish with the download instead of
+after it.
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ log = logging.getLogger("ollamalib.registry")
 MIN_PART_SIZE = 100 * 1000 * 1000
 MAX_PART_SIZE = 1000 * 1000 * 1000
 NUM_PARTS = 16
+SOLO_RATE = 500e6  # bytes/s: a single stream at least this fast is not joined by parallel ones
+RATE_WINDOW = 0.25  # seconds of streaming that decide it
 SMALL_BLOB = 64 * 1024
 READ_SIZE = 1024 * 1024
-HASH_READ_SIZE = 1024 * 1024
 MAX_REDIRECTS = 10
 PROGRESS_INTERVAL = 0.06
 STATE_INTERVAL = 1.0
@@ -91,58 +94,27 @@ class Part:
         return cls(int(s["N"]), int(s["Offset"]), int(s["Size"]), int(s.get("Completed", 0)))
 
 
-class _Segment:
-    """A byte range ``[start, end)`` of one part fetched by one Range request; ``pos`` is the next byte to write."""
-
-    __slots__ = ("part", "start", "end", "pos")
-
-    def __init__(self, part: Part, start: int, end: int) -> None:
-        self.part = part
-        self.start = start
-        self.end = end
-        self.pos = start
-
-
 class _Job:
-    """One blob in flight: its parts, the segments they are fetched in, the file, the URL and the hash.
+    """One blob in flight: its parts, the partial file, where to fetch from, and the running hash.
 
-    Workers only advance ``_Segment.pos``; a part's ``completed`` (what its state file records) is the
-    contiguous run of written bytes from its offset, so bytes of a segment that finished ahead of an
-    earlier one of the same part are fetched again after an interruption, never assumed.
+    A part's ``completed`` only grows after its bytes are written, so everything before ``ready()`` is on
+    disk for the hasher.
     """
 
-    def __init__(
-        self,
-        parts: list[Part],
-        segment_size: int | None,
-        final: Path,
-        fd: int,
-        origin: str,
-        headers: dict[str, str],
-        *,
-        stored: bool,
-    ) -> None:
+    def __init__(self, parts: list[Part], final: Path, fd: int, origin: str, headers: dict[str, str]) -> None:
         self.parts = parts
         self.final = final
         self.fd = fd
         self.origin = origin
         self.origin_headers = headers
-        self.stored = stored
         self.total = sum(p.size for p in parts)
-        self.base = sum(p.completed for p in parts)
         self.stop = threading.Event()
         self.located = threading.Event()
         self.url = ""  # the direct URL, once the first response told it
         self.with_auth = True
         self.headers: dict[str, str] = {}
-        self.lock = threading.Lock()
+        self.stored = False
         self.save_lock = threading.Lock()
-        self.segments: dict[int, list[_Segment]] = {}
-        for part in parts:
-            start, stop = part.starts_at, part.stops_at
-            count = max(1, -(-(stop - start) // segment_size)) if segment_size else 1
-            step = max(1, -(-(stop - start) // count))
-            self.segments[part.n] = [_Segment(part, s, min(s + step, stop)) for s in range(start, stop, step)]
         self.hasher = _Hasher(self)
 
     def locate(self, url: str, with_auth: bool) -> None:
@@ -151,47 +123,77 @@ class _Job:
         self.headers = self.origin_headers if with_auth else {}
         self.located.set()
 
-    def pending(self) -> list[_Segment]:
-        """Segments to fetch, in file order."""
-        return sorted((s for segs in self.segments.values() for s in segs if s.pos < s.end), key=lambda s: s.start)
-
-    def sync(self, part: Part) -> None:
-        """Advance ``part.completed`` over its segments' contiguous written prefix."""
-        with self.lock:
-            at = part.starts_at
-            for seg in self.segments[part.n]:
-                if seg.start > at or seg.pos <= at:
-                    if seg.end <= at:
-                        continue
-                    break
-                at = seg.pos
-                if seg.pos < seg.end:
-                    break
-            part.completed = max(part.completed, at - part.offset)
-
     def ready(self) -> int:
         """End of the contiguous run of written bytes starting at 0."""
         for part in self.parts:
             if not part.done:
-                self.sync(part)
-                if not part.done:
-                    return part.starts_at
+                return part.starts_at
         return self.total
 
     def completed(self) -> int:
-        """Bytes on disk, including segments that finished ahead of an earlier one."""
-        return self.base + sum(s.pos - s.start for segs in self.segments.values() for s in segs)
+        return sum(p.completed for p in self.parts)
 
     def save(self, part: Part | None = None) -> None:
         """Write ``part``'s state file, or every part's (always so the first time: the files on disk then
         describe the whole layout before any part's progress is recorded)."""
-        parts = [part] if part is not None and self.stored else self.parts
-        for p in parts:
-            self.sync(p)
         with self.save_lock:
-            for p in parts:
+            for p in (part,) if part is not None and self.stored else self.parts:
                 _write_state(self.final, p)
             self.stored = True
+
+
+class _Workers:
+    """The threads fetching a job's pending parts in file order; more can join while it runs. The first
+    thread's first request finds the direct URL, the others wait for it. The first error stops them all,
+    and ``finished`` is set when the last one exits."""
+
+    def __init__(self, downloader: BlobDownloader, job: _Job, pending: list[Part]) -> None:
+        self.downloader = downloader
+        self.job = job
+        self.queue = deque(pending)
+        self.limit = min(downloader.max_parts, len(pending))
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+        self.finished = threading.Event()
+        self.lock = threading.Lock()
+        self.running = 0
+
+    def add(self, count: int) -> None:
+        count = min(count, self.limit - len(self.threads))
+        with self.lock:
+            self.running += count
+        name = f"pull-{self.job.final.name[7:19]}"
+        for _ in range(count):
+            first = not self.threads
+            thread = threading.Thread(target=self._work, args=(first,), name=name, daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _work(self, first: bool) -> None:
+        job = self.job
+        try:
+            if not first:
+                while not job.located.wait(PROGRESS_INTERVAL):
+                    if job.stop.is_set():
+                        return
+            while not job.stop.is_set():
+                try:
+                    part = self.queue.popleft()
+                except IndexError:
+                    return
+                self.downloader._run_part(job, part)
+        except BaseException as exc:  # noqa: BLE001 - handed to the generator
+            self.errors.append(exc)
+            job.stop.set()
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0 or self.errors:
+                    self.finished.set()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
 
 
 class _Stalled(Exception):
@@ -209,8 +211,9 @@ class _Resized(Exception):
 class BlobDownloader:
     """Downloads blobs into a store; one instance is shared by a Registry's pulls.
 
-    ``part_size`` and ``max_parts`` set the part layout and the number of parallel requests (defaults as
-    Ollama). With ``segment_size``, parts are fetched in segments of about that size, taken in file order.
+    ``part_size`` and ``max_parts`` are Ollama's part layout and parallelism. ``solo_rate`` (bytes/s) is
+    the single-stream speed from which the other parts do not get streams of their own; None starts them
+    all at once, as Ollama does.
     """
 
     def __init__(
@@ -220,7 +223,7 @@ class BlobDownloader:
         *,
         part_size: int | None = None,
         max_parts: int = NUM_PARTS,
-        segment_size: int | None = None,
+        solo_rate: float | None = SOLO_RATE,
         stall_timeout: float = 30.0,
         max_retries: int = 6,
         retry_backoff: float = 1.0,
@@ -230,7 +233,7 @@ class BlobDownloader:
         self.transport = transport
         self.part_size = part_size
         self.max_parts = max(1, max_parts)
-        self.segment_size = max(1, segment_size) if segment_size else None
+        self.solo_rate = solo_rate
         self.stall_timeout = stall_timeout
         self.max_retries = max(1, max_retries)
         self.retry_backoff = retry_backoff
@@ -300,8 +303,13 @@ class BlobDownloader:
         except _Resized as exc:
             log.info("%s is %d bytes, not %d; starting over", digest.short, exc.total, sum(p.size for p in parts))
             _remove_download(final, partial)
-            parts = self._layout(exc.total)
-            yield from self._download_parts(url, digest, final, partial, status, parts, False, headers)
+            try:
+                yield from self._download_parts(
+                    url, digest, final, partial, status, self._layout(exc.total), False, headers
+                )
+            except _Resized as again:
+                _remove_download(final, partial)
+                raise RegistryError(f"blob size changed during download: {exc.total}, then {again.total}") from None
 
     def _layout(self, total: int) -> list[Part]:
         step = max(self.part_size or default_part_size(total), 1)
@@ -320,28 +328,27 @@ class BlobDownloader:
     ) -> Iterator[ProgressResponse]:
         log.info("downloading %s in %d part(s)", digest.short, len(parts))
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
-        job = _Job(parts, self.segment_size, final, fd, url, headers, stored=resumed)
+        job = _Job(parts, final, fd, url, headers)
+        job.stored = resumed
         total = job.total
-        threads: list[threading.Thread] = []
-        errors: list[BaseException] = []
+        workers = _Workers(self, job, [p for p in parts if not p.done])
         try:
             if os.fstat(fd).st_size != total:
                 os.ftruncate(fd, total)
-            pending = job.pending()
-            if pending:
-                finished = threading.Event()
-                workers = min(self.max_parts, sum(not p.done for p in parts))
-                threads = self._start_workers(job, pending, workers, errors, finished)
+            if workers.limit:
+                workers.add(1 if self.solo_rate else workers.limit)
             job.hasher.start()
             yield _progress(status, digest, total, job.completed())
-            if pending:
+            if workers.limit:
                 job.save()
-                while not finished.wait(PROGRESS_INTERVAL):
+                rates: deque[tuple[float, int]] = deque()
+                while not workers.finished.wait(PROGRESS_INTERVAL):
                     yield _progress(status, digest, total, job.completed())
-                for t in threads:
-                    t.join()
-                if errors:
-                    raise errors[0]
+                    if len(workers.threads) < workers.limit and self._too_slow(job, rates):
+                        workers.add(workers.limit)
+                workers.join()
+                if workers.errors:
+                    raise workers.errors[0]
             if job.ready() != total:
                 raise RegistryError("download incomplete")
             actual = job.hasher.result()
@@ -357,14 +364,25 @@ class BlobDownloader:
             yield ProgressResponse(status=status, digest=str(digest), total=total, completed=total)
         finally:
             job.stop.set()
-            for t in threads:
-                t.join()
+            workers.join()
             if job.hasher.is_alive():
                 job.hasher.join()
             if fd >= 0:
                 os.close(fd)
                 if partial.exists():
                     job.save()
+
+    def _too_slow(self, job: _Job, rates: deque[tuple[float, int]]) -> bool:
+        """Whether the lone stream has run for ``RATE_WINDOW`` below ``solo_rate`` (``rates`` holds its
+        recent (time, bytes) samples)."""
+        if not job.located.is_set():
+            return False
+        now, done = time.monotonic(), job.completed()
+        rates.append((now, done))
+        while len(rates) > 1 and now - rates[1][0] >= RATE_WINDOW:
+            rates.popleft()
+        start, before = rates[0]
+        return now - start >= RATE_WINDOW and (done - before) / (now - start) < (self.solo_rate or 0)
 
     def _download_small(
         self, url: str, digest: Digest, final: Path, status: str, expected: int, headers: dict[str, str]
@@ -391,10 +409,12 @@ class BlobDownloader:
                 with self._follow(url, headers, {}, timeout) as (resp, _, _):
                     raise_for_status(resp)
                     return _read_at_most(resp, expected + 1)
+            except _TooManyRedirects:
+                raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for {url}") from None
             except RegistryError as exc:
                 failures += 1
                 transient = isinstance(exc.__cause__, httpx.TransportError) or exc.status_code >= 500
-                if not transient or failures >= self.max_retries or "maximum redirects" in str(exc):
+                if not transient or failures >= self.max_retries:
                     raise
                 time.sleep(self.retry_backoff * 2 ** (failures - 1))
 
@@ -421,49 +441,7 @@ class BlobDownloader:
                     return
             current = target
             same = same and urlsplit(target).hostname == origin
-        raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for {url}")
-
-    def _start_workers(
-        self,
-        job: _Job,
-        pending: list[_Segment],
-        count: int,
-        errors: list[BaseException],
-        finished: threading.Event,
-    ) -> list[threading.Thread]:
-        """``count`` threads taking segments in file order; the first one's first request finds the direct
-        URL while the others wait for it. The first error stops them all, and ``finished`` is set when the
-        last one exits."""
-        queue = deque(pending)
-        qlock = threading.Lock()
-        running = [count]
-
-        def worker(first: bool) -> None:
-            try:
-                if not first:
-                    while not job.located.wait(PROGRESS_INTERVAL):
-                        if job.stop.is_set():
-                            return
-                while not job.stop.is_set():
-                    try:
-                        seg = queue.popleft()
-                    except IndexError:
-                        return
-                    self._run_segment(job, seg)
-            except BaseException as exc:  # noqa: BLE001 - handed to the generator
-                errors.append(exc)
-                job.stop.set()
-            finally:
-                with qlock:
-                    running[0] -= 1
-                    if running[0] == 0 or errors:
-                        finished.set()
-
-        name = f"pull-{job.final.name[7:19]}"
-        threads = [threading.Thread(target=worker, args=(i == 0,), name=name, daemon=True) for i in range(count)]
-        for t in threads:
-            t.start()
-        return threads
+        raise _TooManyRedirects()
 
     def _load_parts(self, final: Path, partial: Path) -> list[Part]:
         """Part states left by an earlier, interrupted download (empty when there are none or they are unusable)."""
@@ -510,25 +488,26 @@ class BlobDownloader:
             current = target
         raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for {url}")
 
-    def _run_segment(self, job: _Job, seg: _Segment) -> None:
-        """Fetch one segment, retrying with backoff: a stall that made progress is retried at once and not
+    def _run_part(self, job: _Job, part: Part) -> None:
+        """Fetch one part, retrying with backoff: a stall that made progress is retried at once and not
         counted, other failures up to ``max_retries`` times."""
         failures = 0
-        part = seg.part
         short = job.final.name[7:19]
         try:
-            while seg.pos < seg.end and not job.stop.is_set():
-                before = seg.pos
+            while not part.done and not job.stop.is_set():
+                before = part.completed
                 try:
-                    self._fetch_segment(job, seg)
-                    if seg.pos >= seg.end or job.stop.is_set():
+                    self._fetch_part(job, part)
+                    if part.done or job.stop.is_set():
                         return
                     raise RegistryError("unexpected EOF")
                 except _Stalled:
                     log.info("%s part %d stalled; retrying", short, part.n)
-                    if seg.pos > before:
+                    if part.completed > before:
                         continue
                     err: BaseException = RegistryError("part stalled")
+                except _TooManyRedirects:
+                    raise RegistryError(f"maximum redirects exceeded ({MAX_REDIRECTS}) for directURL") from None
                 except OSError as exc:
                     if exc.errno == errno.ENOSPC:
                         raise
@@ -559,8 +538,8 @@ class BlobDownloader:
                 job.locate(url, same)
             yield resp
 
-    def _fetch_segment(self, job: _Job, seg: _Segment) -> None:
-        start, end = seg.pos, seg.end
+    def _fetch_part(self, job: _Job, part: Part) -> None:
+        start, end = part.starts_at, part.stops_at
         extra = {"Range": f"bytes={start}-{end - 1}", "Accept-Encoding": "identity"}
         timeout = httpx.Timeout(self.stall_timeout, connect=self.connect_timeout)
         try:
@@ -575,7 +554,7 @@ class BlobDownloader:
                 if code == 200 and not (start == 0 and end == job.total):
                     raise RegistryError(f"unexpected status code {code} for a Range request")
                 try:
-                    self._receive(resp, job, seg)
+                    self._receive(resp, job, part)
                 except (httpx.ReadTimeout, socket.timeout) as exc:
                     raise _Stalled() from exc
                 except httpx.HTTPError as exc:
@@ -585,51 +564,49 @@ class BlobDownloader:
                 raise _Stalled() from exc
             raise
 
-    def _receive(self, resp: httpx.Response, job: _Job, seg: _Segment) -> None:
-        """Write the response body at ``seg.pos`` onwards until the segment is full, the body ends or the job
-        stops. After httpx's first chunk the rest is read straight from the socket when it can be."""
-        end = seg.end
-        pos = seg.pos
-        fd, stop, offer = job.fd, job.stop, job.hasher.offer
+    def _receive(self, resp: httpx.Response, job: _Job, part: Part) -> None:
+        """Write the response body at ``part.starts_at`` onwards until the part is full, the body ends or the
+        job stops. After httpx's first chunk the rest is read straight from the socket when it can be."""
+        pos, end = part.starts_at, part.stops_at
+        fd, stop = job.fd, job.stop
         last_save = time.monotonic()
         sock = _raw_socket(resp, end - pos)
         chunks = resp.iter_raw()  # kept referenced: dropping it midway would close the response
         for chunk in chunks:
-            if len(chunk) > end - pos:
-                chunk = chunk[: end - pos]
+            chunk = chunk[: end - pos]
             _pwrite(fd, chunk, pos)
-            seg.pos = pos + len(chunk)
-            offer(chunk, pos)
-            pos = seg.pos
+            pos += len(chunk)
+            part.completed = pos - part.offset
             if pos >= end or stop.is_set():
                 return
             if sock is not None:
                 break
             now = time.monotonic()
             if now - last_save >= STATE_INTERVAL:
-                job.save(seg.part)
+                job.save(part)
                 last_save = now
         else:
             return
         assert sock is not None
         sock.settimeout(self.stall_timeout)
         buf = memoryview(bytearray(min(READ_SIZE, end - pos)))
-        size = len(buf)
         while pos < end:
-            n = sock.recv_into(buf, min(size, end - pos))
+            n = sock.recv_into(buf, min(len(buf), end - pos))
             if not n:
                 return
-            data = buf[:n]
-            _pwrite(fd, data, pos)
-            seg.pos = pos + n
-            offer(data, pos)
+            _pwrite(fd, buf[:n], pos)
             pos += n
+            part.completed = pos - part.offset
             if stop.is_set():
                 return
             now = time.monotonic()
             if now - last_save >= STATE_INTERVAL:
-                job.save(seg.part)
+                job.save(part)
                 last_save = now
+
+
+class _TooManyRedirects(Exception):
+    pass
 
 
 def _raw_socket(resp: httpx.Response, want: int) -> socket.socket | None:
@@ -726,50 +703,29 @@ def _peek(final: Path) -> tuple[int | None, int | None]:
 
 
 class _Hasher(threading.Thread):
-    """SHA-256 of the partial file, computed while it downloads.
-
-    Bytes that continue the hashed prefix are hashed as they arrive (``offer``); the rest is read back from
-    the page cache once everything before it is written. Only bytes a segment has committed are hashed, so
-    a retried request never rewrites hashed bytes.
-    """
-
-    inline = True
+    """SHA-256 of the partial file, computed while it downloads: it follows the contiguous written prefix,
+    reading it back from the page cache into one reused buffer."""
 
     def __init__(self, job: _Job) -> None:
         super().__init__(name="pull-hash", daemon=True)
         self.job = job
         self.total = job.total
         self.finished = threading.Event()
-        self.lock = threading.Lock()
         self.pos = 0
         self.sha = hashlib.sha256()
         self.buf: memoryview | None = None
 
-    def offer(self, data: bytes | memoryview, at: int) -> None:
-        """Hash ``data``, just written at ``at``, if it continues the hashed prefix and nobody is hashing."""
-        if at != self.pos or not self.inline or not self.lock.acquire(blocking=False):
-            return
-        try:
-            if at == self.pos:
-                self.sha.update(data)
-                self.pos += len(data)
-        finally:
-            self.lock.release()
-
     def _hash_to(self, ready: int) -> bool:
         if self.buf is None:
-            self.buf = memoryview(bytearray(min(HASH_READ_SIZE, max(self.total, 1))))
+            self.buf = memoryview(bytearray(min(READ_SIZE, max(self.total, 1))))
         fd, buf = self.job.fd, self.buf
-        while True:
-            with self.lock:
-                pos = self.pos
-                if pos >= ready:
-                    return True
-                n = os.preadv(fd, [buf[: min(ready - pos, len(buf))]], pos)
-                if not n:
-                    return False
-                self.sha.update(buf[:n])
-                self.pos = pos + n
+        while self.pos < ready:
+            n = os.preadv(fd, [buf[: min(ready - self.pos, len(buf))]], self.pos)
+            if not n:
+                return False
+            self.sha.update(buf[:n])
+            self.pos += n
+        return True
 
     def run(self) -> None:
         stop = self.job.stop
