@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-__all__ = ["ROOT", "ServerProcess", "free_port", "gemma_path", "ollamalib_env", "start_llama_cpp_server",
+__all__ = ["ROOT", "CpuMeter", "ServerProcess", "free_port", "gemma_path", "ollamalib_env", "start_llama_cpp_server",
            "start_ollamalib_server", "temporary_store"]
 
 _live: set[ServerProcess] = set()
@@ -42,6 +42,55 @@ def gemma_path() -> Path:
     from ollamalib.demo import demo_gguf_path
 
     return demo_gguf_path()
+
+
+def _machine_busy_seconds() -> float:
+    """CPU-seconds the whole machine has spent busy since boot (all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _group_seconds(pgids: set[int]) -> float:
+    """CPU-seconds (user + system, all threads) of the live processes in the process groups ``pgids``."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) in pgids:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The share of the machine's CPU that other processes took during a measurement.
+
+    On a shared machine that share says whether a timing is worth keeping: this process and the servers it
+    started are "ours", everything else is foreign.
+    """
+
+    def __init__(self, servers: Sequence[ServerProcess] = ()) -> None:
+        self.groups = {s.proc.pid for s in servers}
+        self.cores = os.cpu_count() or 1
+        self._start: tuple[float, float, float] | None = None
+
+    def _sample(self) -> tuple[float, float, float]:
+        t = os.times()
+        return time.perf_counter(), _machine_busy_seconds(), t.user + t.system + _group_seconds(self.groups)
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> float:
+        """Foreign CPU-seconds since ``start()`` as a fraction of the machine's capacity over that time."""
+        assert self._start is not None
+        wall, busy, ours = (b - a for a, b in zip(self._start, self._sample()))
+        return max(0.0, busy - ours) / (wall * self.cores) if wall > 0 else 0.0
 
 
 class ServerProcess:
