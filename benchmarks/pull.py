@@ -1,8 +1,11 @@
 """Pull throughput of Gemma 3 270M from a local docker-registry against ``curl``, and resume time.
 
-Run: ``python benchmarks/pull.py [--runs N]`` (needs /usr/bin/docker-registry, curl and the [demo] extra).
-Prints MB/s for ``Registry.pull`` and for ``curl`` downloading the same blob, their ratio (target >= 0.9),
-and how long a pull interrupted at 50% takes to finish.
+Run: ``python benchmarks/pull.py [--runs N] [--all-parts]`` (needs /usr/bin/docker-registry, curl and the
+[demo] extra). Runs ``Registry.pull`` (which verifies the sha256 before committing the blob) and ``curl``
+downloading the same blob alternately and prints their medians, the throughput ratio (target >= 0.9), curl
+followed by ``sha256sum`` as a reference for a verified copy, and how long a pull interrupted at 50% takes to
+finish. ``--all-parts`` starts every part's stream at once, as Ollama does, instead of one stream that is only
+joined by the others when it is slow. Timings depend on free CPU: the load average is printed with them.
 """
 
 from __future__ import annotations
@@ -73,13 +76,70 @@ def seed_model(store: ModelStore, name: str, gguf: Path) -> str:
     return str(weights)
 
 
+def timed_curl(curl: str, url: str, out: Path, hasher: list[str] | None = None) -> float:
+    """Seconds for ``curl`` to download ``url`` to ``out`` (then ``hasher out``, if given)."""
+    os.sync()  # every contender starts without dirty pages to write back
+    start = time.perf_counter()
+    subprocess.run([curl, "-sSfL", "-o", str(out), url], check=True)
+    if hasher:
+        subprocess.run([*hasher, str(out)], check=True, capture_output=True)
+    elapsed = time.perf_counter() - start
+    out.unlink()
+    return elapsed
+
+
+def timed_pull(store: ModelStore, settings: Settings, name: str, all_parts: bool) -> float:
+    """Seconds for ``Registry.pull`` of ``name`` into an empty ``store`` (removed afterwards)."""
+    os.sync()
+    with Registry(store, settings=settings, insecure=True) as registry:
+        if all_parts:
+            registry.downloader.solo_rate = None
+        start = time.perf_counter()
+        for _ in registry.pull(name):
+            pass
+        elapsed = time.perf_counter() - start
+    shutil.rmtree(store.root)
+    return elapsed
+
+
+def resume_after_half(root: Path, settings: Settings, name: str, digest: str, all_parts: bool) -> tuple[float, int]:
+    """Interrupt a pull once half the blob is on disk, then time the pull that finishes it; also returns the
+    bytes that were still missing."""
+    store = ModelStore(root / "resume")
+    with Registry(store, settings=settings, insecure=True) as registry:
+        if all_parts:
+            registry.downloader.solo_rate = None
+        events = registry.pull(name)
+        for event in events:
+            if event.digest == digest and event.total and (event.completed or 0) >= event.total / 2:
+                events.close()  # interrupt: part states are saved for the next pull
+                break
+        final = store.blob_path(digest)
+        missing = sum(p.size - p.completed for p in map(_state, final.parent.glob(final.name + "-partial-*")))
+        os.sync()
+        start = time.perf_counter()
+        for _ in registry.pull(name):
+            pass
+        elapsed = time.perf_counter() - start
+    shutil.rmtree(store.root)
+    return elapsed, missing
+
+
+def _state(path: Path):
+    from ollamalib.registry.download import Part
+
+    return Part.decode(path.read_bytes())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--all-parts", action="store_true", help="start every part's stream at once (Ollama)")
     args = parser.parse_args()
     if not Path(DOCKER_REGISTRY).exists():
         raise SystemExit(f"{DOCKER_REGISTRY} is not installed (apt-get install docker-registry)")
     curl = shutil.which("curl")
+    sha256sum = shutil.which("sha256sum")
     gguf = gemma_path()
     size = gguf.stat().st_size
     with tempfile.TemporaryDirectory(prefix="pull-bench-") as tmp:
@@ -94,59 +154,45 @@ def main() -> None:
             with Registry(source, settings=settings, insecure=True) as registry:
                 for _ in registry.push(name):
                     pass
+            url = f"http://{host}/v2/library/gemma3/blobs/{digest}"
 
             pulls, curls, verified = [], [], []
-            openssl, sha256sum = shutil.which("openssl"), shutil.which("sha256sum")
-            hasher = [openssl, "dgst", "-sha256"] if openssl else [sha256sum] if sha256sum else None
-            for i in range(args.runs):
-                store = ModelStore(root / f"pull-{i}")
-                os.sync()  # both contenders start without dirty pages to write back
-                with Registry(store, settings=settings, insecure=True) as registry:
-                    start = time.perf_counter()
-                    for _ in registry.pull(name):
-                        pass
-                    pulls.append(time.perf_counter() - start)
-                shutil.rmtree(store.root)
+            load = os.getloadavg()[0]
+            for i in range(args.runs):  # alternate, so that both see the same background load
+                pulls.append(timed_pull(ModelStore(root / f"pull-{i}"), settings, name, args.all_parts))
                 if curl:
-                    out = root / "curl.bin"
-                    os.sync()
-                    start = time.perf_counter()
-                    url = f"http://{host}/v2/library/gemma3/blobs/{digest}"
-                    subprocess.run([curl, "-sSfL", "-o", str(out), url], check=True)
-                    curls.append(time.perf_counter() - start)
-                    if hasher:
-                        subprocess.run([*hasher, str(out)], check=True, capture_output=True)
-                        verified.append(time.perf_counter() - start)
-                    out.unlink()
+                    curls.append(timed_curl(curl, url, root / "curl.bin"))
+                    if sha256sum:
+                        verified.append(timed_curl(curl, url, root / "curl.bin", [sha256sum]))
+            load = max(load, os.getloadavg()[0])
 
             mb = size / 1e6
             pull_t = statistics.median(pulls)
-            print(f"blob: {mb:.1f} MB, {args.runs} runs (median)")
-            print(f"Registry.pull : {pull_t:.3f} s  {mb / pull_t:8.1f} MB/s  (includes sha256 verification)")
+            mode = "all parts at once" if args.all_parts else "one stream unless it is slow"
+            print(f"blob: {mb:.1f} MB, median of {args.runs} runs; {os.cpu_count()} CPUs, load average {load:.1f}")
+            print(f"Registry.pull   : {pull_t:.3f} s {mb / pull_t:7.1f} MB/s  {_runs(pulls)}")
+            print(f"                  (verifies the sha256 before committing; {mode})")
             if curls:
                 curl_t = statistics.median(curls)
-                print(f"curl          : {curl_t:.3f} s  {mb / curl_t:8.1f} MB/s")
+                print(f"curl            : {curl_t:.3f} s {mb / curl_t:7.1f} MB/s  {_runs(curls)}")
                 print(f"ratio pull/curl throughput: {curl_t / pull_t:.2f}  (target >= 0.90)")
             if verified:
                 ver_t = statistics.median(verified)
-                label = " ".join(Path(hasher[0]).name.split() + hasher[1:])
-                print(f"curl + {label} (a verified copy, as pull makes): {ver_t:.3f} s  ratio {ver_t / pull_t:.2f}")
+                print(f"curl + sha256sum: {ver_t:.3f} s {mb / ver_t:7.1f} MB/s  {_runs(verified)}")
+                print(f"ratio pull/(curl + sha256sum) throughput: {ver_t / pull_t:.2f} (both make a verified copy)")
 
-            store = ModelStore(root / "resume")
-            with Registry(store, settings=settings, insecure=True) as registry:
-                events = registry.pull(name)
-                for event in events:
-                    if event.digest == digest and event.total and (event.completed or 0) >= event.total / 2:
-                        events.close()  # interrupt: part states are saved for the next pull
-                        break
-                start = time.perf_counter()
-                for _ in registry.pull(name):
-                    pass
-                resume_t = time.perf_counter() - start
-            print(f"resume after an interruption at 50%: {resume_t:.3f} s (a full pull: {pull_t:.3f} s)")
+            resume_t, missing = resume_after_half(root, settings, name, digest, args.all_parts)
+            print(
+                f"resume after an interruption at 50%: {resume_t:.3f} s for the missing {missing / 1e6:.1f} MB"
+                f" (a full pull: {pull_t:.3f} s; the resumed pull re-hashes the whole blob)"
+            )
         finally:
             proc.terminate()
             proc.wait()
+
+
+def _runs(times: list[float]) -> str:
+    return "[" + " ".join(f"{t:.3f}" for t in sorted(times)) + "]"
 
 
 if __name__ == "__main__":

@@ -101,7 +101,9 @@ class _Job:
     disk for the hasher.
     """
 
-    def __init__(self, parts: list[Part], final: Path, fd: int, origin: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, parts: list[Part], final: Path, fd: int, origin: str, headers: dict[str, str], *, stored: bool
+    ) -> None:
         self.parts = parts
         self.final = final
         self.fd = fd
@@ -113,7 +115,7 @@ class _Job:
         self.url = ""  # the direct URL, once the first response told it
         self.with_auth = True
         self.headers: dict[str, str] = {}
-        self.stored = False
+        self.stored = stored  # whether the state files on disk describe this layout
         self.save_lock = threading.Lock()
         self.hasher = _Hasher(self)
 
@@ -328,15 +330,14 @@ class BlobDownloader:
     ) -> Iterator[ProgressResponse]:
         log.info("downloading %s in %d part(s)", digest.short, len(parts))
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
-        job = _Job(parts, final, fd, url, headers)
-        job.stored = resumed
+        job = _Job(parts, final, fd, url, headers, stored=resumed)
         total = job.total
         workers = _Workers(self, job, [p for p in parts if not p.done])
         try:
             if os.fstat(fd).st_size != total:
                 os.ftruncate(fd, total)
             if workers.limit:
-                workers.add(1 if self.solo_rate else workers.limit)
+                workers.add(1 if self.solo_rate is not None else workers.limit)
             job.hasher.start()
             yield _progress(status, digest, total, job.completed())
             if workers.limit:
@@ -382,7 +383,7 @@ class BlobDownloader:
         while len(rates) > 1 and now - rates[1][0] >= RATE_WINDOW:
             rates.popleft()
         start, before = rates[0]
-        return now - start >= RATE_WINDOW and (done - before) / (now - start) < (self.solo_rate or 0)
+        return now - start >= RATE_WINDOW and (done - before) / (now - start) < (self.solo_rate or 0.0)
 
     def _download_small(
         self, url: str, digest: Digest, final: Path, status: str, expected: int, headers: dict[str, str]
@@ -406,7 +407,7 @@ class BlobDownloader:
         failures = 0
         while True:
             try:
-                with self._follow(url, headers, {}, timeout) as (resp, _, _):
+                with self._follow(url, headers, {"Accept-Encoding": "identity"}, timeout) as (resp, _, _):
                     raise_for_status(resp)
                     return _read_at_most(resp, expected + 1)
             except _TooManyRedirects:
@@ -571,7 +572,7 @@ class BlobDownloader:
         fd, stop = job.fd, job.stop
         last_save = time.monotonic()
         sock = _raw_socket(resp, end - pos)
-        chunks = resp.iter_raw()  # kept referenced: dropping it midway would close the response
+        chunks = resp.iter_bytes()  # kept referenced: dropping it midway would close the response
         for chunk in chunks:
             chunk = chunk[: end - pos]
             _pwrite(fd, chunk, pos)
@@ -610,13 +611,15 @@ class _TooManyRedirects(Exception):
 
 
 def _raw_socket(resp: httpx.Response, want: int) -> socket.socket | None:
-    """The connection's socket when the rest of the body can be read from it directly: an HTTP/1.1 body of
-    exactly ``want`` bytes with a Content-Length, over a plain or TLS socket (not a tunnel in a tunnel).
+    """The connection's socket when the rest of the body can be read from it directly: an unencoded HTTP/1.1
+    body of exactly ``want`` bytes with a Content-Length, over a plain or TLS socket (not a tunnel in a tunnel).
 
     httpcore hands the first chunk over with everything its parser had buffered, so after it the socket holds
     the rest of the body; the connection is then closed, not reused, because its parser never saw that rest.
     """
     if resp.http_version != "HTTP/1.1" or "transfer-encoding" in resp.headers:
+        return None
+    if resp.headers.get("content-encoding", "identity") != "identity":
         return None
     if resp.headers.get("content-length") != str(want):
         return None
@@ -642,7 +645,7 @@ def _blob_size(resp: httpx.Response) -> int | None:
 def _read_at_most(resp: httpx.Response, limit: int) -> bytes:
     data = bytearray()
     try:
-        for chunk in resp.iter_raw():
+        for chunk in resp.iter_bytes():
             data += chunk
             if len(data) >= limit:
                 break

@@ -159,12 +159,14 @@ class Logged:
     path: str
     range: str | None
     status: int
+    started: float = 0.0  # time.monotonic() when the request arrived, and when its response was sent
+    ended: float = 0.0
 
 
 class ProxyHandler(_Handler):
     def _proxy(self) -> None:
         owner: LoggingProxy = self.owner
-        entry = Logged(self.command, self.path, self.headers.get("Range"), 0)
+        entry = Logged(self.command, self.path, self.headers.get("Range"), 0, time.monotonic())
         with owner.lock:
             owner.log.append(entry)
         body = self._body()
@@ -184,15 +186,19 @@ class ProxyHandler(_Handler):
             self.end_headers()
             self.wfile.write(data)
             conn.close()
+            entry.ended = time.monotonic()
             return
         self.send_header("Content-Length", length or "0")
         self.end_headers()
-        if self.command != "HEAD":
-            while chunk := resp.read(owner.chunk):
-                self.wfile.write(chunk)
-                if owner.rate:
-                    time.sleep(len(chunk) / owner.rate)
-        conn.close()
+        try:
+            if self.command != "HEAD":
+                while chunk := resp.read(owner.chunk):
+                    self.wfile.write(chunk)
+                    if owner.rate:
+                        time.sleep(len(chunk) / owner.rate)
+        finally:
+            entry.ended = time.monotonic()
+            conn.close()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _proxy
 
