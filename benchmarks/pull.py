@@ -28,6 +28,7 @@ import httpx  # noqa: E402
 
 from ollamalib.config import Settings  # noqa: E402
 from ollamalib.registry import Registry  # noqa: E402
+from ollamalib.registry.download import Part  # noqa: E402
 from ollamalib.store import ModelStore  # noqa: E402
 from ollamalib.types import MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST, MEDIA_TYPE_MODEL  # noqa: E402
 
@@ -115,7 +116,9 @@ def resume_after_half(root: Path, settings: Settings, name: str, digest: str, al
                 events.close()  # interrupt: part states are saved for the next pull
                 break
         final = store.blob_path(digest)
-        missing = sum(p.size - p.completed for p in map(_state, final.parent.glob(final.name + "-partial-*")))
+        paths = [p for p in final.parent.glob(final.name + "-partial-*") if p.name.rsplit("-", 1)[1].isdigit()]
+        states = [Part.decode(p.read_bytes()) for p in paths]
+        missing = sum(p.size - p.completed for p in states)
         os.sync()
         start = time.perf_counter()
         for _ in registry.pull(name):
@@ -123,12 +126,6 @@ def resume_after_half(root: Path, settings: Settings, name: str, digest: str, al
         elapsed = time.perf_counter() - start
     shutil.rmtree(store.root)
     return elapsed, missing
-
-
-def _state(path: Path):
-    from ollamalib.registry.download import Part
-
-    return Part.decode(path.read_bytes())
 
 
 def main() -> None:

@@ -21,10 +21,11 @@ def blob_gets(log: list[Logged], digest: str) -> list[Logged]:
     return [e for e in log if e.method == "GET" and e.path.endswith(f"/blobs/{digest}")]
 
 
-def overlapping(entries: list[Logged]) -> bool:
-    """Whether any two requests were in flight at the same time."""
+def overlapping(entries: list[Logged], slack: float = 0.02) -> bool:
+    """Whether two requests were in flight together for more than ``slack`` seconds (the proxy notes a
+    response's end only after its last write returns, when the client may already have sent the next one)."""
     spans = sorted((e.started, e.ended) for e in entries)
-    return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+    return any(later[0] < earlier[1] - slack for earlier, later in zip(spans, spans[1:]))
 
 
 def push_synthetic(docker_registry, make_store, make_registry, repo_name, size: int, label: str) -> tuple[str, bytes]:
@@ -60,7 +61,7 @@ def test_a_fast_stream_fetches_the_parts_one_after_another_in_order(
     docker_registry, make_store, make_registry, repo_name
 ):
     name, raw = push_synthetic(docker_registry, make_store, make_registry, repo_name, 2_000_000, "solo")
-    with LoggingProxy(docker_registry.host) as proxy:
+    with LoggingProxy(docker_registry.host, rate=4_000_000, chunk=16 * 1024) as proxy:  # 62 ms a part
         via = name.replace(docker_registry.host, proxy.host)
         dest = make_store("dest")
         registry = make_registry(dest, part_size=250_000, max_parts=4)
