@@ -40,9 +40,13 @@ Design notes (details in the private modules):
   ``num_ctx`` cells each; one decode thread owns it (``_loop``). Each step reads one chunk (<= ``num_batch``)
   of one new prompt in its own ``llama_decode``, then decodes one token of every generating sequence in one
   ``llama_decode``; numpy-backed batches keep the per-token Python cost to a fraction of a millisecond.
+  With a split cache llama.cpp puts only ascending, consecutive sequence ids in one graph evaluation, so rows
+  go in slot order and a new request takes a slot next to the busy ones unless a long cached prefix elsewhere
+  is worth more (scattered slots once cost up to a third of the 8-sequence throughput).
 - Sequences decoded together give the same tokens as alone: ggml's CPU results depend on a batch's shape,
   so prompt chunks never share a batch with generation rows and weight repacking is off. This holds exactly
-  for up to about seven concurrent sequences on quantized models (larger batches switch ggml kernels).
+  for up to about seven concurrent sequences on quantized models (larger batches switch ggml kernels), for
+  requests whose prompts are read in the same chunks as alone (reusing part of a cached prefix changes that).
   For the same reason a prompt that is entirely cached re-reads its last chunk as it was read before, so a
   repeated request with a fixed seed repeats its output.
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the

@@ -88,6 +88,17 @@ class Job:
     t_prompt_done: int = 0
 
 
+# What an extra run of consecutive busy slot ids is worth in prompt tokens: with a split KV cache llama.cpp evaluates
+# each run in its own graph (``split_equal`` accepts only ascending, consecutive sequence ids), which costs about
+# what a one-row decode does on every step of the request; reusing fewer cached tokens than this is not worth it.
+_RUN_COST = 32
+
+
+def _runs(ids: set[int]) -> int:
+    """How many runs of consecutive integers ``ids`` makes (``{0, 1, 3}`` -> 2)."""
+    return sum(1 for i in ids if i - 1 not in ids)
+
+
 def common_prefix(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     if n == 0:
@@ -194,7 +205,15 @@ class DecodeLoop:
     def _start(self, job: Job, free: list[Slot]) -> None:
         """Put ``job`` on the free slot with the longest reusable prefix; drop the rest of that slot's cache."""
         shared = {s.index: common_prefix(s.cache[: s.valid], job.prompt) for s in free}
-        best = max(free, key=lambda s: (shared[s.index] - (s.valid - shared[s.index]) / 8, -s.last_used))
+        busy = {j.slot.index for j in self._active if j.slot is not None}
+
+        def worth(s: Slot) -> tuple[float, int]:
+            # Tokens saved, less a little for cached tokens thrown away, less a price for every extra run of
+            # consecutive slot ids among the busy slots (each run costs a graph evaluation per decode step).
+            runs = _runs(busy | {s.index})
+            return shared[s.index] - (s.valid - shared[s.index]) / 8 - _RUN_COST * runs, -s.index
+
+        best = max(free, key=worth)
         free.remove(best)
         keep = shared[best.index]
         if keep >= len(job.prompt) and best.starts:
@@ -270,6 +289,9 @@ class DecodeLoop:
             rows.append(job)
         if not rows:
             return
+        # Rows in slot order: with a split KV cache llama.cpp packs a step into one ubatch only when its sequence
+        # ids ascend; in admission order it may run the step as several graph evaluations.
+        rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
         batch = self._batch
         batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
                        [j.slot.index for j in rows])  # type: ignore[union-attr]

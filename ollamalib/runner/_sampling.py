@@ -8,6 +8,10 @@ A grammar is checked the way Ollama and llama.cpp's common sampler do it: draw a
 ask the grammar whether it accepts that one token, and only when it does not, mask the whole vocabulary with the
 grammar and draw again. Masking every token at every step costs hundreds of milliseconds per token on a 262k
 vocabulary.
+
+Plain greedy decoding (temperature 0, no penalties, no grammar) takes the first largest logit with numpy, as
+llama.cpp's greedy sampler does, without copying the vocabulary into a candidate array: 0.03 ms instead of
+0.28 ms a token on a 262k vocabulary, which a batch of eight sequences pays eight times per step.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class Sampler:
         chain = C.llama_sampler_chain_init(params)
         self.ptr = chain
         self.grammar: ctypes.c_void_p | None = None
+        self._argmax_vocab = 0  # > 0: plain greedy, read the argmax straight from the logits
         try:
             if opts.grammar:
                 self.grammar = C.llama_sampler_init_grammar(model.vocab, opts.grammar.encode("utf-8"), b"root")
@@ -83,6 +88,8 @@ class Sampler:
             self._add(penalties, "repeat penalty options")
         if o.temperature <= 0.0:
             self._add(C.llama_sampler_init_greedy(), "temperature")
+            if C.llama_sampler_chain_n(self.ptr) == 1 and self.grammar is None:
+                self._argmax_vocab = model.n_vocab
             return
         if o.top_k > 0:
             self._add(C.llama_sampler_init_top_k(o.top_k), "top_k")
@@ -97,6 +104,8 @@ class Sampler:
 
     def sample(self, ctx: ctypes.c_void_p, index: int) -> int:
         """Draw the next token from the logits of batch row ``index`` (and let the chain remember it)."""
+        if self._argmax_vocab:  # the chain holds only the stateless greedy sampler
+            return int(np.ctypeslib.as_array(C.llama_get_logits_ith(ctx, index), shape=(self._argmax_vocab,)).argmax())
         if self.grammar is None:
             return int(C.llama_sampler_sample(self.ptr, ctx, index))
         logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx, index), shape=(self._n_vocab,))

@@ -330,6 +330,40 @@ def test_breaking_out_cancels(babble_gguf: Path) -> None:
         assert isinstance(after, str)
 
 
+def _slot_of(runner: Runner, seq) -> int:
+    slots = [s.index for s in runner._loop.slots if s.job is not None and s.job.seq is seq]
+    assert len(slots) == 1
+    return slots[0]
+
+
+def test_busy_slots_stay_consecutive(babble_gguf: Path) -> None:
+    # With a split KV cache llama.cpp decodes only consecutive sequence ids in one graph, so a new request goes
+    # next to the busy slots rather than to the least recently used one when no long cached prefix says otherwise.
+    with Runner(babble_gguf, LoadOptions(num_ctx=4096, num_parallel=4)) as runner:
+        endless = SamplingOptions(temperature=1.0, seed=1, num_predict=100_000)
+        short = SamplingOptions(temperature=0, num_predict=12)
+        first = runner.submit(runner.tokenize("alpha"), short)  # slots 0, 1, 2 in order of arrival
+        busy = runner.submit(runner.tokenize("bravo"), endless)
+        third = runner.submit(runner.tokenize("charlie"), short)
+        it = iter(busy)
+        next(it)
+        collect(first)
+        collect(third)  # slot 3 was never used: least recently used, but not next to slot 1
+        assert _slot_of(runner, busy) == 1 and runner.stats().slots_in_use == 1
+        late = runner.submit(runner.tokenize("delta"), endless)
+        late_it = iter(late)
+        next(late_it)
+        assert _slot_of(runner, late) in (0, 2)
+        late.cancel()
+        busy.cancel()
+
+
+def test_runs_of_consecutive_ids() -> None:
+    from ollamalib.runner._loop import _runs
+
+    assert [_runs(set()), _runs({3}), _runs({0, 1, 2}), _runs({0, 1, 3}), _runs({0, 2, 4, 5})] == [0, 1, 1, 2, 3]
+
+
 def test_cancel_while_queued(babble_gguf: Path) -> None:
     with Runner(babble_gguf, LoadOptions(num_ctx=4096, num_parallel=1)) as runner:
         busy = runner.submit(runner.tokenize("hello"), SamplingOptions(seed=1, num_predict=100_000))
