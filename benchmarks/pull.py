@@ -28,7 +28,7 @@ import httpx  # noqa: E402
 
 from ollamalib.config import Settings  # noqa: E402
 from ollamalib.registry import Registry  # noqa: E402
-from ollamalib.registry.download import Part  # noqa: E402
+from ollamalib.registry.download import SOLO_RATE, Part  # noqa: E402
 from ollamalib.store import ModelStore  # noqa: E402
 from ollamalib.types import MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST, MEDIA_TYPE_MODEL  # noqa: E402
 
@@ -92,9 +92,7 @@ def timed_curl(curl: str, url: str, out: Path, hasher: list[str] | None = None) 
 def timed_pull(store: ModelStore, settings: Settings, name: str, all_parts: bool) -> float:
     """Seconds for ``Registry.pull`` of ``name`` into an empty ``store`` (removed afterwards)."""
     os.sync()
-    with Registry(store, settings=settings, insecure=True) as registry:
-        if all_parts:
-            registry.downloader.solo_rate = None
+    with Registry(store, settings=settings, insecure=True, solo_rate=None if all_parts else SOLO_RATE) as registry:
         start = time.perf_counter()
         for _ in registry.pull(name):
             pass
@@ -107,9 +105,7 @@ def resume_after_half(root: Path, settings: Settings, name: str, digest: str, al
     """Interrupt a pull once half the blob is on disk, then time the pull that finishes it; also returns the
     bytes that were still missing."""
     store = ModelStore(root / "resume")
-    with Registry(store, settings=settings, insecure=True) as registry:
-        if all_parts:
-            registry.downloader.solo_rate = None
+    with Registry(store, settings=settings, insecure=True, solo_rate=None if all_parts else SOLO_RATE) as registry:
         events = registry.pull(name)
         for event in events:
             if event.digest == digest and event.total and (event.completed or 0) >= event.total / 2:

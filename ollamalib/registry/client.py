@@ -20,7 +20,7 @@ from ..store import ModelStore
 from ..types import MEDIA_TYPE_MANIFEST, Layer, Manifest, ProgressResponse
 from . import hf
 from .auth import Authenticator
-from .download import NUM_PARTS, BlobDownloader
+from .download import NUM_PARTS, SOLO_RATE, BlobDownloader
 from .keys import load_or_create_key
 from .transport import InsecureProtocolError, RemoteNotFoundError, Transport
 from .upload import BlobUploader
@@ -32,7 +32,9 @@ class Registry:
     """Pull and push models between a ModelStore and OCI registries, the way Ollama does.
 
     ``pull`` and ``push`` are generators of ProgressResponse: iterating one performs the transfer, and
-    closing it early leaves a download that the next pull resumes.
+    closing it early leaves a download that the next pull resumes. ``part_size``/``max_parts`` set the Range
+    parts of a download (Ollama's layout by default); ``solo_rate`` (bytes/s) is the speed of one in-order
+    stream below which the other parts get streams of their own (None: all parts at once, as Ollama does).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class Registry:
         http: httpx.Client | None = None,
         part_size: int | None = None,
         max_parts: int = NUM_PARTS,
+        solo_rate: float | None = SOLO_RATE,
         insecure: bool = False,
         verify: bool = True,
         stall_timeout: float = 30.0,
@@ -65,6 +68,7 @@ class Registry:
             self.transport,
             part_size=part_size,
             max_parts=max_parts,
+            solo_rate=solo_rate,
             stall_timeout=stall_timeout,
             max_retries=max_retries,
             retry_backoff=retry_backoff,

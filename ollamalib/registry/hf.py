@@ -3,7 +3,9 @@
 huggingface-hub lists the repository and builds the file URL (so ``HF_ENDPOINT`` and the user's token
 apply); the file whose name carries the quantization tag (``Q4_K_M`` by default, also for ``latest``) is
 downloaded with the registry's parallel, resumable downloader into the store, and ``create_model`` turns
-it into a model (template and parameters read from the GGUF).
+it into a model (template and parameters read from the GGUF). A repository that also holds a vision projector
+(``mmproj*.gguf``) gives the model a projector layer as well, as Ollama's Hugging Face pulls do. Split
+(``-00001-of-00003``) files are refused: a store blob is one file, and llama.cpp finds shards by file name.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..types import ProgressResponse
 if TYPE_CHECKING:
     from .client import Registry
 
-__all__ = ["DEFAULT_QUANT", "HF_HOSTS", "GGUFFile", "choose_gguf", "is_hf_name", "pull"]
+__all__ = ["DEFAULT_QUANT", "HF_HOSTS", "GGUFFile", "choose_gguf", "choose_projector", "is_hf_name", "pull"]
 
 HF_HOSTS = frozenset({"hf.co", "huggingface.co"})
 DEFAULT_QUANT = "Q4_K_M"
@@ -54,7 +56,7 @@ def choose_gguf(files: list[GGUFFile], quant: str) -> GGUFFile:
         f
         for f in files
         if f.path.lower().endswith(".gguf")
-        and "mmproj" not in f.path.lower()
+        and not _is_projector_file(f.path)
         and pattern.search(f.path.rsplit("/", 1)[-1][: -len(".gguf")])
     ]
     if not candidates:
@@ -67,6 +69,23 @@ def choose_gguf(files: list[GGUFFile], quant: str) -> GGUFFile:
     if not whole:
         raise RegistryError(f"pull model manifest: {candidates[0].path} is split into shards, which is not supported")
     return sorted(whole, key=lambda f: (f.path.count("/"), len(f.path), f.path))[0]
+
+
+def _is_projector_file(path: str) -> bool:
+    return "mmproj" in path.rsplit("/", 1)[-1].lower()
+
+
+def choose_projector(files: list[GGUFFile], quant: str) -> GGUFFile | None:
+    """The vision projector to pull with the model: one named with ``quant``, else the F16, BF16, F32 or Q8_0
+    one (projectors are usually published unquantized), else the first; None when the repository has none."""
+    projectors = sorted((f for f in files if f.path.lower().endswith(".gguf") and _is_projector_file(f.path)),
+                        key=lambda f: (f.path.count("/"), len(f.path), f.path))
+    for token in (quant, "F16", "BF16", "F32", "Q8_0"):
+        pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(token)}(?![A-Za-z0-9_])", re.IGNORECASE)
+        for f in projectors:
+            if pattern.search(f.path.rsplit("/", 1)[-1][: -len(".gguf")]):
+                return f
+    return projectors[0] if projectors else None
 
 
 def list_gguf_files(repo_id: str, endpoint: str | None) -> list[GGUFFile]:
@@ -115,16 +134,23 @@ def pull(registry: Registry, name: ModelName) -> Iterator[ProgressResponse]:
     repo_id = f"{name.namespace}/{name.model}"
     old = registry._existing_digests(name)
     yield ProgressResponse(status="pulling manifest")
-    chosen = choose_gguf(list_gguf_files(repo_id, endpoint), quant_of(name))
-    url = hf_hub_url(repo_id, chosen.path, endpoint=endpoint)
+    listing = list_gguf_files(repo_id, endpoint)
+    chosen = choose_gguf(listing, quant_of(name))
+    projector = choose_projector(listing, quant_of(name))
     headers = build_hf_headers(library_name="ollamalib")
-    if chosen.sha256:
-        digest = Digest.parse(f"sha256:{chosen.sha256}")
-        yield from registry.downloader.download(url, digest, size=chosen.size, headers=headers)
-    else:
-        digest = yield from _download_unhashed(registry, url, headers, chosen)
+    files: dict[str, str] = {}
+    for filename, file in (("model.gguf", chosen), ("mmproj.gguf", projector)):
+        if file is None:
+            continue
+        url = hf_hub_url(repo_id, file.path, endpoint=endpoint)
+        if file.sha256:
+            digest = Digest.parse(f"sha256:{file.sha256}")
+            yield from registry.downloader.download(url, digest, size=file.size, headers=headers)
+        else:
+            digest = yield from _download_unhashed(registry, url, headers, file)
+        files[filename] = str(digest)
     yield ProgressResponse(status="verifying sha256 digest")
-    for event in create_model(store, name, files={"model.gguf": str(digest)}):
+    for event in create_model(store, name, files=files):
         if event.status in _PASSED_THROUGH:
             yield event
     yield from registry._remove_unused(old - store.resolve(name).manifest.digests())

@@ -64,8 +64,7 @@ def test_a_fast_stream_fetches_the_parts_one_after_another_in_order(
     with LoggingProxy(docker_registry.host, rate=4_000_000, chunk=16 * 1024) as proxy:  # 62 ms a part
         via = name.replace(docker_registry.host, proxy.host)
         dest = make_store("dest")
-        registry = make_registry(dest, part_size=250_000, max_parts=4)
-        registry.downloader.solo_rate = 1.0  # any stream is fast enough to stay alone
+        registry = make_registry(dest, part_size=250_000, max_parts=4, solo_rate=1.0)  # any stream is fast enough
         list(registry.pull(via))
         gets = blob_gets(proxy.log, str(model_digest(raw)))
         assert [e.range for e in gets] == [f"bytes={o}-{o + 249_999}" for o in range(0, 2_000_000, 250_000)]
@@ -92,8 +91,7 @@ def test_without_solo_rate_all_parts_start_at_once(docker_registry, make_store, 
     with LoggingProxy(docker_registry.host, rate=1_000_000, chunk=16 * 1024) as proxy:
         via = name.replace(docker_registry.host, proxy.host)
         dest = make_store("dest")
-        registry = make_registry(dest, part_size=250_000, max_parts=4)
-        registry.downloader.solo_rate = None
+        registry = make_registry(dest, part_size=250_000, max_parts=4, solo_rate=None)
         list(registry.pull(via))
         gets = sorted(blob_gets(proxy.log, str(model_digest(raw))), key=lambda e: e.started)
         assert len(gets) == 4

@@ -9,10 +9,29 @@ from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
 from regtest_servers import FakeHuggingFace
 
 from ollamalib.errors import ModelNotFoundError, RegistryError
-from ollamalib.registry.hf import GGUFFile, choose_gguf
-from ollamalib.types import MEDIA_TYPE_MODEL
+from ollamalib.registry.hf import GGUFFile, choose_gguf, choose_projector
+from ollamalib.types import MEDIA_TYPE_MODEL, MEDIA_TYPE_PROJECTOR
 
 REPO = "tester/Tiny-Chat-GGUF"
+VISION_REPO = "tester/Tiny-Vision-GGUF"
+
+
+def write_projector_gguf(path, seed: int):
+    """A minimal vision-projector GGUF as llama.cpp's converter labels one (clip architecture, vision blocks,
+    no text blocks): enough for create to file it as a projector layer."""
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), "clip")
+    w.add_type("mmproj")
+    w.add_uint32("clip.vision.block_count", 1)
+    w.add_uint32("clip.vision.embedding_length", 8)
+    w.add_tensor("mm.0.weight", np.random.default_rng(seed).standard_normal((8, 8)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +47,21 @@ def gguf_files(tmp_path_factory) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="module")
+def vision_files(tmp_path_factory, gguf_files) -> dict[str, bytes]:
+    d = tmp_path_factory.mktemp("hf-vision")
+    return {
+        "Tiny-Vision-Q4_K_M.gguf": gguf_files["Tiny-Chat-Q4_K_M.gguf"],
+        "mmproj-Tiny-Vision-F16.gguf": write_projector_gguf(d / "f16.gguf", 1).read_bytes(),
+        "mmproj-Tiny-Vision-Q8_0.gguf": write_projector_gguf(d / "q8.gguf", 2).read_bytes(),
+    }
+
+
 @pytest.fixture
-def hf_endpoint(monkeypatch, gguf_files):
+def hf_endpoint(monkeypatch, gguf_files, vision_files):
     with FakeHuggingFace() as hf:
         hf.repos[REPO] = gguf_files
+        hf.repos[VISION_REPO] = vision_files
         monkeypatch.setenv("HF_ENDPOINT", f"http://{hf.host}")
         monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
         yield hf
@@ -118,3 +148,33 @@ def test_choose_gguf_matches_whole_tokens_case_insensitively():
         choose_gguf(files, "Q4_XS")
     with pytest.raises(RegistryError, match="shards"):
         choose_gguf(files, "Q6_K")
+
+
+def test_hf_pull_brings_the_vision_projector(hf_endpoint, vision_files, make_store, make_registry):
+    store = make_store("s")
+    name = f"hf.co/{VISION_REPO}"
+    events = list(make_registry(store).pull(name))
+    model = "sha256:" + hashlib.sha256(vision_files["Tiny-Vision-Q4_K_M.gguf"]).hexdigest()
+    projector = "sha256:" + hashlib.sha256(vision_files["mmproj-Tiny-Vision-F16.gguf"]).hexdigest()
+    assert _statuses(events) == [
+        "pulling manifest",
+        f"pulling {model[7:19]}",
+        f"pulling {projector[7:19]}",
+        "verifying sha256 digest",
+        "writing manifest",
+        "success",
+    ]
+    manifest = store.record(name).stored.manifest
+    assert [layer.digest for layer in manifest.layers_of(MEDIA_TYPE_MODEL)] == [model]
+    assert [layer.digest for layer in manifest.layers_of(MEDIA_TYPE_PROJECTOR)] == [projector]
+    assert store.read_blob(projector) == vision_files["mmproj-Tiny-Vision-F16.gguf"]
+    assert store.record(name).projectors  # the engine will load it with the model
+
+
+def test_choose_projector_prefers_the_quant_then_unquantized():
+    files = [GGUFFile("model-Q4_K_M.gguf", 1), GGUFFile("mmproj-model-Q8_0.gguf", 1),
+             GGUFFile("mmproj-model-f16.gguf", 1), GGUFFile("mmproj-model-bf16.gguf", 1)]
+    assert choose_projector(files, "Q4_K_M").path == "mmproj-model-f16.gguf"
+    assert choose_projector(files, "q8_0").path == "mmproj-model-Q8_0.gguf"
+    assert choose_projector(files[:1], "Q4_K_M") is None
+    assert choose_projector([GGUFFile("mmproj.gguf", 1)], "Q4_K_M").path == "mmproj.gguf"
