@@ -9,16 +9,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from netutil import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 SCRIPT = "Hello from tiny!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def default_server_running() -> bool:

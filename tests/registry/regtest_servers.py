@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,16 +18,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from netutil import free_port
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 USER, PASSWORD = "ollama-user", "s3cret-pass"  # the htpasswd registry's account
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- Debian's docker-registry ------------------------------------------------------------------------------

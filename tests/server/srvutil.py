@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ import httpx
 import uvicorn
 
 from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
+from netutil import free_port
 from ollamalib.config import Settings
 from ollamalib.create import create_model
 from ollamalib.store import ModelStore
@@ -34,12 +34,6 @@ TOOLS_TEMPLATE = (
 TOOL_SCRIPT = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 JSON_SCRIPT = '{"city": "Paris", "sunny": true}'
 HELLO_SCRIPT = "Hello there, friend!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
