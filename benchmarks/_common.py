@@ -24,10 +24,26 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-__all__ = ["ROOT", "CpuMeter", "ServerProcess", "free_port", "gemma_path", "ollamalib_env", "start_llama_cpp_server",
+__all__ = ["GEMMA3_TEMPLATE", "ROOT", "CpuMeter", "ServerProcess", "free_port", "gemma_path", "ollamalib_env", "start_llama_cpp_server",
            "start_ollamalib_server", "temporary_store"]
 
 _live: set[ServerProcess] = set()
+
+
+# Ollama's gemma3 instruct template: the demo GGUF is the base model and carries no chat template of its own.
+GEMMA3_TEMPLATE = """{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if eq .Role "user" }}<start_of_turn>user
+{{- if and (eq $i 1) $.System }}
+{{ $.System }}
+{{ end }}
+{{ .Content }}<end_of_turn>
+{{ else if eq .Role "assistant" }}<start_of_turn>model
+{{ .Content }}<end_of_turn>
+{{ end }}
+{{- if $last }}<start_of_turn>model
+{{ end }}
+{{- end }}"""
 
 
 def free_port() -> int:

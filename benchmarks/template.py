@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
+from _common import GEMMA3_TEMPLATE as GEMMA3
+
 from ollamalib.template import Template
 from ollamalib.types import Message, Tool, ToolFunction
 
@@ -16,20 +18,6 @@ CHATML = """{{- range .Messages }}<|im_start|>{{ .Role }}
 {{ .Content }}<|im_end|>
 {{ end }}<|im_start|>assistant
 """
-
-GEMMA3 = """{{- range $i, $_ := .Messages }}
-{{- $last := eq (len (slice $.Messages $i)) 1 }}
-{{- if eq .Role "user" }}<start_of_turn>user
-{{- if and (eq $i 1) $.System }}
-{{ $.System }}
-{{ end }}
-{{ .Content }}<end_of_turn>
-{{ else if eq .Role "assistant" }}<start_of_turn>model
-{{ .Content }}<end_of_turn>
-{{ end }}
-{{- if $last }}<start_of_turn>model
-{{ end }}
-{{- end }}"""
 
 QWEN_TOOLS = """{{- if or .System .Tools }}<|im_start|>system
 {{- if .System }}

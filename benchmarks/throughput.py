@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 from _common import (  # noqa: E402
+    GEMMA3_TEMPLATE,
     CpuMeter,
     ServerProcess,
     gemma_path,
@@ -57,20 +58,8 @@ from _common import (  # noqa: E402
 MODEL = "gemma3:270m"
 CHAT_MODEL = "gemma3-chat:270m"
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
-# Ollama's gemma3-instruct template: the demo GGUF is the base model and carries no chat template of its own.
-GEMMA3_TEMPLATE = """{{- range $i, $_ := .Messages }}
-{{- $last := eq (len (slice $.Messages $i)) 1 }}
-{{- if eq .Role "user" }}<start_of_turn>user
-{{- if and (eq $i 1) $.System }}
-{{ $.System }}
-{{ end }}
-{{ .Content }}<end_of_turn>
-{{ else if eq .Role "assistant" }}<start_of_turn>model
-{{ .Content }}<end_of_turn>
-{{ end }}
-{{- if $last }}<start_of_turn>model
-{{ end }}
-{{- end }}"""
+
+
 SYSTEM_WORDS = (
     "You are a careful assistant for a harbour office. Answer briefly and politely. The harbour keeps records of "
     "ships, tides, cargo, crews and weather; each record has a date, a berth number and the name of the officer "
