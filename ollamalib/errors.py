@@ -11,6 +11,7 @@ __all__ = [
     "CapabilityError",
     "ContextLengthError",
     "DigestMismatchError",
+    "ImageError",
     "InvalidDigestError",
     "InvalidFormatError",
     "InvalidNameError",
@@ -130,6 +131,12 @@ class InvalidFormatError(OllamalibError, ValueError):
 
 class CapabilityError(OllamalibError, ValueError):
     """The model lacks a capability the request needs (chat, tools, thinking, insert, vision...)."""
+
+    status_code = 400
+
+
+class ImageError(OllamalibError, ValueError):
+    """An image that cannot be decoded or fed to the model's projector."""
 
     status_code = 400
 

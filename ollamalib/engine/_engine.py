@@ -47,6 +47,7 @@ from ._args import (
     to_message,
     to_tool,
 )
+from ._images import decode_image, tag_images
 from ._run import Model, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
@@ -54,6 +55,7 @@ __all__ = ["Engine"]
 log = logging.getLogger("ollamalib.engine")
 
 IMAGE_TOKENS = 768  # what Ollama counts per image when fitting chat history (server/prompt.go)
+VISION_MIN_CTX = 2048  # the smallest num_ctx Ollama gives a model with a projector (sched.go getRunner)
 
 
 class Engine:
@@ -180,6 +182,7 @@ class Engine:
 
         def build(run: Run) -> str:
             if raw:
+                run.images = [decode_image(x) for x in image_data]
                 return prompt
             prefix = ""
             if context:
@@ -194,6 +197,8 @@ class Engine:
             if not context:
                 msgs += record.messages
             msgs.append(Message(role="user", content=prompt, images=image_data or None))
+            msgs, images = tag_images(msgs)
+            run.images = [decode_image(x) for x in images]
             return prefix + self._render(m, tmpl, messages=msgs, **think_kw)
 
         return Run(
@@ -293,7 +298,10 @@ class Engine:
 
         def build(run: Run) -> str:
             assert run.lease is not None
-            return self._fit_chat(m, run.lease.runner, history, tool_list, think, opts["num_ctx"], do_truncate)
+            prompt, images = self._fit_chat(m, run.lease.runner, history, tool_list, think, opts["num_ctx"],
+                                            do_truncate)
+            run.images = [decode_image(x) for x in images]
+            return prompt
 
         return Run(
             engine=self, model=m, kind="chat", options=opts, keep_alive=ka, build_prompt=build, grammar=grammar,
@@ -310,26 +318,31 @@ class Engine:
         think: bool | str | None,
         num_ctx: int,
         truncate: bool,
-    ) -> str:
+    ) -> tuple[str, list[str]]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
-        System messages and the last message are always kept.
+        System messages and the last message are always kept. Returns the prompt and the images (base64) of the
+        kept messages, which the prompt names with ``[img-N]`` tags.
         """
         kw = self._think_kwargs(think)
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
 
-        def render(start: int) -> str:
+        def render(start: int, tagged: list[Message] | None = None) -> str:
             system = [x for x in msgs[:start] if x.role == "system"]
-            return self._render(m, m.template, messages=system + msgs[start:], tools=tools or None, **kw)
+            kept = tagged if tagged is not None else msgs[start:]
+            return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
+
+        def final(start: int) -> tuple[str, list[str]]:
+            tagged, images = tag_images(msgs[start:])
+            return render(start, tagged), images
 
         def fits(start: int, text: str) -> bool:
             images = sum(len(x.images or []) for x in msgs[start:])
             n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
             return n <= num_ctx
 
-        prompt = render(0)
-        if not truncate or len(msgs) <= 1 or fits(0, prompt):
-            return prompt
+        if not truncate or len(msgs) <= 1 or fits(0, render(0)):
+            return final(0)
         keep = len(msgs) - 1
         for i in range(len(msgs) - 2, 0, -1):
             if not fits(i, render(i)):
@@ -338,7 +351,7 @@ class Engine:
         if keep != 0:
             log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
                       len(msgs))
-        return render(keep)
+        return final(keep)
 
     # -- embeddings --------------------------------------------------------------------------------------
 
@@ -567,10 +580,13 @@ class Engine:
         return info
 
     def _require_vision(self, m: Model) -> None:
-        if not m.record.projectors and "vision" not in m.capabilities:
+        if m.record.projectors:
+            return
+        if "vision" not in m.capabilities:
             raise CapabilityError(f"{m.name.full} does not support vision")
-        # The runner has no multimodal (projector) support yet: say so rather than silently drop the images.
-        raise OllamalibError(f"{m.name.full}: image input is not supported by ollamalib's runner yet", status_code=501)
+        # Vision built into the model's own GGUF (no separate projector) is not something libmtmd can load.
+        raise OllamalibError(f"{m.name.full}: image input without a projector file is not supported by ollamalib's "
+                             "runner yet", status_code=501)
 
     @staticmethod
     def _grammar(format: FormatArg) -> str | None:
@@ -587,6 +603,8 @@ class Engine:
         )
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
+        if m.record.projectors:
+            num_ctx = max(num_ctx, VISION_MIN_CTX)
         if train:
             num_ctx = min(num_ctx, train)
         opts["num_ctx"] = max(num_ctx, 4)
@@ -609,6 +627,7 @@ class Engine:
             num_parallel=parallel,
             embedding=embedding,
             adapters=tuple(str(p) for p in m.record.adapters),
+            projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
         )

@@ -19,6 +19,7 @@ from ..store import ModelRecord
 from ..template import Template
 from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall
 from ._args import now
+from ._images import split_at_tags
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -73,6 +74,7 @@ class Run:
     lease: Lease | None = None
     seq: Any = None
     prompt: str = ""
+    images: list[bytes] = field(default_factory=list)  # set by build_prompt: the images its [img-N] tags name
     thinking_parser: ThinkingParser | None = None
     tool_parser: ToolCallParser | None = None
     format_after_thinking: str | None = None  # a thinking model's grammar, applied once its thinking ends
@@ -87,7 +89,7 @@ class Run:
         self.lease = self.engine._acquire(self.model, self.options, self.keep_alive)
         runner = self.lease.runner
         self.prompt = self.build_prompt(self)
-        tokens = runner.tokenize(strip_bos(runner, self.prompt))
+        tokens = self._tokenize(runner, self.prompt)
         if self.think and "thinking" in self.model.capabilities:
             tags = self.model.template.thinking_tags
             opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
@@ -109,12 +111,21 @@ class Run:
         end = raw.find(self.thinking_parser.closing)
         thought = raw[: end + len(self.thinking_parser.closing)] if end >= 0 else ""
         runner = self.lease.runner
-        tokens = runner.tokenize(strip_bos(runner, self.prompt + thought))
+        tokens = self._tokenize(runner, self.prompt + thought)
         sampling = self.engine._sampling(self.options, self.format_after_thinking, self.logprobs, self.top_logprobs)
         self.thinking_parser = None
         self.format_after_thinking = None
         self.switch = False
         self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+
+    def _tokenize(self, runner: Any, prompt: str) -> Any:
+        """Token ids of the prompt, or an ImagePrompt when its ``[img-N]`` tags name images."""
+        text = strip_bos(runner, prompt)
+        if self.images:
+            parts = split_at_tags(text, self.images)
+            if any(isinstance(p, bytes) for p in parts):
+                return runner.tokenize_images(parts)
+        return runner.tokenize(text)
 
     def close(self) -> None:
         """Stop decoding (if still running) and hand the runner back; safe to call twice."""

@@ -16,17 +16,25 @@ Contract (what the scheduler and the Engine rely on):
   bad file raises RunnerError. Attributes: ``model_path, options, n_ctx_train, n_vocab, n_embd, bos_token,
   eos_token, bos_id, eos_id, add_bos, is_embedding, can_shift, context_length``.
 - ``tokenize(text, add_special=True, parse_special=True)``, ``detokenize(tokens)``, ``token_bytes(token)``.
-- ``submit(prompt_tokens, SamplingOptions, shift=True, truncate=True) -> Sequence`` is thread-safe and returns
-  at once; the request waits in a FIFO for a free slot. A prompt over ``num_ctx - 1`` tokens is cut as Ollama
-  does (keep ``num_keep`` + BOS, drop the middle so about half the window is free), or raises
-  ContextLengthError (Ollama's text, ``PROMPT_TOO_LONG``) when ``shift`` or ``truncate`` is False.
+- Images: with ``LoadOptions(projector="mmproj.gguf")`` the runner loads a libmtmd projector (``has_vision``);
+  ``tokenize_images([text, image_bytes, text, ...]) -> ImagePrompt`` tokenizes text and images (PNG, JPEG, GIF,
+  BMP... file bytes) in order; each image takes as many positions as it has embeddings, holding negative ids
+  derived from its hash, so prefix reuse never takes one image's KV for another. Undecodable bytes raise
+  ImageError (Ollama's "failed to process inputs: image: unknown format"). Projectors that need M-RoPE
+  positions are refused at load with RunnerError.
+- ``submit(prompt_tokens | ImagePrompt, SamplingOptions, shift=True, truncate=True) -> Sequence`` is thread-safe
+  and returns at once; the request waits in a FIFO for a free slot. A prompt over ``num_ctx - 1`` tokens is cut
+  as Ollama does (keep ``num_keep`` + BOS, drop the middle so about half the window is free; an image is kept or
+  dropped whole), or raises ContextLengthError (Ollama's text, ``PROMPT_TOO_LONG``) when ``shift`` or
+  ``truncate`` is False.
 - A Sequence is iterated once (``for`` blocks the calling thread; ``async for`` awaits). Each Piece's ``text``
   holds whole UTF-8 characters and no part of a stop string; the last Piece has ``done=True``,
   ``done_reason`` ("stop": end-of-generation token or stop string; "length": ``num_predict`` reached or the
   context is full and cannot shift), the counts and ``context`` (prompt + generated tokens).
-  ``prompt_eval_count`` counts only the tokens actually evaluated: a slot that already holds a prefix of the
-  prompt is reused. ``cancel()`` (also triggered by leaving the iteration early) stops decoding within one
-  token and frees the slot; a consumer still iterating gets RequestCancelledError.
+  ``prompt_eval_count`` counts only the tokens actually evaluated (image positions included): a slot that already
+  holds a prefix of the prompt is reused. ``context`` leaves image positions out. ``cancel()`` (also triggered
+  by leaving the iteration early) stops decoding within one token and frees the slot; a consumer still
+  iterating gets RequestCancelledError.
 - Sampling follows Ollama's options: temperature 0 is greedy; seed -1/None draws fresh entropy per request;
   a fixed seed repeats output; ``grammar`` (GBNF) constrains output; ``logprobs``/``top_logprobs`` attach
   Ollama-shaped entries computed from the raw logits.
@@ -49,10 +57,13 @@ Design notes (details in the private modules):
   requests whose prompts are read in the same chunks as alone (reusing part of a cached prefix changes that).
   For the same reason a prompt that is entirely cached re-reads its last chunk as it was read before, so a
   repeated request with a fixed seed repeats its output.
+- An image is evaluated in its own step on the decode thread: the projector encodes it, then its embeddings are
+  decoded into the job's sequence at its positions (non-causally when the projector asks), never split.
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the
   grammar mask the whole vocabulary (``_sampling``).
 """
 
+from ._media import ImagePrompt
 from ._runner import PROMPT_TOO_LONG, Runner, truncate_prompt
 from ._stream import Sequence
 from ._types import Final, LoadOptions, Piece, RunnerError, RunnerStats, SamplingOptions, TokenLogprob
@@ -60,6 +71,7 @@ from ._types import Final, LoadOptions, Piece, RunnerError, RunnerStats, Samplin
 __all__ = [
     "PROMPT_TOO_LONG",
     "Final",
+    "ImagePrompt",
     "LoadOptions",
     "Piece",
     "Runner",

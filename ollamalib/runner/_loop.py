@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import RequestCancelledError
 from ._llama import Batch, Model
+from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
 from ._stream import Sequence
 from ._text import TextStream
@@ -72,6 +73,7 @@ class Job:
     top_logprobs: int
     logprobs: bool
     stream: TextStream
+    images: dict[int, ImageChunk] = field(default_factory=dict)  # first position in ``prompt`` -> image
     slot: Slot | None = None
     todo: list[int] = field(default_factory=list)
     n_past: int = 0
@@ -110,8 +112,10 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 class DecodeLoop:
     """Slots, the FIFO of waiting jobs and the thread that runs them (see the module docstring)."""
 
-    def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int) -> None:
+    def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int,
+                 projector: Projector | None = None) -> None:
         self.model = model
+        self.projector = projector
         self.ctx = ctx
         self.mem = C.llama_get_memory(ctx)
         self.num_ctx = num_ctx
@@ -222,6 +226,8 @@ class DecodeLoop:
             at = bisect.bisect_right(best.starts, len(job.prompt) - 1) - 1
             keep = best.starts[at] if at >= 0 else 0
         keep = min(keep, len(job.prompt) - 1)
+        # an image is evaluated whole: never resume in the middle of one
+        keep = next((start for start, image in job.images.items() if start < keep < start + image.n_tokens), keep)
         if keep < len(best.cache):
             if not C.llama_memory_seq_rm(self.mem, best.index, keep, -1):
                 C.llama_memory_seq_rm(self.mem, best.index, -1, -1)
@@ -250,13 +256,28 @@ class DecodeLoop:
     def _read_prompt(self, job: Job) -> None:
         slot = job.slot
         assert slot is not None
-        chunk = job.todo[: self.num_batch]
+        image = job.images.get(job.n_past) if job.todo[0] < 0 else None
+        if image is not None:
+            chunk = job.todo[: image.n_tokens]
+        else:
+            chunk = job.todo[: self.num_batch]
+            if job.images:  # text runs up to the next image
+                marks = np.flatnonzero(np.asarray(chunk, np.int64) < 0)
+                if marks.size:
+                    chunk = chunk[: int(marks[0])]
         last = len(chunk) == len(job.todo)
-        batch = self._batch
-        batch.clear()
-        index = batch.add_run(chunk, job.n_past, slot.index, last)
         t0 = time.perf_counter_ns()
-        rc = batch.decode(self.ctx)
+        if image is not None:
+            assert self.projector is not None
+            index = -1  # the image's own embedding batch: its last row holds the logits
+            rc = self.projector.evaluate(self.ctx, image, job.n_past, slot.index, self.num_batch, last)
+        elif chunk:
+            batch = self._batch
+            batch.clear()
+            index = batch.add_run(chunk, job.n_past, slot.index, last)
+            rc = batch.decode(self.ctx)
+        else:
+            index, rc = -1, -1  # image placeholders with no image behind them
         self.prompt_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
         if rc != 0:
@@ -375,6 +396,8 @@ class DecodeLoop:
         prompt_ns = (job.t_prompt_done or now) - job.t_start
         eval_ns = now - job.t_prompt_done if job.t_prompt_done else 0
         context = job.original + generated
+        if job.images:  # image positions are no tokens
+            context = [t for t in context if t >= 0]
         final = Final(
             text="".join(job.parts),
             tokens=list(job.generated),

@@ -16,12 +16,13 @@ from ..errors import ContextLengthError
 from ._embed import Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
+from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import LoadOptions, RunnerError, RunnerStats, SamplingOptions
 
-__all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_prompt"]
+__all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_image_prompt", "truncate_prompt"]
 
 PROMPT_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -41,6 +42,30 @@ def truncate_prompt(tokens: list[int], num_ctx: int, num_keep: int) -> list[int]
     limit = num_ctx - max((num_ctx - keep) // 2, 1)
     discard = len(tokens) - limit
     return tokens[:keep] + tokens[keep + discard:]
+
+
+def truncate_image_prompt(prompt: ImagePrompt, num_ctx: int, num_keep: int) -> ImagePrompt:
+    """``truncate_prompt`` for a prompt with images: an image is kept or dropped whole, never cut."""
+    tokens = prompt.tokens
+    limit_full = num_ctx - 1
+    if len(tokens) <= limit_full:
+        return prompt
+    spans = prompt.spans()
+    keep = min(max(num_keep, 0), limit_full)
+    keep = next((start for start, end in spans if start < keep < end), keep)
+    limit = num_ctx - max((num_ctx - keep) // 2, 1)
+    end = keep + len(tokens) - limit
+    end = next((stop for start, stop in spans if start < end < stop), end)
+    images = {}
+    for start, image in prompt.images.items():
+        if start < keep:
+            images[start] = image
+        elif start >= end:
+            images[start - (end - keep)] = image
+    cut = ImagePrompt(tokens[:keep] + tokens[end:], images)
+    if len(cut) > limit_full:
+        raise ContextLengthError(PROMPT_TOO_LONG)
+    return cut
 
 
 def _batch_size(options: LoadOptions, limit: int) -> int:
@@ -85,6 +110,7 @@ class Runner:
         self._lock = threading.Lock()  # held by every call into llama.cpp from a caller's thread, and by close()
         self._loop: DecodeLoop | None = None
         self._embedder: Embedder | None = None
+        self._projector: Projector | None = None
         self._ctx = None
         model = Model(self.model_path, n_gpu_layers=options.num_gpu, use_mmap=options.use_mmap)
         self._model = model
@@ -114,12 +140,20 @@ class Runner:
                 self._embedder = Embedder(model, self._ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
                                           num_ctx=num_ctx)
             else:
+                if options.projector:
+                    self._projector = Projector(model, Path(options.projector), n_threads=params.n_threads)
                 self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=params.n_batch)
+                                        num_batch=params.n_batch, projector=self._projector)
         except BaseException:
             self._free()
             raise
-        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._ctx, self._model)
+        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._ctx, self._model,
+                                           self._projector)
+
+    @property
+    def has_vision(self) -> bool:
+        """Whether a projector is loaded, so ``tokenize_images`` and image prompts work."""
+        return self._projector is not None
 
     # -- vocabulary ---------------------------------------------------------------------------------------
 
@@ -138,34 +172,63 @@ class Runner:
         with self._open():
             return self._model.piece(token)
 
+    def tokenize_images(
+        self, parts: Tokens[str | bytes], *, add_special: bool = True, parse_special: bool = True
+    ) -> ImagePrompt:
+        """Tokenize text pieces and images (raw file bytes) in order into an ImagePrompt for ``submit``.
+
+        Each image takes as many positions as the projector gives it embeddings. Undecodable bytes raise
+        ImageError; a runner without a projector raises RunnerError.
+        """
+        if self._projector is None:
+            raise RunnerError("this runner has no projector and cannot read images")
+        with self._open():
+            return self._projector.tokenize(list(parts), add_special=add_special, parse_special=parse_special)
+
     # -- generation ---------------------------------------------------------------------------------------
 
     def submit(
-        self, prompt: list[int], sampling: SamplingOptions | None = None, *, shift: bool = True, truncate: bool = True
+        self,
+        prompt: list[int] | ImagePrompt,
+        sampling: SamplingOptions | None = None,
+        *,
+        shift: bool = True,
+        truncate: bool = True,
     ) -> Sequence:
-        """Queue a generation for ``prompt`` (token ids) and return its Sequence at once. Thread-safe.
+        """Queue a generation for ``prompt`` (token ids, or an ImagePrompt from ``tokenize_images``) and return
+        its Sequence at once. Thread-safe.
 
-        A prompt longer than the context is cut as Ollama does (keep ``num_keep``, drop the middle) unless
-        ``truncate`` or ``shift`` is False, which raises ContextLengthError with Ollama's text instead.
+        A prompt longer than the context is cut as Ollama does (keep ``num_keep``, drop the middle; images are
+        kept or dropped whole) unless ``truncate`` or ``shift`` is False, which raises ContextLengthError with
+        Ollama's text instead.
         """
         if self._loop is None:
             raise RunnerError("this runner was loaded for embeddings and cannot generate")
         sampling = sampling or SamplingOptions()
-        original = [int(t) for t in prompt]
+        image_prompt = prompt if isinstance(prompt, ImagePrompt) and prompt.images else None
+        if image_prompt is not None and self._projector is None:
+            raise RunnerError("this runner has no projector and cannot read images")
+        original = [int(t) for t in (prompt.tokens if isinstance(prompt, ImagePrompt) else prompt)]
         if not original:
             if self.bos_id < 0:
                 raise RunnerError("the prompt is empty")
             original = [self.bos_id]
-        if min(original) < 0 or max(original) >= self.n_vocab:
+        text = original if image_prompt is None else [t for t in original if t >= 0] or [0]
+        if min(text) < 0 or max(text) >= self.n_vocab:
             raise RunnerError(f"the prompt holds a token outside the vocabulary (0..{self.n_vocab - 1})")
         num_ctx = self.context_length
         num_keep = len(original) if sampling.num_keep < 0 else sampling.num_keep
         num_keep += 1 if self.add_bos else 0
         tokens = original
+        images = image_prompt.images if image_prompt is not None else {}
         if len(original) > num_ctx - 1:
             if not (truncate and shift):
                 raise ContextLengthError(PROMPT_TOO_LONG)
-            tokens = truncate_prompt(original, num_ctx, num_keep)
+            if image_prompt is not None:
+                cut = truncate_image_prompt(ImagePrompt(original, images), num_ctx, num_keep)
+                tokens, images = cut.tokens, cut.images
+            else:
+                tokens = truncate_prompt(original, num_ctx, num_keep)
         if sampling.num_predict == -2:
             limit, fill = 1 << 62, True
         elif sampling.num_predict < 0 or sampling.num_predict > 10 * num_ctx:
@@ -173,12 +236,13 @@ class Runner:
         else:
             limit, fill = sampling.num_predict, False
         with self._open():
-            sampler = Sampler(self._model, sampling, tokens, num_ctx)
+            sampler = Sampler(self._model, sampling, tokens if not images else [t for t in tokens if t >= 0], num_ctx)
             seq = Sequence(tokens, sampling, self._loop.cancel)
             job = Job(
                 seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
                 num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
                 logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
+                images=dict(images),
             )
             self._loop.submit(job)
         return seq
@@ -249,18 +313,20 @@ class Runner:
             yield
 
     def _free(self) -> None:
-        Runner._shutdown(self._loop, self._ctx, self._model)
+        Runner._shutdown(self._loop, self._ctx, self._model, self._projector)
         self._ctx = None
 
     @staticmethod
-    def _shutdown(loop: DecodeLoop | None, ctx: object, model: Model) -> None:
+    def _shutdown(loop: DecodeLoop | None, ctx: object, model: Model, projector: Projector | None = None) -> None:
         if loop is not None and loop.is_decode_thread():
             # A garbage collection on the decode thread itself: free the context from another thread, after the
             # loop has left the llama.cpp call it is in the middle of.
-            threading.Thread(target=Runner._shutdown, args=(loop, ctx, model), daemon=True).start()
+            threading.Thread(target=Runner._shutdown, args=(loop, ctx, model, projector), daemon=True).start()
             return
         if loop is not None:
             loop.close()
+        if projector is not None:
+            projector.free()
         if ctx:
             C.llama_free(ctx)
         model.free()

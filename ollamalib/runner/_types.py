@@ -37,6 +37,7 @@ class LoadOptions:
     num_parallel: int = 4  # sequence slots decoded together
     embedding: bool = False
     adapters: tuple[str, ...] = ()  # LoRA GGUF paths
+    projector: str | None = None  # multimodal projector (mmproj) GGUF path: images become prompt input
     flash_attention: bool | None = None  # None: llama.cpp decides
     kv_cache_type: str = "f16"
 
