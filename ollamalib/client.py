@@ -242,11 +242,13 @@ def _chat(model: str, messages: Sequence[Message | Mapping[str, Any]] | None, to
 def _create_body(model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
                  adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
                  system: str | None, parameters: OptionsArg,
-                 messages: Sequence[Message | Mapping[str, Any]] | None, stream: bool) -> dict[str, Any]:
+                 messages: Sequence[Message | Mapping[str, Any]] | None, stream: bool,
+                 requires: str | None = None) -> dict[str, Any]:
     return _clean({
         "model": model, "quantize": quantize, "from": from_, "files": files, "adapters": adapters,
         "template": template, "license": license, "system": system, "parameters": _options(parameters),
-        "messages": [_message(m) for m in messages] if messages is not None else None, "stream": stream,
+        "messages": [_message(m) for m in messages] if messages is not None else None, "requires": requires,
+        "stream": stream,
     })
 
 
@@ -462,6 +464,7 @@ class Client:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -469,7 +472,7 @@ class Client:
             files = {**(files or {}), local.name: self.create_blob(local)}
             from_ = None
         body = _create_body(model, quantize, from_, files, adapters, template, license, system, parameters,
-                            messages, stream)
+                            messages, stream, requires)
         return self._send(_Call("POST", "/api/create", ProgressResponse, body), stream=stream)
 
     def create_blob(self, path: str | Path) -> str:
@@ -608,6 +611,7 @@ class AsyncClient:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -615,7 +619,7 @@ class AsyncClient:
             files = {**(files or {}), local.name: await self.create_blob(local)}
             from_ = None
         body = _create_body(model, quantize, from_, files, adapters, template, license, system, parameters,
-                            messages, stream)
+                            messages, stream, requires)
         return await self._send(_Call("POST", "/api/create", ProgressResponse, body), stream=stream)
 
     async def create_blob(self, path: str | Path) -> str:

@@ -134,6 +134,7 @@ class OllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]: ...
 
     def create_blob(self, path: str | Path) -> str: ...
@@ -232,6 +233,7 @@ class AsyncOllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]: ...
 
     async def create_blob(self, path: str | Path) -> str: ...

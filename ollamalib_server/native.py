@@ -292,6 +292,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             "system": req.get("system"),
             "parameters": req.get("parameters"),
             "messages": [clean_message(m) for m in req["messages"]] if req.get("messages") is not None else None,
+            "requires": req.get("requires") or None,
         }
         return await respond(request, engine.create, kwargs, _stream_flag(req))
 

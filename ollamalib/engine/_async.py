@@ -179,9 +179,10 @@ class AsyncEngine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
-                       parameters, messages)
+                       parameters, messages, requires=requires)
         if stream:
             events = await self._run(call, stream=True)
             return _athread_iter(lambda: events)

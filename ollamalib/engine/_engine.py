@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 from ..config import Settings, parse_keep_alive
 from ..errors import CapabilityError, InvalidNameError, InvalidOptionError, ModelNotFoundError, OllamalibError
 from ..gguf import GGUFInfo
-from ..names import ModelName
+from ..names import Digest, ModelName
 from ..options import default_options, merge_options, validate_options
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
@@ -487,17 +487,42 @@ class Engine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         stream: bool = False,
+        requires: str | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
-        """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create)."""
+        """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
+
+        A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
+        Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
+        """
+        ModelName.parse(model)
+        events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
+                                     parameters, messages, requires)
+        return events if stream else _last(events)
+
+    def _create_events(
+        self, model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
+        adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
+        system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
+        requires: str | None,
+    ) -> Iterator[ProgressResponse]:
         from ..create import create_model
 
-        ModelName.parse(model)
-        events = create_model(
+        if from_ and not files and self._missing_base(from_):
+            yield from self._pull_events(from_, False)
+        yield from create_model(
             self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
             parameters=options_dict(parameters) or None, license=license, quantize=quantize,
-            messages=[to_message(x) for x in messages] if messages else None,
+            messages=[to_message(x) for x in messages] if messages else None, requires=requires,
         )
-        return events if stream else _last(events)
+
+    def _missing_base(self, from_: str) -> bool:
+        """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
+        if Digest.is_valid(from_) or Path(from_).expanduser().is_file():
+            return False
+        try:
+            return not self.store.exists(ModelName.parse(from_))
+        except InvalidNameError:
+            return False
 
     def create_blob(self, path: str | Path) -> str:
         """Copy a local file into the store as a blob; returns its ``sha256:<hex>`` digest."""

@@ -71,4 +71,6 @@ def create_arguments(api: Any, modelfile: Any, base: Path, view: ProgressView) -
         kw["messages"] = [{"role": role, "content": content} for role, content in args.messages]
     if args.license:
         kw["license"] = list(args.license)
+    if args.requires:
+        kw["requires"] = args.requires
     return kw

@@ -17,6 +17,7 @@ MODELFILE_EXTRA = (
     'LICENSE """MIT License\nsecond line\nthird line"""\n'
     "MESSAGE user hi\n"
     "MESSAGE assistant hello there\n"
+    "REQUIRES 0.14.0\n"
 )
 
 
@@ -92,6 +93,7 @@ def test_create_list_show_cp_rm_in_process(cli, tiny_gguf):
     assert show.startswith("  Model\n    architecture        llama\n")
     assert re.search(r"^    context length      2048$", show, re.M)
     assert re.search(r"^    embedding length    64$", show, re.M)
+    assert re.search(r"^    requires            0\.14\.0$", show, re.M)  # REQUIRES reaches the model
     assert "  Capabilities\n    completion\n" in show
     assert re.search(r'^    temperature    0\.5$', show, re.M)
     assert "  System\n    You are tiny.\n" in show

@@ -450,3 +450,29 @@ def test_empty_blob_layer(make_store, make_registry):
         empty = "sha256:" + hashlib.sha256(b"").hexdigest()
         assert store.read_blob(empty) == b""
         assert store.resolve(f"{fake.host}/library/empty:latest").raw == raw
+
+
+def test_create_from_a_model_that_is_not_local_pulls_it_first(
+    docker_registry, tiny_gguf, make_store, make_registry, repo_name, reg_settings, monkeypatch
+):
+    from ollamalib import Engine
+
+    name = repo_name(docker_registry.host, model="base")
+    store = make_store("local")
+    create_gguf_model(store, name, tiny_gguf)
+    list(make_registry(store).push(name))
+    store.delete(name)
+    with Engine(store=store, settings=reg_settings) as engine:
+        real = engine._pull_events
+        # Ollama's create pulls with default options; the loopback registry speaks plain http.
+        monkeypatch.setattr(engine, "_pull_events", lambda model, insecure: real(model, True))
+        events = list(engine.create("derived", from_=name, system="Be brief.", requires="0.14.0", stream=True))
+        seen = statuses(events)
+        assert seen[:2] == ["pulling manifest", seen[1]] and seen[1].startswith("pulling ")
+        assert seen.index("success") < len(seen) - 1  # the pull's success, then create's own statuses
+        assert seen[-2:] == ["writing manifest", "success"]
+        assert store.exists(name) and store.exists("derived")
+        shown = engine.show("derived")
+        assert shown.system == "Be brief." and shown.requires == "0.14.0"
+        again = list(engine.create("derived2", from_=name, stream=True))
+        assert "pulling manifest" not in statuses(again)  # local now: no second pull
