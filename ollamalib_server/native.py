@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -159,6 +160,12 @@ def _check_license(value: Any) -> Any:
 def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     """The route handlers of Ollama's native API over ``engine`` (an AsyncEngine)."""
 
+    async def _render_only(request: Request, kind: str, kwargs: dict[str, Any]) -> Response:
+        """``_debug_render_only``: the rendered prompt and its image count instead of an answer (Ollama's)."""
+        text, images = await until_disconnect(request, engine.render_prompt(kind, **kwargs))
+        return json_response({"model": kwargs["model"], "created_at": datetime.now(UTC),
+                              "_debug_info": {"rendered_template": text, "image_count": images}})
+
     @route("/", http_method=["GET", "HEAD"], include_in_schema=True, summary="Liveness check")
     async def root() -> Response:
         return Response(b"Ollama is running", media_type=TEXT_TYPE)
@@ -198,6 +205,8 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             "shift": req.get("shift"),
         }
         log.debug("generate model=%s options=%s", model, req.get("options"))
+        if req.get("_debug_render_only"):
+            return await _render_only(request, "generate", kwargs)
         return await respond(request, engine.generate, kwargs, _stream_flag(req) and prompt != "")
 
     @post("/api/chat", operation_class=body_operation(rq.CHAT), summary="Chat", status_code=200)
@@ -223,6 +232,8 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             "shift": req.get("shift"),
         }
         log.debug("chat model=%s options=%s", model, req.get("options"))
+        if req.get("_debug_render_only"):
+            return await _render_only(request, "chat", kwargs)
         return await respond(request, engine.chat, kwargs, _stream_flag(req) and bool(messages))
 
     @post("/api/embed", operation_class=body_operation(rq.EMBED), summary="Embeddings (batch)", status_code=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -147,6 +147,11 @@ class AsyncEngine:
         self, model: str = "", prompt: str | None = None, options: OptionsArg = None, keep_alive: KeepAlive = None
     ) -> EmbeddingsResponse:
         call = partial(self.engine.embeddings, model, prompt, options, keep_alive)
+        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+
+    async def render_prompt(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> tuple[str, int]:
+        """``Engine.render_prompt`` in a worker thread: the prompt and image count, without running the model."""
+        call = partial(self.engine.render_prompt, kind, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._waiting())
 
     async def pull(

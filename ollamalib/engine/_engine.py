@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -441,6 +442,28 @@ class Engine:
         except ModelNotFoundError:
             raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
         return m, self._merged_options(m, options), ka
+
+    def render_prompt(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> tuple[str, int]:
+        """The prompt a ``generate`` or ``chat`` call with ``kwargs`` would give the model, and how many images it
+        carries, without running it (Ollama's ``_debug_render_only``). Loads the model, as Ollama does, since
+        history truncation and ``context`` need its tokenizer; a call that only loads or unloads renders "".
+        """
+        public = self.generate if kind == "generate" else self.chat
+        args = {name: p.default for name, p in inspect.signature(public).parameters.items()
+                if name != "stream" and p.default is not inspect.Parameter.empty}
+        args.update(kwargs)
+        if kind == "generate":
+            args["prompt"] = args.get("prompt") or ""
+            run = self._prepare_generate(**args)
+        else:
+            run = self._prepare_chat(**args)
+        if not isinstance(run, Run):
+            return "", 0
+        try:
+            run.lease = self._acquire(run.model, run.options, run.keep_alive)
+            return run.build_prompt(run), len(run.images)
+        finally:
+            run.close()
 
     # -- model management --------------------------------------------------------------------------------
 

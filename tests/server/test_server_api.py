@@ -204,3 +204,25 @@ def test_async_official_client(live):
     r, parts = asyncio.run(main())
     assert r.response == HELLO_SCRIPT
     assert "".join(p.message.content for p in parts) == HELLO_SCRIPT
+
+
+def test_debug_render_only_returns_the_prompt_without_running(live):
+    r = httpx.post(live.url + "/api/chat", json={
+        "model": "tiny", "_debug_render_only": True,
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]})
+    body = r.json()
+    assert r.status_code == 200 and set(body) == {"model", "created_at", "_debug_info"}
+    assert body["model"] == "tiny" and RFC3339.match(body["created_at"])
+    assert body["_debug_info"] == {
+        "rendered_template": "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                             "<|im_start|>assistant\n",
+        "image_count": 0,
+    }
+    r = httpx.post(live.url + "/api/generate", json={
+        "model": "tiny", "prompt": "Hi", "system": "Be brief.", "_debug_render_only": True, "stream": True})
+    assert r.json()["_debug_info"]["rendered_template"] == body["_debug_info"]["rendered_template"]
+    raw = httpx.post(live.url + "/api/generate", json={
+        "model": "tiny", "prompt": "as is", "raw": True, "_debug_render_only": True}).json()
+    assert raw["_debug_info"] == {"rendered_template": "as is", "image_count": 0}
+    missing = httpx.post(live.url + "/api/generate", json={"model": "nope", "prompt": "x", "_debug_render_only": True})
+    assert missing.status_code == 404

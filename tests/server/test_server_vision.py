@@ -67,3 +67,12 @@ def test_openai_image_url_data_uri(vision_server):
     )
     assert resp.choices[0].message.content is not None
     assert resp.usage.prompt_tokens > 16 and resp.usage.completion_tokens == 4
+
+
+def test_debug_render_only_counts_the_images(vision_server):
+    image = base64.b64encode(png_bytes(seed=2)).decode()
+    body = httpx.post(vision_server.url + "/api/chat", json={
+        "model": "vis", "_debug_render_only": True,
+        "messages": [{"role": "user", "content": "What is this?", "images": [image, image]}]}).json()
+    assert body["_debug_info"]["image_count"] == 2
+    assert "[img-0][img-1]" in body["_debug_info"]["rendered_template"]
