@@ -45,9 +45,9 @@ Contract (what the scheduler and the Engine rely on):
 Design notes (details in the private modules):
 
 - One llama.cpp context per Runner with ``num_parallel`` sequence ids over a split (per-sequence) KV cache of
-  ``num_ctx`` cells each; one decode thread owns it (``_loop``). Each step reads one chunk (<= ``num_batch``)
-  of one new prompt in its own ``llama_decode``, then decodes one token of every generating sequence in one
-  ``llama_decode``; numpy-backed batches keep the per-token Python cost to a fraction of a millisecond.
+  ``num_ctx`` cells each; one decode thread owns it (``_loop``). Each step reads new prompts' chunks
+  (<= ``num_batch`` tokens in all, except that one chunk is always read), each in its own ``llama_decode``,
+  then decodes one token of every generating sequence in one ``llama_decode``; numpy-backed batches keep the per-token Python cost to a fraction of a millisecond.
   With a split cache llama.cpp puts only ascending, consecutive sequence ids in one graph evaluation, so rows
   go in slot order and a new request takes a slot next to the busy ones unless a long cached prefix elsewhere
   is worth more (scattered slots once cost up to a third of the 8-sequence throughput).

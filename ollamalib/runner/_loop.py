@@ -6,7 +6,9 @@ Each turn of the loop
    a long conversation when an empty slot is free); only the rest of the prompt is evaluated. A prompt that is
    cached whole has its last chunk evaluated again, in the same batch as before, so that it gets the very same
    logits (ggml's results depend on batch shape; re-reading only its last token would change them);
-2. evaluates one chunk (at most ``num_batch`` tokens) of one new prompt in its own ``llama_decode`` call;
+2. evaluates prompt chunks (at most ``num_batch`` tokens each, one chunk per job) of new prompts, each in its own
+   ``llama_decode`` call, as long as the step's prompt tokens stay within ``num_batch`` (the first chunk is always
+   read): short prompts that arrive together all start in one step, a long one costs a chunk per step;
 3. decodes one token of every generating sequence together in one ``llama_decode`` call, then samples each
    with its own chain at its batch row.
 
@@ -246,9 +248,17 @@ class DecodeLoop:
         for job in [j for j in self._active if j.seq.cancelled]:
             self._release(job)
             job.seq._put(RequestCancelledError())
-        reading = next((j for j in self._active if j.todo), None)
-        if reading is not None:
-            self._read_prompt(reading)
+        # Prompt work per step is bounded in tokens, not chunks: short prompts that arrive together are all read
+        # before the next generation step (so they start generating together instead of joining one step at a
+        # time), while a long prompt still costs the generating sequences one num_batch chunk per step. Each
+        # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
+        budget = self.num_batch
+        for job in [j for j in self._active if j.todo]:
+            if budget < min(len(job.todo), self.num_batch) and budget < self.num_batch:
+                break
+            before = len(job.todo)
+            self._read_prompt(job)
+            budget -= max(1, before - len(job.todo))
         generating = [j for j in self._active if j.pending is not None]
         if generating:
             self._generate(generating)

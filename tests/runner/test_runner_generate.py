@@ -358,6 +358,19 @@ def test_busy_slots_stay_consecutive(babble_gguf: Path) -> None:
         busy.cancel()
 
 
+def test_short_prompts_arriving_together_start_generating_together(babble_gguf: Path) -> None:
+    # Prompt work per step is bounded in tokens: four short prompts are all read before the first generation
+    # step, so every step decodes all four (4 prompt reads + 5 steps), not one more sequence per step (12).
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=4)) as runner:
+        opts = SamplingOptions(temperature=0, num_predict=6)
+        calls = runner.stats().decode_calls_total
+        with runner._loop._cond:  # hold the decode thread so that all four are admitted in one turn
+            seqs = [runner.submit(runner.tokenize(p), opts) for p in PROMPTS[:4]]
+        texts = [collect(s)[1] for s in seqs]
+        assert runner.stats().decode_calls_total - calls == 4 + 5
+        assert all(s.result is not None and s.result.eval_count == 6 for s in seqs) and all(texts)
+
+
 def test_runs_of_consecutive_ids() -> None:
     from ollamalib.runner._loop import _runs
 
