@@ -333,8 +333,11 @@ class Engine:
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int) -> tuple[str, list[str]]:
+        def final(start: int, untagged: str | None = None) -> tuple[str, list[str]]:
+            # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
+            if untagged is not None and not images:
+                return untagged, images
             return render(start, tagged), images
 
         def fits(start: int, text: str) -> bool:
@@ -342,17 +345,21 @@ class Engine:
             n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
             return n <= num_ctx
 
-        if not truncate or len(msgs) <= 1 or fits(0, render(0)):
+        if not truncate or len(msgs) <= 1:
             return final(0)
-        keep = len(msgs) - 1
+        prompt = render(0)
+        if fits(0, prompt):
+            return final(0, prompt)
+        keep, kept_prompt = len(msgs) - 1, None
         for i in range(len(msgs) - 2, 0, -1):
-            if not fits(i, render(i)):
+            candidate = render(i)
+            if not fits(i, candidate):
                 break
-            keep = i
+            keep, kept_prompt = i, candidate
         if keep != 0:
             log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
                       len(msgs))
-        return final(keep)
+        return final(keep, kept_prompt)
 
     # -- embeddings --------------------------------------------------------------------------------------
 

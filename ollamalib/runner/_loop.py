@@ -254,7 +254,7 @@ class DecodeLoop:
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
         for job in [j for j in self._active if j.todo]:
-            if budget < min(len(job.todo), self.num_batch) and budget < self.num_batch:
+            if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
             before = len(job.todo)
             self._read_prompt(job)
