@@ -207,6 +207,8 @@ class Settings:
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024 * 1024
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
+    max_stored_responses: int = 1000  # /v1/responses kept for previous_response_id (oldest dropped first)
+    stored_response_seconds: int = 86_400  # ... and for at most this long
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
@@ -264,7 +266,7 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
-        for name in ("max_grammar_repeats",):
+        for name in ("max_grammar_repeats", "max_stored_responses", "stored_response_seconds"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))

@@ -182,6 +182,7 @@ class _Metrics(SubscriptableModel):
     created_at: datetime | None = None
     done: bool = False
     done_reason: Literal["stop", "length", "load", "unload"] | None = None
+    stop_sequence: str | None = None  # ollamalib: the stop string that ended the answer (omitted otherwise)
     total_duration: int | None = None
     load_duration: int | None = None
     prompt_eval_count: int | None = None

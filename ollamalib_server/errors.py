@@ -21,6 +21,7 @@ from .encoding import JSON_TYPE, dumps
 
 __all__ = [
     "APIError",
+    "anthropic_error_body",
     "error_body",
     "error_status_and_text",
     "exception_handler",
@@ -101,6 +102,21 @@ def openai_error_body(status: int, message: str) -> dict[str, object]:
     return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": None}}
 
 
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+                    503: "overloaded_error", 529: "overloaded_error"}
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, object]:
+    """Anthropic's error shape: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
+    kind = _ANTHROPIC_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def is_anthropic_path(path: str) -> bool:
+    return path == "/v1/messages" or path.startswith("/v1/messages/")
+
+
 def is_openai_path(path: str) -> bool:
     return path.startswith("/v1/") or path == "/v1"
 
@@ -115,7 +131,11 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers.update(exc.headers)
     if isinstance(exc, _PLAIN_TEXT) and not is_openai_path(request.url.path):
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
-    body = openai_error_body(status, text) if is_openai_path(request.url.path) else error_body(text)
+    path = request.url.path
+    if is_anthropic_path(path):
+        body = anthropic_error_body(status, text)
+    else:
+        body = openai_error_body(status, text) if is_openai_path(path) else error_body(text)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ollamalib.config import Settings, format_duration
 
 from .encoding import JSON_TYPE, dumps
-from .errors import error_body, is_openai_path, openai_error_body
+from .errors import anthropic_error_body, error_body, is_anthropic_path, is_openai_path, openai_error_body
 from .metrics import RequestMetrics
 
 __all__ = ["ALLOWED_HEADERS", "Gate", "origin_allowed"]
@@ -27,6 +27,9 @@ access_log = logging.getLogger("ollamalib.server.access")
 
 ALLOWED_HEADERS = (
     "Authorization",
+    "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
     "Content-Type",
     "User-Agent",
     "Accept",
@@ -161,7 +164,7 @@ class Gate:
 
     def _check(self, scope: Any, extra: list[tuple[bytes, bytes]]) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         method = scope["method"]
-        host = origin = authorization = ""
+        host = origin = authorization = api_key = ""
         length = None
         for name, value in scope["headers"]:
             if name == b"host":
@@ -170,6 +173,8 @@ class Gate:
                 origin = value.decode("latin-1")
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
+            elif name == b"x-api-key":  # Anthropic's SDKs send the key this way
+                api_key = value.decode("latin-1")
             elif name == b"content-length":
                 length = value
 
@@ -198,7 +203,8 @@ class Gate:
 
         if self.api_key and method != "OPTIONS" and not (scope["path"] == "/" and method in ("GET", "HEAD")):
             expected = f"Bearer {self.api_key}".encode()
-            if not hmac.compare_digest(authorization.encode("latin-1"), expected):
+            by_header = bool(api_key) and hmac.compare_digest(api_key.encode("latin-1"), self.api_key.encode())
+            if not by_header and not hmac.compare_digest(authorization.encode("latin-1"), expected):
                 return 401, [(b"www-authenticate", b"Bearer")], _error_json(scope["path"], 401, "unauthorized")
 
         if length is not None:
@@ -212,6 +218,8 @@ class Gate:
 
 
 def _error_json(path: str, status: int, text: str) -> bytes:
+    if is_anthropic_path(path):
+        return dumps(anthropic_error_body(status, text))
     return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
 
 

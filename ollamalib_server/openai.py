@@ -31,7 +31,7 @@ from .decode import body_operation, decode_body
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
 from .errors import APIError, error_status_and_text, openai_error_body
 from .native import check_name, clean_tool
-from .streaming import ClosingStream, aclose, call_engine, first_chunk, until_disconnect
+from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["openai_routes"]
 
@@ -439,13 +439,6 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
     return [chat_completions, completions, embeddings, list_models, retrieve_model]
 
 
-async def _chain(first: Any, iterator: Any) -> AsyncIterator[Any]:
-    """The prefetched first chunk, then the rest of the engine's stream."""
-    if first is not None:
-        yield first
-    async for item in iterator:
-        yield item
-
 
 async def _chat_events(cid: str, first: Any, iterator: Any, include_usage: bool) -> AsyncIterator[bytes]:
     """SSE chunks for a streamed chat: role first, reasoning and content split, finish chunk, usage, [DONE]."""
@@ -463,7 +456,7 @@ async def _chat_events(cid: str, first: Any, iterator: Any, include_usage: bool)
 
     model = getattr(first, "model", "")
     try:
-        async for r in _chain(first, iterator):
+        async for r in chained(first, iterator):
             last = r
             msg = r.message
             deltas: list[dict[str, Any]] = []
@@ -504,7 +497,7 @@ async def _completion_events(cid: str, first: Any, iterator: Any, include_usage:
     last = None
     offset = 0
     try:
-        async for r in _chain(first, iterator):
+        async for r in chained(first, iterator):
             last = r
             choice: dict[str, Any] = {"text": r.response, "index": 0,
                                       "finish_reason": _finish(r.done_reason, False) if r.done else None}
@@ -526,4 +519,3 @@ async def _completion_events(cid: str, first: Any, iterator: Any, include_usage:
         yield _sse_error(status, text)
     finally:
         await aclose(iterator)
-

@@ -23,7 +23,7 @@ from ollamalib.errors import RequestCancelledError
 
 from .errors import error_status_and_text
 
-__all__ = ["ClosingStream", "aclose", "call_engine", "event_stream", "first_chunk", "until_disconnect"]
+__all__ = ["ClosingStream", "aclose", "call_engine", "chained", "event_stream", "first_chunk", "until_disconnect"]
 
 log = logging.getLogger("ollamalib.server")
 T = TypeVar("T")
@@ -68,6 +68,14 @@ async def call_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def chained(first: T | None, iterator: AsyncIterator[T]) -> AsyncIterator[T]:
+    """The prefetched first chunk (see ``first_chunk``), then the rest of the engine's stream."""
+    if first is not None:
+        yield first
+    async for item in iterator:
+        yield item
 
 
 async def first_chunk(iterator: AsyncIterator[T]) -> T | None:

@@ -154,6 +154,11 @@ class AsyncEngine:
         call = partial(self.engine.render_prompt, kind, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._waiting())
 
+    async def count_tokens(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> int:
+        """``Engine.count_tokens`` in a worker thread: the prompt's length in tokens, without running the model."""
+        call = partial(self.engine.count_tokens, kind, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -455,6 +456,21 @@ class Engine:
         carries, without running it (Ollama's ``_debug_render_only``). Loads the model, as Ollama does, since
         history truncation and ``context`` need its tokenizer; a call that only loads or unloads renders "".
         """
+        with self._loaded_run(kind, kwargs) as run:
+            return ("", 0) if run is None else (run.build_prompt(run), len(run.images))
+
+    def count_tokens(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> int:
+        """How many prompt positions a ``generate`` or ``chat`` call with ``kwargs`` would evaluate (images count
+        as the positions their embeddings take), without running it: Anthropic's ``count_tokens``."""
+        with self._loaded_run(kind, kwargs) as run:
+            if run is None:
+                return 0
+            tokens = run._tokenize(run.lease.runner, run.build_prompt(run))
+            return len(tokens) + getattr(tokens, "image_tokens", 0)
+
+    @contextlib.contextmanager
+    def _loaded_run(self, kind: Literal["generate", "chat"], kwargs: dict[str, Any]) -> Iterator[Run | None]:
+        """A prepared run of the call with ``kwargs`` whose model is loaded, closed afterwards (None: load only)."""
         public = self.generate if kind == "generate" else self.chat
         args = {name: p.default for name, p in inspect.signature(public).parameters.items()
                 if name != "stream" and p.default is not inspect.Parameter.empty}
@@ -465,10 +481,11 @@ class Engine:
         else:
             run = self._prepare_chat(**args)
         if not isinstance(run, Run):
-            return "", 0
+            yield None
+            return
         try:
             run.lease = self._acquire(run.model, run.options, run.keep_alive)
-            return run.build_prompt(run), len(run.images)
+            yield run
         finally:
             run.close()
 

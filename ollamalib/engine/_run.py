@@ -213,6 +213,7 @@ class Run:
         metrics = {
             "done": True,
             "done_reason": getattr(piece, "done_reason", None) or "stop",
+            "stop_sequence": getattr(piece, "stop_sequence", None),
             "total_duration": time.perf_counter_ns() - self.started_ns,
             "load_duration": self.lease.load_duration_ns if self.lease else 0,
             "prompt_eval_count": getattr(piece, "prompt_eval_count", None),

@@ -423,6 +423,7 @@ class DecodeLoop:
         job.seq.result = final
         job.seq._put(Piece(
             text, job.acc_tokens, job.acc_logprobs or None, done=True, done_reason=reason,
+            stop_sequence=job.stream.matcher.matched if by_stop else None,
             prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
             eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
         ))

@@ -17,6 +17,7 @@ class StopMatcher:
     def __init__(self, stops: list[str]) -> None:
         self.stops = [s for s in dict.fromkeys(stops) if s]
         self._held = ""
+        self.matched: str | None = None  # the stop string that ended the text, once one did
 
     def feed(self, text: str) -> tuple[str, bool]:
         """Add text; return (text safe to emit, whether a stop string was found).
@@ -30,7 +31,7 @@ class StopMatcher:
         for stop in self.stops:
             at = buf.find(stop)
             if at != -1 and (cut == -1 or at < cut):
-                cut = at
+                cut, self.matched = at, stop
         if cut != -1:
             self._held = ""
             return buf[:cut], True

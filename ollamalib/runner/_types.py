@@ -86,6 +86,7 @@ class Piece:
     logprobs: list[TokenLogprob] | None = None
     done: bool = False
     done_reason: DoneReason | None = None
+    stop_sequence: str | None = None  # the stop string that ended the sequence (done_reason "stop")
     prompt_eval_count: int = 0
     prompt_eval_duration_ns: int = 0
     eval_count: int = 0

@@ -65,6 +65,8 @@ OPERATIONS = [
     ("HEAD", "/api/blobs/{digest}"), ("GET", "/api/tags"), ("POST", "/api/show"), ("POST", "/api/copy"),
     ("GET", "/api/ps"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
     ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("GET", "/metrics"),
+    ("POST", "/v1/responses"), ("GET", "/v1/responses/{rid}"), ("DELETE", "/v1/responses/{rid}"),
+    ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
 ]
 
 
