@@ -54,7 +54,7 @@ def create_model(
     store: ModelStore,
     name: str | ModelName,
     *,
-    from_: str | None = None,
+    from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     template: str | None = None,
@@ -66,7 +66,11 @@ def create_model(
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
 ) -> Iterator[ProgressResponse]:
-    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
+
+    A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
+    (the server passes one, so a client's ``from`` can never make it read a file).
+    """
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     if not from_ and not files:
@@ -91,16 +95,17 @@ def create_model(
         config = _config_from_gguf(main[1])
     else:
         assert from_ is not None
-        if Digest.is_valid(from_):
+        path = Path(from_).expanduser() if isinstance(from_, str) else None
+        if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
             config = _config_from_gguf(GGUFInfo.read(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            if path is not None and path.is_file():
                 yield ProgressResponse(status="parsing GGUF")
+                GGUFInfo.read(path)  # a GGUF, checked before any byte of it is copied into the store
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
