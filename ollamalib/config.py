@@ -139,6 +139,7 @@ class Settings:
     nohistory: bool = False
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
@@ -196,6 +197,10 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        for name in ("max_grammar_repeats",):
+            value = _clean(get(f"OLLAMALIB_{name.upper()}"))
+            if value:
+                kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))

@@ -21,6 +21,7 @@ from typing import Any
 from ._go.fmt import sprint_value
 from ._go.json import decoded
 from ._go.strconv import is_print
+from .convert import adapter_files
 from .errors import InvalidOptionError, ModelfileError
 from .options import DEPRECATED_PARAMETERS, format_params
 
@@ -424,7 +425,12 @@ class Modelfile:
                         args.from_ = command.args
                         continue
                     raise ModelfileError(f"stat {path}: no such file or directory")
-                files = files_for_model(path) if path.is_dir() else [path]
+                if not path.is_dir():
+                    files = [path]
+                elif command.name == "adapter" and (path / "adapter_config.json").is_file():
+                    files = adapter_files(path)  # a PEFT adapter: converted to a LoRA GGUF by create
+                else:
+                    files = files_for_model(path)
                 if command.name == "from":
                     _reject_same_path(path, draft_paths)
                     model_paths.append(path)
