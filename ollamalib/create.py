@@ -77,7 +77,8 @@ def create_model(
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(from_).expanduser() if from_ and not files and not Digest.is_valid(from_) else None
+    local = isinstance(from_, str) and not files and not Digest.is_valid(from_)  # a ModelName is never a path
+    folder = Path(from_).expanduser() if local and isinstance(from_, str) else None
     if folder is not None and folder.is_dir():
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []

@@ -55,8 +55,11 @@ def test_server_paths_in_from_are_refused_and_nothing_is_written(server_factory,
     for value in ("/etc/passwd", "/proc/self/environ", str(secret), "~/.ssh/id_rsa", "./id_rsa", "../x.gguf"):
         r = _create(srv, **{"from": value})
         assert (r.status_code, r.json()) == (400, {"error": "invalid model name"}), value
-    r = _create(srv, **{"from": str(relative)})
-    assert r.status_code >= 400 and "success" not in r.text
+    for value in (str(relative), str(relative.parent)):  # a file, a folder of model files
+        r = _create(srv, **{"from": value})
+        assert r.status_code >= 400 and "success" not in r.text, value
+    r = _create(srv, **{"from": str(secret.parent)})
+    assert (r.status_code, r.json()) == (400, {"error": "invalid model name"})
     assert _store_files(own_store) == before
     assert not srv.engine.store.exists("stolen")
     # files and adapters take digests only
