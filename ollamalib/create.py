@@ -9,6 +9,7 @@ status texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def create_model(
             blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen)
             model_layers.append(blob)
         yield ProgressResponse(status="parsing GGUF")
-        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
             if info.is_projector:
                 layer.mediaType = MEDIA_TYPE_PROJECTOR
@@ -96,16 +97,16 @@ def create_model(
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
-            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            path = Path(os.path.expanduser(from_))  # unlike Path's, leaves "~nobody" as it is
+            if os.path.isfile(path):  # unlike Path.is_file, False for a name too long to be a path
                 yield ProgressResponse(status="parsing GGUF")
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
-                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+                config = _config_from_gguf(_read_gguf(new_gguf))
             else:
                 base = store.resolve(from_)
                 base_name = base.name.display_shortest
@@ -209,6 +210,13 @@ def _digest_of(data: bytes) -> Digest:
     import hashlib
 
     return Digest(hashlib.sha256(data).hexdigest())
+
+
+def _read_gguf(path: Path) -> GGUFInfo:
+    """The header of a model layer, refused (GGUFError, 400) when its tensor data is not all in the file."""
+    info = GGUFInfo.read(path)
+    info.check_tensor_data()
+    return info
 
 
 def _config_from_gguf(info: GGUFInfo) -> ModelConfig:
