@@ -178,6 +178,21 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _seconds(value: str | None) -> float | None:
+    """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
+    value = _clean(value)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except InvalidOptionError:
+            return None
+    return seconds if seconds > 0 else 0.0
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -205,7 +220,10 @@ class Settings:
     load_timeout: float = 300.0
     nohistory: bool = False
     api_key: str | None = None
-    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_blob_bytes: int = 1024**4
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
@@ -263,6 +281,11 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
+        for name in ("header_timeout", "body_timeout"):
+            seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
+            if seconds is not None:
+                kw[name] = seconds
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
