@@ -74,8 +74,8 @@ def create_model(
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(from_).expanduser() if from_ and not files and not Digest.is_valid(from_) else None
-    if folder is not None and folder.is_dir():
+    folder = Path(os.path.expanduser(from_)) if from_ and not files and not Digest.is_valid(from_) else None
+    if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
     config = ModelConfig()
