@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._go.fmt import sprint_value
+from ._go.json import decoded
+from ._go.strconv import is_print
 from .convert import adapter_files
 from .errors import InvalidOptionError, ModelfileError
-from .options import DEPRECATED_PARAMETERS, _go_format, _is_print, format_params
+from .options import DEPRECATED_PARAMETERS, format_params
 
 __all__ = [
     "COMMANDS",
@@ -241,7 +244,7 @@ def _parse_commands(text: str) -> list[Command]:
                 role = ""
             buf = _ValueBuffer()
             state = nxt
-        if out is not None and _is_print(out):
+        if out is not None and is_print(out):
             buf.append(out)
 
     if state == _VALUE:
@@ -651,7 +654,7 @@ def modelfile_for_show(
         commands.append(Command("parser", parser))
     for key, val in (parameters or {}).items():
         for item in val if isinstance(val, (list, tuple)) else [val]:
-            commands.append(Command("parameter", _go_format(item), key))
+            commands.append(Command("parameter", sprint_value(decoded(item)), key))
     for text in [license] if isinstance(license, str) else list(license or ()):
         commands.append(Command("license", text))
     for message in messages:
