@@ -25,6 +25,7 @@ from litestar.params import FromPath
 
 from ollamalib.errors import ModelNotFoundError
 from ollamalib.names import ModelName
+from ollamalib.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
 from .decode import body_operation, decode_body
@@ -319,9 +320,10 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": bool(req.get("logprobs")) or None,
             "top_logprobs": req.get("top_logprobs"),
         }
+        chat = ChatRequest.from_wire(kwargs)  # image data is base64 from the body, never a server path
         cid = f"chatcmpl-{random.randint(0, 998)}"
         if not req.get("stream"):
-            r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
+            r = await until_disconnect(request, engine.send(chat, stream=False))
             tool_calls = _tool_calls_out(r.message.tool_calls)
             message: dict[str, Any] = {"role": r.message.role or "assistant", "content": r.message.content or ""}
             if r.message.thinking:
@@ -335,7 +337,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             return _json({"id": cid, "object": "chat.completion", "created": _unix(r.created_at), "model": r.model,
                           "system_fingerprint": "fp_ollama", "choices": [choice], "usage": _usage(r)})
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-        iterator = await call_engine(engine.chat, stream=True, **kwargs)
+        iterator = await engine.send(chat, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
         return ClosingStream(_chat_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
 
@@ -358,9 +360,10 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": True if top is not None else None,
             "top_logprobs": top,
         }
+        generate = GenerateRequest.from_wire(kwargs)
         cid = f"cmpl-{random.randint(0, 998)}"
         if not req.get("stream") or not kwargs["prompt"]:
-            r = await until_disconnect(request, call_engine(engine.generate, stream=False, **kwargs))
+            r = await until_disconnect(request, engine.send(generate, stream=False))
             choice: dict[str, Any] = {"text": r.response, "index": 0, "finish_reason": _finish(r.done_reason, False)}
             if r.logprobs:
                 choice["logprobs"] = _legacy_logprobs(r.logprobs, 0)
@@ -375,7 +378,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
 
             return ClosingStream(single(), media_type=SSE_TYPE)
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-        iterator = await call_engine(engine.generate, stream=True, **kwargs)
+        iterator = await engine.send(generate, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
         return ClosingStream(_completion_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
 
@@ -398,8 +401,9 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         if not model:
             raise APIError(404, "model '' not found")
         check_name(model)
-        work = call_engine(engine.embed, model=model, input=inputs, dimensions=req.get("dimensions"),
-                           options=req.get("options"), keep_alive=req.get("keep_alive"))
+        embed = EmbedRequest.from_wire({"model": model, "input": inputs, "dimensions": req.get("dimensions"),
+                                        "options": req.get("options"), "keep_alive": req.get("keep_alive")})
+        work = call_engine(engine.embed_request, embed)
         r = await until_disconnect(request, work)
         data = []
         for i, vector in enumerate(r.embeddings):

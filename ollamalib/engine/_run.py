@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
@@ -14,7 +14,7 @@ from ..errors import CapabilityError
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..parsers import ThinkingParser, ToolCallParser
-from ..scheduler import Lease
+from ..scheduler import Lease, LoadSpec, Scheduler
 from ..store import ModelRecord
 from ..template import Template
 from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall
@@ -22,7 +22,7 @@ from ._args import now
 from ._images import split_at_tags
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ..runner import SamplingOptions  # the runner (and llama.cpp) loads on first use, not on import
 
 T = TypeVar("T")
 
@@ -53,24 +53,32 @@ class Model:
 
 
 @dataclass
-class Run:
-    """One generate or chat request from scheduling to the final chunk (shared by Engine and AsyncEngine)."""
+class Plan:
+    """Everything one generate or chat call needs, decided once from its request: the resolved model, merged
+    options, what to load, how to sample, and how to build the prompt. A Run executes it without the Engine."""
 
-    engine: Engine
-    model: Model
     kind: Literal["generate", "chat"]
+    model: Model
     options: dict[str, Any]
     keep_alive: float | None
+    load: LoadSpec
+    sampling: SamplingOptions  # without the grammar: Run adds it (after the thinking, for a thinking model)
     build_prompt: Callable[[Run], str]
     grammar: str | None = None
     think: bool | str | None = None
     tools: list[Tool] | None = None
     raw: bool = False
-    logprobs: bool = False
-    top_logprobs: int = 0
     truncate: bool = True
     shift: bool = True
     started_ns: int = field(default_factory=time.perf_counter_ns)
+
+
+@dataclass
+class Run:
+    """One generate or chat request from scheduling to the final chunk (shared by Engine and AsyncEngine)."""
+
+    plan: Plan
+    scheduler: Scheduler
     lease: Lease | None = None
     seq: Any = None
     prompt: str = ""
@@ -82,26 +90,36 @@ class Run:
     _raw: list[str] = field(default_factory=list)
     _closed: bool = False
 
+    @property
+    def model(self) -> Model:
+        return self.plan.model
+
     # -- blocking part: schedule, render, tokenize, submit -----------------------------------------------
+
+    def acquire(self) -> Lease:
+        """The runner the plan names, loaded if needed (the prompt builder may need its tokenizer)."""
+        if self.lease is None:
+            self.lease = self.scheduler.acquire(self.plan.load, self.plan.keep_alive)
+        return self.lease
 
     def start(self) -> None:
         """Acquire a runner (loading it if needed), build the prompt and start decoding."""
-        self.lease = self.engine._acquire(self.model, self.options, self.keep_alive)
-        runner = self.lease.runner
-        self.prompt = self.build_prompt(self)
+        plan = self.plan
+        runner = self.acquire().runner
+        self.prompt = plan.build_prompt(self)
         tokens = self._tokenize(runner, self.prompt)
-        if self.think and "thinking" in self.model.capabilities:
-            tags = self.model.template.thinking_tags
+        if plan.think and "thinking" in plan.model.capabilities:
+            tags = plan.model.template.thinking_tags
             opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
             started = self.prompt.rstrip().endswith(opening)
             self.thinking_parser = ThinkingParser(opening, closing, started=started)
-        if self.tools:
-            self.tool_parser = ToolCallParser(self.model.template.tool_call_prefix or "{")
-        grammar = self.grammar
+        if plan.tools:
+            self.tool_parser = ToolCallParser(plan.model.template.tool_call_prefix or "{")
+        grammar = plan.grammar
         if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
             self.format_after_thinking, grammar = grammar, None
-        sampling = self.engine._sampling(self.options, grammar, self.logprobs, self.top_logprobs)
-        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        sampling = replace(plan.sampling, grammar=grammar)
+        self.seq = runner.submit(tokens, sampling, shift=plan.shift, truncate=plan.truncate)
 
     def restart_with_format(self) -> None:
         """The thinking has ended: decode the answer again from prompt + thinking, under the grammar."""
@@ -112,11 +130,11 @@ class Run:
         thought = raw[: end + len(self.thinking_parser.closing)] if end >= 0 else ""
         runner = self.lease.runner
         tokens = self._tokenize(runner, self.prompt + thought)
-        sampling = self.engine._sampling(self.options, self.format_after_thinking, self.logprobs, self.top_logprobs)
+        sampling = replace(self.plan.sampling, grammar=self.format_after_thinking)
         self.thinking_parser = None
         self.format_after_thinking = None
         self.switch = False
-        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        self.seq = runner.submit(tokens, sampling, shift=self.plan.shift, truncate=self.plan.truncate)
 
     def _tokenize(self, runner: Any, prompt: str) -> Any:
         """Token ids of the prompt, or an ImagePrompt when its ``[img-N]`` tags name images."""
@@ -181,7 +199,7 @@ class Run:
         return thinking, content, calls
 
     def _logprobs(self, piece: Any) -> list[Logprob] | None:
-        if not self.logprobs:
+        if not self.plan.sampling.logprobs:
             return None
         raw = getattr(piece, "logprobs", None)
         if not raw:
@@ -191,7 +209,7 @@ class Run:
     def _chunk(
         self, content: str, thinking: str, calls: list[ToolCall], logprobs: list[Logprob] | None
     ) -> GenerateResponse | ChatResponse:
-        if self.kind == "generate":
+        if self.plan.kind == "generate":
             return GenerateResponse(
                 model=self.model.requested,
                 created_at=now(),
@@ -213,15 +231,15 @@ class Run:
         metrics = {
             "done": True,
             "done_reason": getattr(piece, "done_reason", None) or "stop",
-            "total_duration": time.perf_counter_ns() - self.started_ns,
+            "total_duration": time.perf_counter_ns() - self.plan.started_ns,
             "load_duration": self.lease.load_duration_ns if self.lease else 0,
             "prompt_eval_count": getattr(piece, "prompt_eval_count", None),
             "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
             "eval_count": getattr(piece, "eval_count", None),
             "eval_duration": getattr(piece, "eval_duration_ns", None),
         }
-        if self.kind == "generate":
-            context = None if self.raw else list(getattr(piece, "context", None) or [])
+        if self.plan.kind == "generate":
+            context = None if self.plan.raw else list(getattr(piece, "context", None) or [])
             return GenerateResponse(model=self.model.requested, created_at=now(), response="", context=context,
                                     **metrics)
         return ChatResponse(model=self.model.requested, created_at=now(),
