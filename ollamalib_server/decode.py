@@ -14,6 +14,8 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
+from ollamalib.requests import json_kind
+
 from .errors import APIError
 
 __all__ = [
@@ -47,21 +49,6 @@ class GoType:
 
     def schema(self) -> Schema:
         return Schema()
-
-
-def json_kind(value: Any) -> str:
-    """The JSON kind Go names in UnmarshalTypeError: string, number, bool, array, object."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 def _mismatch(value: Any, where: str, go: str, kind: str | None = None) -> APIError:

@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
     DigestMismatchError,
     InvalidNameError,
@@ -31,7 +32,7 @@ from ollamalib.requests import ChatRequest, CreateRequest, EmbeddingsRequest, Em
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, go_quote
+from .errors import APIError
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]

@@ -597,13 +597,14 @@ class Engine:
         raise OllamalibError(f"{m.name.full}: image input without a projector file is not supported by ollamalib's "
                              "runner yet", status_code=501)
 
-    @staticmethod
-    def _grammar(format: FormatArg) -> str | None:
+    def _grammar(self, format: FormatArg) -> str | None:
+        """The GBNF of a request's ``format``, built here in the caller's thread, never on the decode thread."""
         if format is None or format == "":
             return None
         from ..runner.grammar import format_to_grammar
 
-        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format)
+        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
+                                 self.settings.max_grammar_repeats)
 
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
