@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from pydantic import (
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_serializer,
     field_validator,
@@ -228,12 +227,8 @@ class Request(CheckedModel):
     """The Go struct name Ollama's decoder errors mention (``GenerateRequest``)."""
 
     @classmethod
-    def _typed_error(cls, exc: ValidationError) -> OllamalibError:
-        """The library error for pydantic's first complaint: a validator's own error, else Go's type error."""
-        first = exc.errors()[0]
-        cause = (first.get("ctx") or {}).get("error")
-        if isinstance(cause, OllamalibError):
-            return cause
+    def _type_error(cls, first: Any) -> OllamalibError:
+        """Go's decoding error for a value of the wrong type: ``json: cannot unmarshal X into Go struct field``."""
         loc = first.get("loc", ())
         name = str(loc[0]) if loc else ""
         value = first.get("input")

@@ -110,12 +110,17 @@ class CheckedModel(SubscriptableModel):
 
     @classmethod
     def _typed_error(cls, exc: ValidationError) -> OllamalibError:
-        """A validator's own library error, else an InvalidOptionError with pydantic's first message."""
+        """A validator's own library error, else the type error ``_type_error`` words for the first complaint."""
         first = exc.errors()[0]
         cause = (first.get("ctx") or {}).get("error")
         if isinstance(cause, OllamalibError):
             return cause
-        return InvalidOptionError(f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}")
+        return cls._type_error(first)
+
+    @classmethod
+    def _type_error(cls, error: Any) -> OllamalibError:
+        """An InvalidOptionError with pydantic's message (subclasses word it as their wire format does)."""
+        return InvalidOptionError(f"{'.'.join(map(str, error.get('loc', ())))}: {error.get('msg')}")
 
 
 # --- options --------------------------------------------------------------------------------------------
