@@ -9,13 +9,13 @@ status texts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
-from .gguf import GGUFInfo
+from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
@@ -48,7 +48,8 @@ _REPLACED_BY_NEW = {
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
 }
-_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+Quantizer = Callable[[Path, Path, str], object]
+"""Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
 
 
 def create_model(
@@ -66,8 +67,12 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
-    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
+
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
+    """
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
@@ -126,7 +131,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer)
         new_gguf = None
 
     layers = list(base_layers)
@@ -288,11 +293,11 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import normalize_quantization, quantize
-
     target = normalize_quantization(qtype)
+    if quantize is None:
+        raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
     out_layers = []
     new_config = config
     for layer in layers:
@@ -301,7 +306,7 @@ def _quantize(
             continue
         src = store.blob_path(layer.digest)
         info = GGUFInfo.read(src)
-        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+        if info.file_type.upper() not in QUANTIZE_SOURCES:
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
@@ -372,12 +377,15 @@ def create_from_modelfile(
     base_dir: str | Path = ".",
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
     kw = modelfile_arguments(mf, base_dir, store)
     try:
-        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
+        yield from create_model(
+            store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, **kw
+        )
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 
