@@ -206,6 +206,8 @@ class Settings:
     nohistory: bool = False
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
@@ -264,7 +266,7 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
-        for name in ("max_grammar_repeats",):
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
