@@ -24,7 +24,6 @@ __all__ = [
     "error_body",
     "error_status_and_text",
     "exception_handler",
-    "go_quote",
     "openai_error_body",
 ]
 
@@ -118,24 +117,3 @@ def exception_handler(request: Request, exc: Exception) -> Response:
     body = openai_error_body(status, text) if is_openai_path(request.url.path) else error_body(text)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string: double quotes, backslash escapes, printable Unicode kept as is."""
-    out = ['"']
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)

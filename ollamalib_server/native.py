@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
     DigestMismatchError,
     InvalidNameError,
@@ -29,7 +30,7 @@ from ollamalib.names import ModelName
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body, json_kind
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, go_quote
+from .errors import APIError
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
