@@ -111,6 +111,21 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _seconds(value: str | None) -> float | None:
+    """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
+    value = _clean(value)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except InvalidOptionError:
+            return None
+    return seconds if seconds > 0 else 0.0
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -138,7 +153,10 @@ class Settings:
     load_timeout: float = 300.0
     nohistory: bool = False
     api_key: str | None = None
-    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_blob_bytes: int = 1024**4
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
     max_messages: int = 50_000  # messages in one chat request (400 past it)
     max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
@@ -199,6 +217,11 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
+        for name in ("header_timeout", "body_timeout"):
+            seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
+            if seconds is not None:
+                kw[name] = seconds
         for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:

@@ -9,6 +9,7 @@ status texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,8 @@ def create_model(
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(from_).expanduser() if from_ and not files and not Digest.is_valid(from_) else None
-    if folder is not None and folder.is_dir():
+    folder = Path(os.path.expanduser(from_)) if from_ and not files and not Digest.is_valid(from_) else None
+    if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
     config = ModelConfig()
@@ -89,7 +90,7 @@ def create_model(
             yield ProgressResponse(status="converting model")
             model_layers = [_converted_model(store, files, fresh)]
         yield ProgressResponse(status="parsing GGUF")
-        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
             if info.is_projector:
                 layer.mediaType = MEDIA_TYPE_PROJECTOR
@@ -104,16 +105,16 @@ def create_model(
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
-            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            path = Path(os.path.expanduser(from_))  # unlike Path's, leaves "~nobody" as it is
+            if os.path.isfile(path):  # unlike Path.is_file, False for a name too long to be a path
                 yield ProgressResponse(status="parsing GGUF")
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
-                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+                config = _config_from_gguf(_read_gguf(new_gguf))
             else:
                 base = store.resolve(from_)
                 base_name = base.name.display_shortest
@@ -263,6 +264,13 @@ def _digest_of(data: bytes) -> Digest:
     import hashlib
 
     return Digest(hashlib.sha256(data).hexdigest())
+
+
+def _read_gguf(path: Path) -> GGUFInfo:
+    """The header of a model layer, refused (GGUFError, 400) when its tensor data is not all in the file."""
+    info = GGUFInfo.read(path)
+    info.check_tensor_data()
+    return info
 
 
 def _config_from_gguf(info: GGUFInfo) -> ModelConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -569,7 +570,7 @@ class Engine:
 
     def _missing_base(self, from_: str) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
-        if Digest.is_valid(from_) or Path(from_).expanduser().is_file():
+        if Digest.is_valid(from_) or os.path.isfile(os.path.expanduser(from_)):  # never raises for a long name
             return False
         try:
             return not self.store.exists(ModelName.parse(from_))
