@@ -9,6 +9,7 @@ status texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def create_model(
     store: ModelStore,
     name: str | ModelName,
     *,
-    from_: str | None = None,
+    from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     template: str | None = None,
@@ -71,6 +72,9 @@ def create_model(
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
+    A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
+    (the server passes one, so a client's ``from`` can never make it read a file).
+
     ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
     """
     target = ModelName.parse(name)
@@ -78,8 +82,9 @@ def create_model(
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(from_).expanduser() if from_ and not files and not Digest.is_valid(from_) else None
-    if folder is not None and folder.is_dir():
+    local = isinstance(from_, str) and not files and not Digest.is_valid(from_)  # a ModelName is never a path
+    folder = Path(os.path.expanduser(from_)) if local and isinstance(from_, str) else None
+    if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
     config = ModelConfig()
@@ -94,7 +99,7 @@ def create_model(
             yield ProgressResponse(status="converting model")
             model_layers = [_converted_model(store, files, fresh)]
         yield ProgressResponse(status="parsing GGUF")
-        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
             if info.is_projector:
                 layer.mediaType = MEDIA_TYPE_PROJECTOR
@@ -104,21 +109,23 @@ def create_model(
         config = _config_from_gguf(main[1])
     else:
         assert from_ is not None
-        if Digest.is_valid(from_):
+        if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
-            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            # unlike Path's, os.path leaves "~nobody" as it is and says False for a name too long to be a path
+            path = Path(os.path.expanduser(from_)) if isinstance(from_, str) else None
+            if path is not None and os.path.isfile(path):
                 yield ProgressResponse(status="parsing GGUF")
+                _read_gguf(path)  # a GGUF, checked before any byte of it is copied into the store
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
-                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+                config = _config_from_gguf(_read_gguf(new_gguf))
             else:
                 base = store.resolve(from_)
                 base_name = base.name.display_shortest
@@ -268,6 +275,13 @@ def _digest_of(data: bytes) -> Digest:
     import hashlib
 
     return Digest(hashlib.sha256(data).hexdigest())
+
+
+def _read_gguf(path: Path) -> GGUFInfo:
+    """The header of a model layer, refused (GGUFError, 400) when its tensor data is not all in the file."""
+    info = GGUFInfo.read(path)
+    info.check_tensor_data()
+    return info
 
 
 def _config_from_gguf(info: GGUFInfo) -> ModelConfig:
