@@ -111,6 +111,12 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (``~`` expanded; empty entries dropped)."""
+    value = _clean(value)
+    return tuple(Path(os.path.expanduser(p.strip())) for p in (value or "").split(os.pathsep) if p.strip())
+
+
 def _seconds(value: str | None) -> float | None:
     """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
     value = _clean(value)
@@ -162,6 +168,8 @@ class Settings:
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    create_paths: tuple[Path, ...] = ()
+    """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -227,6 +235,7 @@ class Settings:
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)

@@ -508,7 +508,7 @@ class Engine:
         self,
         model: str,
         quantize: str | None = None,
-        from_: str | None = None,
+        from_: str | ModelName | None = None,
         files: dict[str, str] | None = None,
         adapters: dict[str, str] | None = None,
         template: str | None = None,
@@ -531,7 +531,7 @@ class Engine:
         return events if stream else _last(events)
 
     def _create_events(
-        self, model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
+        self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
@@ -539,15 +539,17 @@ class Engine:
         from ..create import create_model
 
         if from_ and not files and self._missing_base(from_):
-            yield from self._pull_events(from_, False)
+            yield from self._pull_events(str(from_), False)
         yield from create_model(
             self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
             parameters=options_dict(parameters) or None, license=license, quantize=quantize,
             messages=[to_message(x) for x in messages] if messages else None, requires=requires,
         )
 
-    def _missing_base(self, from_: str) -> bool:
+    def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
+        if isinstance(from_, ModelName):
+            return not self.store.exists(from_)
         if Digest.is_valid(from_) or os.path.isfile(os.path.expanduser(from_)):  # never raises for a long name
             return False
         try:
