@@ -163,6 +163,8 @@ class Settings:
     max_blob_bytes: int = 1024**4
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
@@ -228,7 +230,7 @@ class Settings:
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
-        for name in ("max_grammar_repeats",):
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
