@@ -490,8 +490,9 @@ class Engine:
         if not isinstance(run, Run):
             return "", 0
         try:
+            prompt = run.build_prompt(run, self._vocabulary(run.model))  # holding no runner slot meanwhile
             run.lease = self._acquire(run.model, run.options, run.keep_alive)
-            return run.build_prompt(run, self._vocabulary(run.model)), len(run.images)
+            return prompt, len(run.images)
         finally:
             run.close()
 
