@@ -111,6 +111,27 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (``~`` expanded; empty entries dropped)."""
+    value = _clean(value)
+    return tuple(Path(os.path.expanduser(p.strip())) for p in (value or "").split(os.pathsep) if p.strip())
+
+
+def _seconds(value: str | None) -> float | None:
+    """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
+    value = _clean(value)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except InvalidOptionError:
+            return None
+    return seconds if seconds > 0 else 0.0
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -138,12 +159,21 @@ class Settings:
     load_timeout: float = 300.0
     nohistory: bool = False
     api_key: str | None = None
-    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_blob_bytes: int = 1024**4
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    host_set: bool = False  # OLLAMA_HOST was given (the CLI then never falls back to in-process)
+    hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
+    create_paths: tuple[Path, ...] = ()
+    """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -153,6 +183,7 @@ class Settings:
         kw: dict[str, Any] = {}
         scheme, h, port = parse_host(get("OLLAMA_HOST"))
         kw["host"] = f"{scheme}://{h}:{port}"
+        kw["host_set"] = bool(_clean(get("OLLAMA_HOST")))
         if _clean(get("OLLAMA_MODELS")):
             kw["models"] = Path(os.path.expanduser(_clean(get("OLLAMA_MODELS")) or ""))
         if _clean(get("OLLAMALIB_DATA_DIR")):
@@ -197,13 +228,20 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
-        for name in ("max_grammar_repeats",):
+        kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
+        for name in ("header_timeout", "body_timeout"):
+            seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
+            if seconds is not None:
+                kw[name] = seconds
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
+        kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)

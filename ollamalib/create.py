@@ -9,13 +9,14 @@ status texts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
-from .gguf import GGUFInfo
+from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
@@ -48,14 +49,15 @@ _REPLACED_BY_NEW = {
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
 }
-_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+Quantizer = Callable[[Path, Path, str], object]
+"""Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
 
 
 def create_model(
     store: ModelStore,
     name: str | ModelName,
     *,
-    from_: str | None = None,
+    from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     template: str | None = None,
@@ -66,15 +68,23 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
-    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
+
+    A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
+    (the server passes one, so a client's ``from`` can never make it read a file).
+
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
+    """
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(from_).expanduser() if from_ and not files and not Digest.is_valid(from_) else None
-    if folder is not None and folder.is_dir():
+    local = isinstance(from_, str) and not files and not Digest.is_valid(from_)  # a ModelName is never a path
+    folder = Path(os.path.expanduser(from_)) if local and isinstance(from_, str) else None
+    if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
     config = ModelConfig()
@@ -89,7 +99,7 @@ def create_model(
             yield ProgressResponse(status="converting model")
             model_layers = [_converted_model(store, files, fresh)]
         yield ProgressResponse(status="parsing GGUF")
-        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
             if info.is_projector:
                 layer.mediaType = MEDIA_TYPE_PROJECTOR
@@ -99,21 +109,23 @@ def create_model(
         config = _config_from_gguf(main[1])
     else:
         assert from_ is not None
-        if Digest.is_valid(from_):
+        if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
-            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            # unlike Path's, os.path leaves "~nobody" as it is and says False for a name too long to be a path
+            path = Path(os.path.expanduser(from_)) if isinstance(from_, str) else None
+            if path is not None and os.path.isfile(path):
                 yield ProgressResponse(status="parsing GGUF")
+                _read_gguf(path)  # a GGUF, checked before any byte of it is copied into the store
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
-                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+                config = _config_from_gguf(_read_gguf(new_gguf))
             else:
                 base = store.resolve(from_)
                 base_name = base.name.display_shortest
@@ -126,7 +138,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer)
         new_gguf = None
 
     layers = list(base_layers)
@@ -265,6 +277,13 @@ def _digest_of(data: bytes) -> Digest:
     return Digest(hashlib.sha256(data).hexdigest())
 
 
+def _read_gguf(path: Path) -> GGUFInfo:
+    """The header of a model layer, refused (GGUFError, 400) when its tensor data is not all in the file."""
+    info = GGUFInfo.read(path)
+    info.check_tensor_data()
+    return info
+
+
 def _config_from_gguf(info: GGUFInfo) -> ModelConfig:
     details = info.details()
     return ModelConfig(
@@ -288,11 +307,11 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import normalize_quantization, quantize
-
     target = normalize_quantization(qtype)
+    if quantize is None:
+        raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
     out_layers = []
     new_config = config
     for layer in layers:
@@ -301,7 +320,7 @@ def _quantize(
             continue
         src = store.blob_path(layer.digest)
         info = GGUFInfo.read(src)
-        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+        if info.file_type.upper() not in QUANTIZE_SOURCES:
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
@@ -372,12 +391,15 @@ def create_from_modelfile(
     base_dir: str | Path = ".",
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
     kw = modelfile_arguments(mf, base_dir, store)
     try:
-        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
+        yield from create_model(
+            store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, **kw
+        )
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

@@ -31,6 +31,7 @@ from pydantic import (
 
 from .config import FOREVER, parse_keep_alive
 from .errors import InvalidDigestError, InvalidOptionError, ModelfileError, OllamalibError
+from .names import ModelName
 from .options import validate_options
 from .types import CheckedModel, Message, Options, Tool
 
@@ -428,7 +429,7 @@ class CreateRequest(_Named):
     """``/api/create``: a model from a base model, a GGUF or uploaded blobs, and Modelfile settings."""
 
     go_name = "CreateRequest"
-    from_: str | None = Field(default=None, alias="from")
+    from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
     template: str | None = None
@@ -444,6 +445,10 @@ class CreateRequest(_Named):
     @classmethod
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
         return _messages(v, _local(info))
+
+    @field_serializer("from_")
+    def _dump_from(self, v: str | ModelName | None) -> str | None:
+        return None if v is None else str(v)
 
     @model_validator(mode="before")
     @classmethod

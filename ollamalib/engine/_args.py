@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ..errors import InvalidOptionError, PayloadTooLargeError
 from ..types import Message, Options
 
 OptionsArg = Mapping[str, Any] | Options | None
@@ -22,6 +23,33 @@ THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 def now() -> datetime:
     """``created_at``: the current UTC time."""
     return datetime.now(UTC)
+
+
+def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
+    """At most ``limit`` messages in one chat (Settings.max_messages)."""
+    if messages is not None and len(messages) > limit:
+        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
+                                 "(OLLAMALIB_MAX_MESSAGES)")
+
+
+def check_text_size(texts: Iterable[str | None], limit: int) -> None:
+    """At most ``limit`` UTF-8 bytes of prompt text in one request (Settings.max_prompt_bytes), else a 413."""
+    total = 0
+    for text in texts:
+        if text:
+            total += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if total > limit:
+                raise PayloadTooLargeError(f"prompt too large: its text is more than {limit:,} bytes "
+                                           "(OLLAMALIB_MAX_PROMPT_BYTES)")
+
+
+def message_texts(messages: Iterable[Message]) -> Iterator[str | None]:
+    """The text fields of ``messages`` that reach the template (what check_text_size counts)."""
+    for msg in messages:
+        yield msg.content
+        yield msg.thinking
+        for call in msg.tool_calls or []:
+            yield str(call.function.arguments)
 
 
 def normalize(vec: Sequence[float]) -> list[float]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -34,7 +37,17 @@ from ..types import (
     StatusResponse,
     Tool,
 )
-from ._args import FormatArg, KeepAlive, OptionsArg, filter_think_tags, normalize, now
+from ._args import (
+    FormatArg,
+    KeepAlive,
+    OptionsArg,
+    check_message_count,
+    check_text_size,
+    filter_think_tags,
+    message_texts,
+    normalize,
+    now,
+)
 from ._images import decode_image, tag_images
 from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
@@ -44,6 +57,7 @@ log = logging.getLogger("ollamalib.engine")
 
 IMAGE_TOKENS = 768  # what Ollama counts per image when fitting chat history (server/prompt.go)
 VISION_MIN_CTX = 2048  # the smallest num_ctx Ollama gives a model with a projector (sched.go getRunner)
+VOCABULARIES_KEPT = 4  # tokenizers loaded for prompt preparation (Engine._vocabulary)
 
 
 class Engine:
@@ -62,6 +76,8 @@ class Engine:
         self.scheduler = Scheduler(settings)
         self._info_cache: dict[tuple[str, int], GGUFInfo] = {}
         self._cache_lock = threading.Lock()
+        self._vocabs: OrderedDict[tuple[str, int], Any] = OrderedDict()  # path, mtime -> runner.Vocabulary
+        self._vocab_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -172,6 +188,7 @@ class Engine:
         if not model:
             raise ModelNotFoundError(model)
         m = self._model(model)
+        check_text_size((prompt, req.suffix, req.system, req.template), self.settings.max_prompt_bytes)
         image_data = list(req.images or [])
         if not prompt and not image_data and ka == 0:
             self._unload(m.record)
@@ -190,13 +207,11 @@ class Engine:
         tmpl = Template(req.template, kind="go") if req.template else m.template
         record, suffix, system, context, raw = m.record, req.suffix, req.system, req.context, req.raw
 
-        def build(run: Run) -> str:
+        def build(run: Run, vocab: Any) -> str:
             if raw:
                 run.images = [decode_image(x) for x in image_data]
                 return prompt
-            prefix = ""
-            if context:
-                prefix = run.lease.runner.detokenize(list(context)) if run.lease else ""
+            prefix = vocab.detokenize(list(context)) if context else ""
             if suffix:
                 return prefix + self._render(m, tmpl, prompt=prompt, suffix=suffix, think=think)
             msgs: list[Message] = []
@@ -217,7 +232,9 @@ class Engine:
         if not model:
             raise InvalidNameError("model is required")
         m = self._model(model)
+        check_message_count(req.messages, self.settings.max_messages)
         msgs = list(req.messages or [])
+        check_text_size(message_texts(msgs), self.settings.max_prompt_bytes)
         if not msgs and ka == 0:
             self._unload(m.record)
             return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
@@ -245,9 +262,9 @@ class Engine:
         do_truncate = req.truncate is not False
         num_ctx = opts["num_ctx"]
 
-        def build(run: Run) -> str:
-            prompt, images = self._fit_chat(m, run.acquire().runner, history, tool_list, think, num_ctx,
-                                            do_truncate)
+        def build(run: Run, vocab: Any) -> str:
+            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
+                                            run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
@@ -260,6 +277,7 @@ class Engine:
     ) -> Plan:
         return Plan(
             kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts, False),
+            vocabulary=partial(self._vocabulary, m),
             sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
             grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
             truncate=req.truncate is not False, shift=req.shift is not False, started_ns=started,
@@ -277,53 +295,68 @@ class Engine:
     def _fit_chat(
         self,
         m: Model,
-        runner: Any,
+        vocab: Any,
         msgs: list[Message],
         tools: list[Tool],
         think: bool | str | None,
         num_ctx: int,
         truncate: bool,
+        check: Callable[[], None] = lambda: None,
     ) -> tuple[str, list[str]]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
         System messages and the last message are always kept. Returns the prompt and the images (base64) of the
         kept messages, which the prompt names with ``[img-N]`` tags.
+
+        Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
+        part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
+        dropped), and a prompt with no more bytes than num_ctx fits without tokenizing, so the work grows with
+        what is kept, not with the history. ``check`` runs before each render: it raises when the caller is gone.
         """
         kw = {"think": think}
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
+        rendered: dict[int, str] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
+            check()
             system = [x for x in msgs[:start] if x.role == "system"]
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int, untagged: str | None = None) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str]]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
-            if untagged is not None and not images:
-                return untagged, images
+            if start in rendered and not images:
+                return rendered[start], images
             return render(start, tagged), images
 
-        def fits(start: int, text: str) -> bool:
+        def fits(start: int) -> bool:
+            text = rendered[start] = render(start)
             images = sum(len(x.images or []) for x in msgs[start:])
-            n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
-            return n <= num_ctx
+            extra = image_cost * images + 2  # a token holds at least one byte, plus a BOS and an EOS
+            if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
+                return True
+            check()
+            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
 
-        if not truncate or len(msgs) <= 1:
+        last = len(msgs) - 1
+        if not truncate or last < 1 or fits(0):
             return final(0)
-        prompt = render(0)
-        if fits(0, prompt):
-            return final(0, prompt)
-        keep, kept_prompt = len(msgs) - 1, None
-        for i in range(len(msgs) - 2, 0, -1):
-            candidate = render(i)
-            if not fits(i, candidate):
+        fitting, failing, step = last, 0, 1  # msgs[fitting:] fits (the last message is kept regardless)
+        while last - step > 0:
+            if not fits(last - step):
+                failing = last - step
                 break
-            keep, kept_prompt = i, candidate
-        if keep != 0:
-            log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
-                      len(msgs))
-        return final(keep, kept_prompt)
+            fitting, step = last - step, step * 2
+        while fitting - failing > 1:
+            middle = (fitting + failing) // 2
+            if fits(middle):
+                fitting = middle
+            else:
+                failing = middle
+        log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - fitting,
+                  len(msgs))
+        return final(fitting)
 
     # -- embeddings --------------------------------------------------------------------------------------
 
@@ -418,8 +451,9 @@ class Engine:
             return "", 0
         run = Run(plan, self.scheduler)
         try:
+            prompt = plan.build_prompt(run, plan.vocabulary())  # holding no runner slot meanwhile
             run.acquire()
-            return plan.build_prompt(run), len(run.images)
+            return prompt, len(run.images)
         finally:
             run.close()
 
@@ -435,8 +469,14 @@ class Engine:
     def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
 
+        from ..create import create_model
+
         ModelName.parse(model)
-        with Registry(self.store, settings=self.settings) as registry:
+
+        def build(name: ModelName, files: dict[str, str]) -> Iterator[ProgressResponse]:
+            return create_model(self.store, name, files=files)
+
+        with Registry(self.store, settings=self.settings, model_builder=build) as registry:
             yield from registry.pull(model, insecure=insecure)
 
     def push(
@@ -458,7 +498,7 @@ class Engine:
         self,
         model: str,
         quantize: str | None = None,
-        from_: str | None = None,
+        from_: str | ModelName | None = None,
         files: dict[str, str] | None = None,
         adapters: dict[str, str] | None = None,
         template: str | None = None,
@@ -481,27 +521,33 @@ class Engine:
         return events if stream else _last(events)
 
     def _create_events(
-        self, model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
+        self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import create_model
+        from ..create import Quantizer, create_model
+
+        quantizer: Quantizer | None = None
+        if quantize:  # the runner owns quantization (llama.cpp); create receives it
+            from ..runner.quantize import quantize as quantizer
 
         if from_ and not files and self._missing_base(from_):
-            yield from self._pull_events(from_, False)
+            yield from self._pull_events(str(from_), False)
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
                             messages=messages, requires=requires)
         yield from create_model(
             self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
             system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
-            messages=req.messages or None, requires=req.requires,
+            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
         )
 
-    def _missing_base(self, from_: str) -> bool:
+    def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
-        if Digest.is_valid(from_) or Path(from_).expanduser().is_file():
+        if isinstance(from_, ModelName):
+            return not self.store.exists(from_)
+        if Digest.is_valid(from_) or os.path.isfile(os.path.expanduser(from_)):  # never raises for a long name
             return False
         try:
             return not self.store.exists(ModelName.parse(from_))
@@ -587,6 +633,24 @@ class Engine:
             with self._cache_lock:
                 self._info_cache[key] = info
         return info
+
+    def _vocabulary(self, m: Model) -> Any:
+        """The tokenizer of ``m``'s weights alone (a few loaded at a time), for preparing prompts without
+        holding a runner: rendering and fitting a long chat must not keep other requests to the model waiting."""
+        from ..runner import Vocabulary
+
+        path = m.record.model_path
+        if path is None:
+            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._vocab_lock:
+            vocab = self._vocabs.get(key)
+            if vocab is None:
+                vocab = self._vocabs[key] = Vocabulary(path)
+                while len(self._vocabs) > VOCABULARIES_KEPT:
+                    self._vocabs.popitem(last=False)  # freed once no preparation uses it any more
+            self._vocabs.move_to_end(key)
+            return vocab
 
     def _require_vision(self, m: Model) -> None:
         if m.record.projectors:

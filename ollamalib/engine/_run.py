@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import CapabilityError
+from ..errors import CapabilityError, RequestCancelledError
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..parsers import ThinkingParser, ToolCallParser
@@ -63,7 +64,8 @@ class Plan:
     keep_alive: float | None
     load: LoadSpec
     sampling: SamplingOptions  # without the grammar: Run adds it (after the thinking, for a thinking model)
-    build_prompt: Callable[[Run], str]
+    build_prompt: Callable[[Run, Any], str]  # (run, tokenizer) -> prompt; sets run.images
+    vocabulary: Callable[[], Any]  # the model's tokenizer alone, to prepare the prompt without holding a runner
     grammar: str | None = None
     think: bool | str | None = None
     tools: list[Tool] | None = None
@@ -89,6 +91,7 @@ class Run:
     switch: bool = False  # the thinking has ended: restart decoding with the grammar
     _raw: list[str] = field(default_factory=list)
     _closed: bool = False
+    _state: threading.Lock = field(default_factory=threading.Lock)  # close() may come from another thread
 
     @property
     def model(self) -> Model:
@@ -97,17 +100,30 @@ class Run:
     # -- blocking part: schedule, render, tokenize, submit -----------------------------------------------
 
     def acquire(self) -> Lease:
-        """The runner the plan names, loaded if needed (the prompt builder may need its tokenizer)."""
+        """The runner the plan names, loaded if needed."""
         if self.lease is None:
-            self.lease = self.scheduler.acquire(self.plan.load, self.plan.keep_alive)
+            lease = self.scheduler.acquire(self.plan.load, self.plan.keep_alive)
+            with self._state:
+                self.lease = lease
         return self.lease
 
     def start(self) -> None:
-        """Acquire a runner (loading it if needed), build the prompt and start decoding."""
+        """Build the prompt, acquire a runner (loading it if needed) and start decoding.
+
+        The prompt is rendered, fitted and tokenized with the model's Vocabulary before a runner is acquired, so
+        a long preparation holds no slot. ``close()`` from another thread (the client went away) stops the
+        preparation at its next step and hands back whatever was acquired; ``start`` then raises
+        RequestCancelledError.
+        """
         plan = self.plan
+        vocab = plan.vocabulary()
+        self.prompt = plan.build_prompt(self, vocab)
+        tokens = None if self.images else vocab.tokenize(strip_bos(vocab, self.prompt))
+        self.check_cancelled()
         runner = self.acquire().runner
-        self.prompt = plan.build_prompt(self)
-        tokens = self._tokenize(runner, self.prompt)
+        self.check_cancelled()
+        if tokens is None:
+            tokens = self._tokenize(runner, self.prompt)
         if plan.think and "thinking" in plan.model.capabilities:
             tags = plan.model.template.thinking_tags
             opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
@@ -119,7 +135,16 @@ class Run:
         if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
             self.format_after_thinking, grammar = grammar, None
         sampling = replace(plan.sampling, grammar=grammar)
-        self.seq = runner.submit(tokens, sampling, shift=plan.shift, truncate=plan.truncate)
+        seq = runner.submit(tokens, sampling, shift=plan.shift, truncate=plan.truncate)
+        with self._state:
+            self.seq = seq
+        self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        """Raise RequestCancelledError once ``close()`` was called (and release what ``start`` holds)."""
+        if self._closed:
+            self._free()
+            raise RequestCancelledError()
 
     def restart_with_format(self) -> None:
         """The thinking has ended: decode the answer again from prompt + thinking, under the grammar."""
@@ -146,16 +171,20 @@ class Run:
         return runner.tokenize(text)
 
     def close(self) -> None:
-        """Stop decoding (if still running) and hand the runner back; safe to call twice."""
-        if self._closed:
-            return
+        """Stop decoding (if still running) and hand the runner back; safe to call twice, and from another
+        thread while ``start`` runs (which then stops at its next step)."""
         self._closed = True
+        self._free()
+
+    def _free(self) -> None:
+        with self._state:
+            seq, lease = self.seq, self.lease
         try:
-            if self.seq is not None:
-                self.seq.cancel()
+            if seq is not None:
+                seq.cancel()
         finally:
-            if self.lease is not None:
-                self.lease.release()
+            if lease is not None:
+                lease.release()
 
     # -- per piece: split thinking and tool calls, build chunks ------------------------------------------
 
@@ -316,7 +345,9 @@ def iterate(run: Run) -> Iterator[Any]:
 async def aiterate(run: Run, limiter: anyio.CapacityLimiter | None = None) -> AsyncIterator[Any]:
     """The chunks of a run for ``async for``: blocking steps in worker threads, decoding awaited."""
     try:
-        await anyio.to_thread.run_sync(run.start, limiter=limiter)
+        # abandon_on_cancel: a client that goes away does not wait for the preparation; the close() below
+        # makes it stop at its next step.
+        await anyio.to_thread.run_sync(run.start, limiter=limiter, abandon_on_cancel=True)
         while True:
             async for piece in run.seq:
                 for chunk in run.handle(piece):
