@@ -210,6 +210,7 @@ class Settings:
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    drain_timeout: float = 25.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -267,6 +268,12 @@ class Settings:
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
+        dt = _clean(get("OLLAMALIB_DRAIN_TIMEOUT"))
+        if dt:
+            try:
+                kw["drain_timeout"] = max(0.0, parse_duration(dt))
+            except InvalidOptionError:
+                kw["drain_timeout"] = float(max(0, _int(dt, 25)))
         kw.update(overrides)
         return cls(**kw)
 
@@ -302,6 +309,7 @@ class Settings:
             "load_timeout": "OLLAMA_LOAD_TIMEOUT",
             "nohistory": "OLLAMA_NOHISTORY",
             "api_key": "OLLAMA_API_KEY",
+            "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
         }
         out: dict[str, str] = {}
         for f in fields(self):
@@ -310,7 +318,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "(set)" if value else ""
-            elif f.name in ("keep_alive", "load_timeout"):
+            elif f.name in ("keep_alive", "load_timeout", "drain_timeout"):
                 value = "-1" if value == FOREVER else format_duration(value)
             elif f.name == "origins":
                 value = ",".join(self.all_origins)
