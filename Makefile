@@ -9,7 +9,7 @@ WHEELS   := ../shared/wheels
 # The prebuilt llama-cpp-python wheel only saves build time; without it pip builds from source (~10 min).
 FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
-SYSTEM_PACKAGES := docker-registry apache2-utils
+SYSTEM_PACKAGES := docker-registry apache2-utils haproxy
 
 .PHONY: run test install system-deps clean
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]'
 	touch $@
 
-# System packages the tests use: Debian's OCI registry server and htpasswd for its basic-auth test.
+# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, HAProxy (fleet tests).
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

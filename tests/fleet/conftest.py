@@ -23,3 +23,9 @@ def fleet_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRegi
 def tiny_ref(fleet_registry: TlsRegistry, tmp_path_factory: pytest.TempPathFactory) -> str:
     """``HOST:PORT/library/tiny:latest``: a tiny scripted chat model pushed to the registry."""
     return publish_tiny_model(fleet_registry, tmp_path_factory.mktemp("fleet-publish"))
+
+
+@pytest.fixture(scope="session")
+def babble_ref(fleet_registry: TlsRegistry, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny model with random weights: greedy decoding babbles until ``num_predict`` (long streams)."""
+    return publish_tiny_model(fleet_registry, tmp_path_factory.mktemp("fleet-babble"), "library/babble", script=None)
