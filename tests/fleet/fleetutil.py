@@ -27,7 +27,7 @@ for _sub in ("server", "registry"):
         sys.path.insert(0, str(TESTS / _sub))
 
 from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf  # noqa: E402
-from netutil import free_port  # noqa: E402
+from netutil import free_port, stop_process  # noqa: E402
 from regtest_models import create_gguf_model  # noqa: E402
 from regtest_servers import DockerRegistry, start_docker_registry  # noqa: E402
 from srvutil import ServerProcess, start_server_process  # noqa: E402
@@ -180,13 +180,7 @@ class HAProxy:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def haproxy_config(port: int, stats_port: int, servers: list[str], *, check_path: str, balance: str = "roundrobin",

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from netutil import free_port
+from netutil import free_port, stop_process
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -38,12 +38,7 @@ class DockerRegistry:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_docker_registry(root: Path, htpasswd: Path | None = None, *, tls: tuple[Path, Path] | None = None,
