@@ -10,6 +10,7 @@ __all__ = [
     "BlobNotFoundError",
     "CapabilityError",
     "ContextLengthError",
+    "ConversionError",
     "DigestMismatchError",
     "ImageError",
     "InvalidDigestError",
@@ -107,6 +108,12 @@ class ModelfileError(OllamalibError, ValueError):
 
 class UnsupportedQuantizationError(OllamalibError, ValueError):
     """A quantization type or source file type Ollama would refuse."""
+
+    status_code = 400
+
+
+class ConversionError(OllamalibError, ValueError):
+    """A safetensors model or adapter that cannot be converted to GGUF (the cause is in the text)."""
 
     status_code = 400
 

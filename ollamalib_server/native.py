@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
     DigestMismatchError,
     InvalidNameError,
@@ -29,7 +30,7 @@ from ollamalib.names import ModelName
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body, json_kind
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, go_quote
+from .errors import APIError, body_too_large_text
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
@@ -315,7 +316,8 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise APIError(404, f"blob {go_quote(digest)} not found")
         return empty_response(200)
 
-    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201)
+    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201,
+          request_max_body_size=None)  # streamed to disk; _put_blob enforces max_blob_bytes instead
     async def push_blob(request: Request, digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
             raise APIError(400, "invalid digest format")
@@ -402,10 +404,18 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
 
 
 async def _put_blob(store: Any, request: Request, digest: str) -> None:
-    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time)."""
+    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time).
+
+    Never more than one batch is in memory; past ``max_blob_bytes`` the upload stops with 413 and the partial
+    file is removed by ``put_blob``.
+    """
     chunks = request.stream()
+    settings = getattr(request.app.state, "settings", None)
+    limit = settings.max_blob_bytes if settings is not None else None
+    received = 0
 
     async def next_batch() -> bytes:
+        nonlocal received
         buf = bytearray()
         try:
             while len(buf) < _BLOB_BATCH:
@@ -417,6 +427,9 @@ async def _put_blob(store: Any, request: Request, digest: str) -> None:
             pass
         except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
             raise RequestCancelledError() from exc
+        received += len(buf)
+        if limit is not None and received > limit:
+            raise APIError(413, body_too_large_text(limit, "OLLAMALIB_MAX_BLOB_BYTES"))
         return bytes(buf)
 
     def batches() -> Any:

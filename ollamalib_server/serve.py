@@ -20,6 +20,7 @@ from ollamalib.config import Settings
 from .app import create_app
 from .drain import Drain
 from .native import server_version
+from .protocol import timed_protocol
 
 __all__ = ["configure_logging", "ensure_key", "serve"]
 
@@ -122,7 +123,6 @@ def _draining_server(config: Any, drain: Drain) -> Any:
         def _start_drain(self) -> None:
             self.drain_task = asyncio.ensure_future(self._drain())
 
-
         async def _drain(self) -> None:
             if not await drain.wait_idle(drain.grace):
                 log.warning("drain grace period of %.1fs is over", drain.grace)
@@ -166,7 +166,8 @@ def serve(settings: Settings | None = None, *, engine: Any = None) -> None:
     host, port = settings.bind
     log.info('msg="Listening on %s:%d (version %s)"', host, port, server_version())
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5, server_header=False)
+                            timeout_graceful_shutdown=5, server_header=False,
+                            http=timed_protocol(settings.header_timeout))
     try:
         _draining_server(config, app.state.drain).run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after a graceful shutdown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -547,7 +548,7 @@ class Engine:
 
     def _missing_base(self, from_: str) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
-        if Digest.is_valid(from_) or Path(from_).expanduser().is_file():
+        if Digest.is_valid(from_) or os.path.isfile(os.path.expanduser(from_)):  # never raises for a long name
             return False
         try:
             return not self.store.exists(ModelName.parse(from_))
@@ -643,13 +644,14 @@ class Engine:
         raise OllamalibError(f"{m.name.full}: image input without a projector file is not supported by ollamalib's "
                              "runner yet", status_code=501)
 
-    @staticmethod
-    def _grammar(format: FormatArg) -> str | None:
+    def _grammar(self, format: FormatArg) -> str | None:
+        """The GBNF of a request's ``format``, built here in the caller's thread, never on the decode thread."""
         if format is None or format == "":
             return None
         from ..runner.grammar import format_to_grammar
 
-        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format)
+        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
+                                 self.settings.max_grammar_repeats)
 
     def _merged_options(self, m: Model, request: OptionsArg) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options, with num_ctx capped to the model's."""

@@ -13,15 +13,17 @@ import logging
 import os
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp.llama_cpp as C
 import numpy as np
 
+from ..errors import InvalidOptionError
 from ._types import RunnerError
 
-__all__ = ["Batch", "Model", "ensure_backend", "recent_errors"]
+__all__ = ["Batch", "Model", "check_token_ids", "ensure_backend", "recent_errors"]
 
 _log = logging.getLogger("ollamalib.llama")
 # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation of the previous line
@@ -46,6 +48,20 @@ def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
     if level == 4:
         _errors.append(message)
     _log.log(_LEVELS.get(level, logging.DEBUG), "%s", message)
+
+
+def check_token_ids(tokens: Iterable[object], n_vocab: int, what: str) -> list[int]:
+    """``tokens`` as a list of ints, or InvalidOptionError (400) naming the first id outside ``0..n_vocab-1``.
+
+    llama.cpp indexes its vocabulary with such ids unchecked: one bad id from a request (generate's ``context``)
+    aborts the whole process with an uncaught C++ ``std::out_of_range``.
+    """
+    out: list[int] = []
+    for token in tokens:
+        if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < n_vocab:
+            raise InvalidOptionError(f"invalid token {token!r} in {what}: the model's token ids are 0 to {n_vocab - 1}")
+        out.append(int(token))
+    return out
 
 
 def ensure_backend() -> None:
@@ -145,6 +161,10 @@ class Model:
         return int(int(C.llama_model_n_layer(self.ptr)) * n_head_kv * (k_len + v_len) * size)
 
     # -- vocabulary -----------------------------------------------------------------------------------------
+
+    def check(self, tokens: Iterable[object], what: str) -> list[int]:
+        """``tokens`` as ints, each checked to be an id of this vocabulary (see ``check_token_ids``)."""
+        return check_token_ids(tokens, self.n_vocab, what)
 
     def tokenize(self, text: str, add_special: bool, parse_special: bool) -> list[int]:
         data = text.encode("utf-8")
