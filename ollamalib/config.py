@@ -217,7 +217,7 @@ class Settings:
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
         kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
-        for name in ("header_timeout", "body_timeout"):
+        for name in ("header_timeout", "body_timeout", "drain_timeout"):
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
@@ -229,12 +229,6 @@ class Settings:
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
-        dt = _clean(get("OLLAMALIB_DRAIN_TIMEOUT"))
-        if dt:
-            try:
-                kw["drain_timeout"] = max(0.0, parse_duration(dt))
-            except InvalidOptionError:
-                kw["drain_timeout"] = float(max(0, _int(dt, 25)))
         kw.update(overrides)
         return cls(**kw)
 

@@ -14,7 +14,8 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
 
 
 def blocks(lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", DOC, re.M | re.S)
+    """The fenced blocks whose info string is ``lang`` (fences paired in order)."""
+    return [body for info, body in re.findall(r"^```(\w*)\n(.*?)^```$", DOC, re.M | re.S) if info == lang]
 
 
 def test_haproxy_config_is_accepted_and_matches_the_tested_one(tmp_path: Path):
