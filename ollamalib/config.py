@@ -111,6 +111,12 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (``~`` expanded; empty entries dropped)."""
+    value = _clean(value)
+    return tuple(Path(os.path.expanduser(p.strip())) for p in (value or "").split(os.pathsep) if p.strip())
+
+
 def _seconds(value: str | None) -> float | None:
     """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
     value = _clean(value)
@@ -157,12 +163,16 @@ class Settings:
     max_blob_bytes: int = 1024**4
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
     drain_timeout: float = 25.0
+    create_paths: tuple[Path, ...] = ()
+    """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -221,13 +231,14 @@ class Settings:
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
-        for name in ("max_grammar_repeats",):
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)

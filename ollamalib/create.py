@@ -56,7 +56,7 @@ def create_model(
     store: ModelStore,
     name: str | ModelName,
     *,
-    from_: str | None = None,
+    from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     template: str | None = None,
@@ -68,13 +68,18 @@ def create_model(
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
 ) -> Iterator[ProgressResponse]:
-    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
+
+    A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
+    (the server passes one, so a client's ``from`` can never make it read a file).
+    """
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
-    folder = Path(os.path.expanduser(from_)) if from_ and not files and not Digest.is_valid(from_) else None
+    local = isinstance(from_, str) and not files and not Digest.is_valid(from_)  # a ModelName is never a path
+    folder = Path(os.path.expanduser(from_)) if local and isinstance(from_, str) else None
     if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
         files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
@@ -100,16 +105,18 @@ def create_model(
         config = _config_from_gguf(main[1])
     else:
         assert from_ is not None
-        if Digest.is_valid(from_):
+        if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
             config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(os.path.expanduser(from_))  # unlike Path's, leaves "~nobody" as it is
-            if os.path.isfile(path):  # unlike Path.is_file, False for a name too long to be a path
+            # unlike Path's, os.path leaves "~nobody" as it is and says False for a name too long to be a path
+            path = Path(os.path.expanduser(from_)) if isinstance(from_, str) else None
+            if path is not None and os.path.isfile(path):
                 yield ProgressResponse(status="parsing GGUF")
+                _read_gguf(path)  # a GGUF, checked before any byte of it is copied into the store
                 digest = store.put_blob_file(path)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]

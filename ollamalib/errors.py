@@ -20,6 +20,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelfileError",
     "OllamalibError",
+    "PayloadTooLargeError",
     "RegistryError",
     "RequestCancelledError",
     "ResponseError",
@@ -152,6 +153,12 @@ class ContextLengthError(OllamalibError, ValueError):
     """The prompt does not fit the context and shifting is disabled, or input exceeds it."""
 
     status_code = 400
+
+
+class PayloadTooLargeError(OllamalibError, ValueError):
+    """A request whose text is larger than the configured limit."""
+
+    status_code = 413
 
 
 class ServerBusyError(OllamalibError, RuntimeError):

@@ -8,6 +8,7 @@ Blobs are written to a unique temporary file, verified, then renamed; writers of
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -128,6 +129,18 @@ class ModelStore:
 
     # -- blobs -------------------------------------------------------------------------------------------
 
+    def file_mode(self) -> int:
+        """The mode of a new blob or manifest: read/write as the umask allows, never wider than the root's.
+
+        Ollama chmods its blobs 0644; a store whose root is 0700 (or a umask of 077) keeps them private, so an
+        imported file is never readable by users who could not read the store.
+        """
+        try:
+            root_bits = self.root.stat().st_mode & 0o666
+        except FileNotFoundError:
+            root_bits = 0o666
+        return 0o666 & ~_process_umask() & root_bits
+
     def blob_path(self, digest: str | Digest) -> Path:
         return self.blobs_dir / Digest.parse(digest).filename
 
@@ -171,7 +184,7 @@ class ModelStore:
             actual = Digest(h.hexdigest())
             if expected is not None and actual != expected:
                 raise DigestMismatchError(str(expected), str(actual))
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, self.file_mode())
             with self.blob_lock(actual):
                 final = self.blob_path(actual)
                 if final.exists():
@@ -228,7 +241,7 @@ class ModelStore:
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(raw)
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp, self.file_mode())
                 os.replace(tmp, path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
@@ -410,6 +423,20 @@ class ModelStore:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+
+
+@functools.cache
+def _process_umask() -> int:
+    """The process umask, read without changing it where the system tells (Linux), else set and restored once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _manifest_bytes(manifest: Manifest) -> bytes:

@@ -358,7 +358,7 @@ class BlobDownloader:
             if actual != digest.hex:
                 _remove_download(final, partial)
                 raise _mismatch(digest, actual)
-            os.chmod(partial, 0o644)
+            os.chmod(partial, self.store.file_mode())
             os.replace(partial, final)
             for path in final.parent.glob(final.name + "-partial-*"):
                 path.unlink(missing_ok=True)
@@ -396,7 +396,7 @@ class BlobDownloader:
             raise _mismatch(digest, actual)
         partial = final.with_name(final.name + "-partial")
         partial.write_bytes(data)
-        os.chmod(partial, 0o644)
+        os.chmod(partial, self.store.file_mode())
         os.replace(partial, final)
         yield _progress(status, digest, len(data), len(data))
 
