@@ -23,14 +23,17 @@ from pydantic import BaseModel
 
 from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
+    BlobNotFoundError,
     DigestMismatchError,
+    InvalidDigestError,
     InvalidNameError,
+    InvalidOptionError,
+    ModelfileError,
     ModelNotFoundError,
     RequestCancelledError,
 )
 from ollamalib.gguf import GGUF_MAGIC
 from ollamalib.names import Digest, ModelName
-
 from ollamalib.requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
@@ -86,10 +89,7 @@ async def read(request: Request, spec: Struct) -> dict[str, Any]:
 
 
 def check_name(name: str) -> ModelName:
-    try:
-        return ModelName.parse(name)
-    except InvalidNameError:
-        raise APIError(400, "invalid model name") from None
+    return ModelName.parse(name)  # an InvalidNameError answers "invalid model name" (the error table)
 
 
 def _stream_flag(req: dict[str, Any]) -> bool:
@@ -142,7 +142,7 @@ async def _create_base(engine: Any, value: str | None) -> str | ModelName | None
         return ModelName.parse(value)
     allowed = engine.settings.create_paths
     if not allowed or not os.path.isabs(value):
-        raise APIError(400, "invalid model name")
+        raise InvalidNameError("invalid model name")
     digest = await anyio.to_thread.run_sync(_store_server_file, engine.store, value, allowed)
     return str(digest)
 
@@ -162,18 +162,18 @@ def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Dig
     try:
         f = open(value, "rb")  # noqa: SIM115 - closed below
     except (FileNotFoundError, NotADirectoryError):
-        raise APIError(400, f"file {go_quote(value)} not found") from None
+        raise InvalidOptionError(f"file {go_quote(value)} not found") from None
     except OSError as exc:
-        raise APIError(400, f"file {go_quote(value)}: {exc.strerror or exc}") from None
+        raise InvalidOptionError(f"file {go_quote(value)}: {exc.strerror or exc}") from None
     with f:
         fd_path = Path(f"/proc/self/fd/{f.fileno()}")
         real = Path(os.readlink(fd_path)) if fd_path.is_symlink() else Path(value).resolve()
         if not any(real.is_relative_to(root) for root in roots):
             raise outside
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise APIError(400, f"file {go_quote(value)} not found")
+            raise InvalidOptionError(f"file {go_quote(value)} not found")
         if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
-            raise APIError(400, "invalid file magic")
+            raise InvalidOptionError("invalid file magic")
         f.seek(0)
         return store.put_blob(f)
 
@@ -200,7 +200,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def generate(request: Request) -> Response:
         req = GenerateRequest.from_wire(await read(request, rq.GENERATE))
         if not req.model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(req.model)
         log.debug("generate model=%s options=%s", req.model, req.options_dict())
         if req.debug_render_only:
@@ -225,7 +225,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def embed(request: Request) -> Response:
         req = EmbedRequest.from_wire(await read(request, rq.EMBED))
         if not req.model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(req.model)
         return json_response(await until_disconnect(request, call_engine(engine.embed_request, req)))
 
@@ -241,7 +241,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             result = await until_disconnect(request, work)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(model)} not found, try pulling it first") from None
+            raise ModelNotFoundError(model, f"model {go_quote(model)} not found, try pulling it first") from None
         return json_response(result)
 
     @post("/api/create", operation_class=body_operation(rq.CREATE), summary="Create a model", status_code=200)
@@ -252,7 +252,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         check_name(body.get("model") or body.get("name") or "")
         req = CreateRequest.from_wire(body)
         if not req.from_ and not req.files:
-            raise APIError(400, "neither 'from' or 'files' was specified")
+            raise ModelfileError("neither 'from' or 'files' was specified")
         kwargs = {
             "model": req.model, "quantize": req.quantize or None, "from_": await _create_base(engine, req.from_ or None), "files": req.files,
             "adapters": req.adapters, "template": req.template, "license": req.license, "system": req.system,
@@ -263,23 +263,23 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     @route("/api/blobs/{digest:str}", http_method=["HEAD"], summary="Check a blob")
     async def head_blob(digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         if not engine.store.has_blob(digest):
-            raise APIError(404, f"blob {go_quote(digest)} not found")
+            raise BlobNotFoundError(digest)
         return empty_response(200)
 
     @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201,
           request_max_body_size=None)  # streamed to disk; _put_blob enforces max_blob_bytes instead
     async def push_blob(request: Request, digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         store = engine.store
         if store.has_blob(digest):
             return empty_response(200)
         try:
             await _put_blob(store, request, digest)
         except DigestMismatchError as exc:
-            raise APIError(400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(exc.actual)}") from None
+            raise DigestMismatchError(digest, exc.actual) from None
         return empty_response(201)
 
     @route("/api/tags", http_method=["GET", "HEAD"], summary="List local models")
@@ -296,7 +296,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             result = await call_engine(engine.show, model, verbose=bool(req.get("verbose")))
         except ModelNotFoundError:
-            raise APIError(404, f"model '{name.display_shortest}' not found") from None
+            raise ModelNotFoundError(name.display_shortest) from None
         if req.get("system"):
             result.system = req["system"]
         if req.get("template"):
@@ -314,7 +314,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.copy, source, destination)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(source)} not found") from None
+            raise ModelNotFoundError(source, f"model {go_quote(source)} not found") from None
         return empty_response(200)
 
     @delete("/api/delete", operation_class=body_operation(rq.DELETE), summary="Delete a model", status_code=200)
@@ -326,7 +326,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.delete, model)
         except ModelNotFoundError:
-            raise APIError(404, f"model '{model}' not found") from None
+            raise ModelNotFoundError(model) from None
         return empty_response(200)
 
     @post("/api/pull", operation_class=body_operation(rq.PULL), summary="Pull a model", status_code=200)
