@@ -204,6 +204,7 @@ class Settings:
     debug: int = 0
     load_timeout: float = 300.0
     nohistory: bool = False
+    noui: bool = False
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024 * 1024
     registry_username: str | None = None
@@ -259,6 +260,7 @@ class Settings:
                 seconds = float(_int(lt, 300))
             kw["load_timeout"] = seconds if seconds > 0 else FOREVER
         kw["nohistory"] = _bool(get("OLLAMA_NOHISTORY"))
+        kw["noui"] = _bool(get("OLLAMA_NOUI"))
         kw["api_key"] = _clean(get("OLLAMA_API_KEY")) or None
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
@@ -301,6 +303,7 @@ class Settings:
             "debug": "OLLAMA_DEBUG",
             "load_timeout": "OLLAMA_LOAD_TIMEOUT",
             "nohistory": "OLLAMA_NOHISTORY",
+            "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
         }
         out: dict[str, str] = {}

@@ -16,6 +16,7 @@ from .metrics import RequestMetrics, metrics_route
 from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
+from .webui import ui_routes
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine
@@ -37,7 +38,8 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
         security = [{"bearer": []}]
     request_metrics = RequestMetrics()
     app = Litestar(
-        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics)],
+        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics),
+                        *ui_routes(not settings.noui)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",

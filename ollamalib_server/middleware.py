@@ -196,7 +196,7 @@ class Gate:
             if by_name and method == "OPTIONS":
                 return 204, [], b""
 
-        if self.api_key and method != "OPTIONS" and not (scope["path"] == "/" and method in ("GET", "HEAD")):
+        if self.api_key and method != "OPTIONS" and not (method in ("GET", "HEAD") and _open_path(scope["path"])):
             expected = f"Bearer {self.api_key}".encode()
             if not hmac.compare_digest(authorization.encode("latin-1"), expected):
                 return 401, [(b"www-authenticate", b"Bearer")], _error_json(scope["path"], 401, "unauthorized")
@@ -209,6 +209,11 @@ class Gate:
             if too_big:
                 return 413, [], _error_json(scope["path"], 413, "http: request body too large")
         return None
+
+
+def _open_path(path: str) -> bool:
+    """Paths served without the API key: the liveness check and the /ui page's static files."""
+    return path == "/" or path == "/ui" or path.startswith("/ui/")
 
 
 def _error_json(path: str, status: int, text: str) -> bytes:
