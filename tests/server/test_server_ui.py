@@ -10,6 +10,7 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -50,15 +51,21 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def _wait(driver, condition, timeout: float = 300):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=(StaleElementReferenceException, IndexError)).until(condition)
     except Exception:
         messages = driver.find_element(By.ID, "messages").get_attribute("innerHTML")
         raise AssertionError(f"page state: {driver.find_element(By.ID, 'status').text!r} {messages[-1500:]}") from None
 
 
+def _last(driver, selector: str) -> str:
+    """The text of the last element matching ``selector``, read in one script (the page re-renders as it streams)."""
+    return driver.execute_script(
+        "var n = document.querySelectorAll(arguments[0]); return n.length ? n[n.length - 1].innerText : '';", selector)
+
+
 def _assistant_text(driver) -> str:
-    nodes = driver.find_elements(By.CSS_SELECTOR, ".msg.assistant .content")
-    return nodes[-1].text if nodes else ""
+    return _last(driver, ".msg.assistant .content")
 
 
 def _send(driver, text: str) -> None:
@@ -116,11 +123,10 @@ def test_browser_chats_streams_stops_and_keeps_the_conversation(server_factory, 
     browser.find_element(By.ID, "temperature").send_keys("0.2")
     browser.find_element(By.ID, "num_predict").send_keys("24")  # a bounded answer, even on a loaded machine
     _send(browser, "What is the capital of France?")
-    _wait(browser, lambda d: "tokens/s" in d.find_element(By.CSS_SELECTOR, ".msg.assistant .stats").text
-          if d.find_elements(By.CSS_SELECTOR, ".msg.assistant .stats") else False)
+    _wait(browser, lambda d: "tokens/s" in _last(d, ".msg.assistant .stats"))
     answer = _assistant_text(browser)
     assert answer.strip(), "no answer text"
-    assert "prompt tokens" in browser.find_element(By.CSS_SELECTOR, ".msg.assistant .stats").text
+    assert "prompt tokens" in _last(browser, ".msg.assistant .stats")
     browser.save_screenshot(str(tmp_path / "ui.png"))
     assert (tmp_path / "ui.png").stat().st_size > 10_000
 
@@ -136,7 +142,7 @@ def test_browser_chats_streams_stops_and_keeps_the_conversation(server_factory, 
     _wait(browser, lambda d: len(_assistant_text(d)) > first)  # more text arrived on the same request: streamed
     browser.find_element(By.ID, "stop").click()
     _wait(browser, lambda d: d.find_element(By.ID, "send").is_displayed())
-    _wait(browser, lambda d: "stopped" in d.find_elements(By.CSS_SELECTOR, ".msg.assistant .stats")[-1].text)
+    _wait(browser, lambda d: "stopped" in _last(d, ".msg.assistant .stats"))
 
     # the server saw the disconnect: the only slot (num_parallel=1) serves the next request at once. Were it still
     # generating, this request would wait behind an answer that never ends and time out.
