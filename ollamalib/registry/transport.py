@@ -153,5 +153,21 @@ def location(resp: httpx.Response, *names: str) -> str | None:
     return None
 
 
+_NO_SUCH_HOST = ("Name or service not known", "nodename nor servname", "No address associated",
+                 "Temporary failure in name resolution", "getaddrinfo failed", "[Errno -2]", "[Errno -3]", "[Errno -5]")
+
+
 def _transport_error(exc: httpx.HTTPError) -> RegistryError:
-    return RegistryError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    """Go's ``url.Error`` text for a failed request: ``Get "<url>": dial tcp: lookup <host>: no such host``."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        request = exc.request
+    except RuntimeError:  # an error raised outside a request
+        return RegistryError(text)
+    host, port = request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80)
+    if isinstance(exc, httpx.ConnectError):
+        if any(marker in str(exc) for marker in _NO_SUCH_HOST):
+            text = f"dial tcp: lookup {host}: no such host"
+        elif "Connection refused" in str(exc):
+            text = f"dial tcp {host}:{port}: connect: connection refused"
+    return RegistryError(f'{request.method.capitalize()} "{request.url}": {text}')
