@@ -18,7 +18,7 @@ from .gguf import GGUFInfo
 from .modelfile import Modelfile, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
-from .store import ModelStore
+from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
     MEDIA_TYPE_CONFIG,
@@ -65,8 +65,21 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    claim: Claim | None = None,
 ) -> Iterator[ProgressResponse]:
-    """Create ``name`` and yield progress; the manifest is written only after every layer is stored."""
+    """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
+
+    Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
+    checked or written, so a delete running at the same time cannot free it before the manifest exists.
+    """
+    if claim is None:
+        with store.claim() as own:
+            yield from create_model(
+                store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
+                parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
+                templates_dir=templates_dir, claim=own,
+            )
+        return
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     if not from_ and not files:
@@ -78,7 +91,7 @@ def create_model(
         model_layers: list[Layer] = []
         for filename, digest in files.items():
             _check_relative(filename)
-            blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen)
+            blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen, claim)
             model_layers.append(blob)
         yield ProgressResponse(status="parsing GGUF")
         infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
@@ -93,7 +106,7 @@ def create_model(
         assert from_ is not None
         if Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
-            layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
+            layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen, claim)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
             config = _config_from_gguf(GGUFInfo.read(new_gguf))
@@ -101,13 +114,13 @@ def create_model(
             path = Path(from_).expanduser()
             if path.is_file():
                 yield ProgressResponse(status="parsing GGUF")
-                digest = store.put_blob_file(path)
+                digest = store.put_blob_file(path, claim=claim)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
                 config = _config_from_gguf(GGUFInfo.read(new_gguf))
             else:
-                base = store.resolve(from_)
+                base = store.claim_model(from_, claim)
                 base_name = base.name.display_shortest
                 config = store.config(base)
                 seen.update(layer.digest for layer in base.manifest.layers)
@@ -118,7 +131,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, claim)
         new_gguf = None
 
     layers = list(base_layers)
@@ -136,22 +149,22 @@ def create_model(
             template = named.template
             params = dict(named.parameters or {})
     if template is not None:
-        replace("template", [_text_layer(store, template, MEDIA_TYPE_TEMPLATE, seen)])
+        replace("template", [_text_layer(store, template, MEDIA_TYPE_TEMPLATE, seen, claim)])
     if system is not None:
-        replace("system", [_text_layer(store, system, MEDIA_TYPE_SYSTEM, seen)])
+        replace("system", [_text_layer(store, system, MEDIA_TYPE_SYSTEM, seen, claim)])
     if adapters:
         adapter_layers = []
         for filename, digest in adapters.items():
             _check_relative(filename)
-            adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen))
+            adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen, claim))
         replace("adapters", adapter_layers)
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
-        replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen) for t in texts])
+        replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen, claim) for t in texts])
     if messages is not None:
         msgs = [m if isinstance(m, Message) else Message.model_validate(m) for m in messages]
         body = json.dumps([m.model_dump(mode="json", exclude_none=True) for m in msgs], separators=(",", ":"))
-        replace("messages", [_text_layer(store, body, MEDIA_TYPE_MESSAGES, seen)])
+        replace("messages", [_text_layer(store, body, MEDIA_TYPE_MESSAGES, seen, claim)])
     if parameters or params:
         merged: dict[str, Any] = {}
         old = next((layer for layer in layers if layer.mediaType == MEDIA_TYPE_PARAMS), None)
@@ -160,7 +173,7 @@ def create_model(
         merged.update(params or {})
         merged.update(validate_options(dict(parameters or {})))
         layers = [layer for layer in layers if layer.mediaType != MEDIA_TYPE_PARAMS]
-        layers.append(_text_layer(store, params_json(merged).decode(), MEDIA_TYPE_PARAMS, seen))
+        layers.append(_text_layer(store, params_json(merged).decode(), MEDIA_TYPE_PARAMS, seen, claim))
     if requires is not None:
         config.requires = requires
 
@@ -169,7 +182,7 @@ def create_model(
         yield ProgressResponse(status=f"{status} {layer.digest}")
 
     config_raw = json.dumps(config.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode()
-    config_digest = store.put_blob(config_raw)
+    config_digest = store.put_blob(config_raw, claim=claim)
     manifest = Manifest(
         config=Layer(mediaType=MEDIA_TYPE_CONFIG, digest=str(config_digest), size=len(config_raw)),
         layers=layers,
@@ -186,20 +199,21 @@ def _check_relative(filename: str) -> None:
         raise ModelfileError("file path must be relative")
 
 
-def _blob_layer(store: ModelStore, digest: str, media_type: str, seen: set[str]) -> Layer:
+def _blob_layer(store: ModelStore, digest: str, media_type: str, seen: set[str], claim: Claim) -> Layer:
     if not digest:
         raise ModelfileError("invalid digest format")
     d = Digest.parse(digest)
+    claim.add(d)  # before the check: a delete cannot free it after
     if not store.has_blob(d):
         raise BlobNotFoundError(str(d))
     seen.add(str(d))
     return Layer(mediaType=media_type, digest=str(d), size=store.blob_size(d))
 
 
-def _text_layer(store: ModelStore, text: str, media_type: str, seen: set[str]) -> Layer:
+def _text_layer(store: ModelStore, text: str, media_type: str, seen: set[str], claim: Claim) -> Layer:
     data = text.encode("utf-8")
     existed = store.has_blob(_digest_of(data))
-    digest = store.put_blob(data)
+    digest = store.put_blob(data, claim=claim)
     if existed:
         seen.add(str(digest))
     return Layer(mediaType=media_type, digest=str(digest), size=len(data))
@@ -234,9 +248,9 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, claim: Claim
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import normalize_quantization, quantize
+    from .runner.quantize import estimated_size, normalize_quantization, quantize
 
     target = normalize_quantization(qtype)
     out_layers = []
@@ -251,20 +265,24 @@ def _quantize(
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
+        store.ensure_space(estimated_size(total, info.file_type.upper(), target))
         yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=0)
         with store.temp_dir() as tmp:
             dst = tmp / "quantized.gguf"
             quantize(src, dst, target)
             yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=total)
-            digest = store.put_blob_file(dst)
+            digest = store.move_blob_file(dst, claim=claim)
         out_layers.append(Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest)))
         new_config = _config_from_gguf(GGUFInfo.read(store.blob_path(digest)))
         new_config.requires = config.requires
     return out_layers, new_config
 
 
-def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: ModelStore) -> dict[str, Any]:
-    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs."""
+def modelfile_arguments(
+    modelfile: Modelfile, base_dir: str | Path, store: ModelStore, claim: Claim | None = None
+) -> dict[str, Any]:
+    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs (claimed
+    in ``claim`` when given)."""
     base = Path(base_dir)
     kw: dict[str, Any] = {}
     froms = modelfile.froms
@@ -276,13 +294,13 @@ def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: Model
         if Digest.is_valid(value):
             kw["from_"] = value
         elif path is not None and path.is_file():
-            files[path.name] = str(store.put_blob_file(path))
+            files[path.name] = str(store.put_blob_file(path, claim=claim))
         elif path is not None and path.is_dir():
             ggufs = sorted(path.glob("*.gguf"))
             if not ggufs:
                 raise ModelfileError("no Modelfile or safetensors files found")
             for g in ggufs:
-                files[g.name] = str(store.put_blob_file(g))
+                files[g.name] = str(store.put_blob_file(g, claim=claim))
         else:
             kw["from_"] = value
     if files:
@@ -292,7 +310,7 @@ def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: Model
         path = resolve_path(value, base)
         if path is None or not path.is_file():
             raise ModelfileError(f"adapter file not found: {value}")
-        adapters[path.name] = str(store.put_blob_file(path))
+        adapters[path.name] = str(store.put_blob_file(path, claim=claim))
     if adapters:
         kw["adapters"] = adapters
     if modelfile.template is not None:
@@ -321,9 +339,10 @@ def create_from_modelfile(
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
-    kw = modelfile_arguments(mf, base_dir, store)
-    try:
-        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
+    with store.claim() as claim:
+        kw = modelfile_arguments(mf, base_dir, store, claim)
+        try:
+            yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, claim=claim, **kw)
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

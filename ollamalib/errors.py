@@ -6,6 +6,8 @@ Each error carries the text Ollama would send for the same situation, so adapter
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "BlobNotFoundError",
     "CapabilityError",
@@ -18,6 +20,7 @@ __all__ = [
     "InvalidOptionError",
     "ModelNotFoundError",
     "ModelfileError",
+    "NoSpaceError",
     "OllamalibError",
     "RegistryError",
     "RequestCancelledError",
@@ -82,6 +85,14 @@ class BlobNotFoundError(OllamalibError, LookupError):
 
 class StoreError(OllamalibError, OSError):
     """The model store could not be read or written."""
+
+
+class NoSpaceError(StoreError):
+    """The store's file system is full (or would be after the write): Ollama's ``no space left on device``."""
+
+    def __init__(self, message: str = "no space left on device") -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
 
 
 class DigestMismatchError(StoreError):

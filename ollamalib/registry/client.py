@@ -111,13 +111,15 @@ class Registry:
         yield ProgressResponse(status="pulling manifest")
         raw, manifest = self._pull_manifest(model, base, name)
         layers = _layers(manifest)
-        for layer in layers:
-            digest = Digest.parse(layer.digest)
-            url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
-            yield from self.downloader.download(url, digest, size_hint=layer.size)
-        yield ProgressResponse(status="verifying sha256 digest")
-        yield ProgressResponse(status="writing manifest")
-        self.store.put_manifest(model, raw)
+        with self.store.claim() as claim:  # a delete meanwhile must not free blobs this pull found present
+            claim.add(*manifest.digests())
+            for layer in layers:
+                digest = Digest.parse(layer.digest)
+                url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
+                yield from self.downloader.download(url, digest, size_hint=layer.size)
+            yield ProgressResponse(status="verifying sha256 digest")
+            yield ProgressResponse(status="writing manifest")
+            self.store.put_manifest(model, raw)
         yield from self._remove_unused(old - manifest.digests())
         yield ProgressResponse(status="success")
 

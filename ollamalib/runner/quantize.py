@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import OllamalibError, UnsupportedQuantizationError
 from ..gguf import GGUFInfo
 
-__all__ = ["QUANTIZATION_TYPES", "QUANTIZE_SOURCES", "normalize_quantization", "quantize"]
+__all__ = ["QUANTIZATION_TYPES", "QUANTIZE_SOURCES", "estimated_size", "normalize_quantization", "quantize"]
 
 QUANTIZATION_TYPES: dict[str, int] = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 14, "Q4_K_M": 15, "BF16": 32}
 """Target names Ollama accepts, with their llama.cpp ``llama_ftype``."""
@@ -25,6 +25,7 @@ QUANTIZATION_TYPES: dict[str, int] = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 1
 QUANTIZE_SOURCES = ("F16", "BF16", "F32")
 
 _ALIASES = {"Q4_K": "Q4_K_M"}
+_BITS_PER_WEIGHT = {"F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q4_K_S": 4.6, "Q4_K_M": 4.9}
 _SUPPORTED_TEXT = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
 _TENSOR_LINE = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
 _lock = threading.Lock()
@@ -41,6 +42,13 @@ def normalize_quantization(qtype: str) -> str:
             f"unsupported quantization type {qtype.upper()} - supported types are {_SUPPORTED_TEXT}"
         )
     return name
+
+
+def estimated_size(source_size: int, source_type: str, target: str) -> int:
+    """An upper estimate of the quantized file's size, for the free-space check before quantizing: the source
+    scaled by bits per weight, with a margin for tensors kept at higher precision and the header."""
+    ratio = _BITS_PER_WEIGHT.get(target.upper(), 32.0) / _BITS_PER_WEIGHT.get(source_type.upper(), 16.0)
+    return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
 
 
 def quantize(src: str | Path, dst: str | Path, type: str, progress: Progress | None = None) -> Path:
