@@ -386,8 +386,9 @@ class BlobDownloader:
 
     def _after_disk_full(self, job: _Job, final: Path, partial: Path) -> None:
         """Keep a download that filled the disk only as far as its bytes run contiguously from the start
-        (parts beyond are dropped and the file truncated there), and only if that leaves the store room to
-        work; otherwise remove the partial file and its part states, so the disk is not left full."""
+        (parts beyond are dropped and the file truncated there), and only if the rest would now fit (the
+        space was taken by something that has since let go); otherwise remove the partial file and its part
+        states, so that a full disk is not kept full by a download that cannot finish."""
         kept = job.ready()
         try:
             if kept:
@@ -396,7 +397,7 @@ class BlobDownloader:
                     part.completed = max(0, min(part.size, kept - part.offset))
                 job.stored = False
                 job.save()
-                if self.store.free_space_reserve_left() >= 0:
+                if self.store.free_space_reserve_left() >= job.total - kept:
                     log.info("%s: disk full; kept %d resumable bytes", final.name, kept)
                     return
         except OSError:
