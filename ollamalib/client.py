@@ -27,6 +27,7 @@ from .errors import (
     BlobNotFoundError,
     CapabilityError,
     ContextLengthError,
+    ConversionError,
     DigestMismatchError,
     InvalidDigestError,
     InvalidFormatError,
@@ -85,6 +86,9 @@ _ERROR_PATTERNS: tuple[tuple[int | None, re.Pattern[str], Callable[[re.Match[str
     (400, re.compile(r"context length|prompt is longer than"), lambda m, t: ContextLengthError(t)),
     (400, re.compile(r"^(unsupported quantization type|quantization is only supported)"),
      lambda m, t: UnsupportedQuantizationError(t)),
+    (None, re.compile(r'^(unsupported architecture "|conversion failed: |converting safetensors needs |'
+                      r'(config\.json|adapter_config\.json|tokenizer) not found|.*safetensors (file|header))'),
+     lambda m, t: ConversionError(t)),
     (None, re.compile(r'^option ".*" must be of '), lambda m, t: InvalidOptionError(t)),
     (400, re.compile(r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
                      r"raw mode does not support)"), lambda m, t: InvalidOptionError(t)),

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._go.duration import MAX_DURATION, format_duration, parse_duration
 from .errors import InvalidOptionError
 
 __all__ = [
@@ -40,69 +40,6 @@ DEFAULT_ORIGINS: tuple[str, ...] = tuple(
     + ["app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*"]
 )
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Parse a Go duration string (``"5m"``, ``"1h30m"``, ``"-1m"``, ``"0"``) into seconds.
-
-    Raises InvalidOptionError with Go's message, e.g. ``time: missing unit in duration "3600"``.
-    """
-    s = text.strip()
-    orig = s
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise InvalidOptionError(f'time: invalid duration "{orig}"')
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m:
-            if re.fullmatch(r"[\d.]+", s[pos:]):
-                raise InvalidOptionError(f'time: missing unit in duration "{orig}"')
-            num = re.match(r"[\d.]+", s[pos:])
-            if num:
-                unit = re.match(r"[^\d.]+", s[pos + num.end() :])
-                raise InvalidOptionError(f'time: unknown unit "{unit.group(0) if unit else ""}" in duration "{orig}"')
-            raise InvalidOptionError(f'time: invalid duration "{orig}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if total > _MAX_GO_DURATION:
-        raise InvalidOptionError(f'time: invalid duration "{orig}"')
-    return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """Format seconds the way Go prints a time.Duration (``"5m0s"``, ``"1h0m0s"``, ``"1.5s"``, ``"0s"``)."""
-    if seconds == 0:
-        return "0s"
-    sign = "-" if seconds < 0 else ""
-    ns = round(abs(seconds) * 1e9)
-    if ns < 1_000_000_000:
-        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= scale:
-                return f"{sign}{_trim(ns / scale)}{unit}"
-    h, rem = divmod(ns, 3600 * 10**9)
-    m, rem = divmod(rem, 60 * 10**9)
-    s = _trim(rem / 1e9)
-    if h:
-        return f"{sign}{h}h{m}m{s}s"
-    if m:
-        return f"{sign}{m}m{s}s"
-    return f"{sign}{s}s"
-
-
-def _trim(value: float) -> str:
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def parse_keep_alive(value: Any) -> float | None:
     """Turn a request's or the environment's keep_alive into seconds (``FOREVER`` for negatives).
 
@@ -119,11 +56,7 @@ def parse_keep_alive(value: Any) -> float | None:
         seconds = parse_duration(value)
     else:
         raise InvalidOptionError(f"invalid keep_alive value: {value!r}")
-    return FOREVER if seconds < 0 or seconds > _MAX_GO_DURATION else seconds
-
-
-_MAX_GO_DURATION = (2**63 - 1) / 1e9
-"""Beyond this Go's time.Duration overflows; Ollama then keeps the model forever."""
+    return FOREVER if seconds < 0 or seconds > MAX_DURATION else seconds
 
 
 def parse_host(value: str | None, default_port: int = 11434) -> tuple[str, str, int]:
@@ -178,6 +111,27 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (``~`` expanded; empty entries dropped)."""
+    value = _clean(value)
+    return tuple(Path(os.path.expanduser(p.strip())) for p in (value or "").split(os.pathsep) if p.strip())
+
+
+def _seconds(value: str | None) -> float | None:
+    """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
+    value = _clean(value)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except InvalidOptionError:
+            return None
+    return seconds if seconds > 0 else 0.0
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -205,11 +159,19 @@ class Settings:
     load_timeout: float = 300.0
     nohistory: bool = False
     api_key: str | None = None
-    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_blob_bytes: int = 1024**4
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
+    max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    create_paths: tuple[Path, ...] = ()
+    """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -263,9 +225,19 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
+        for name in ("header_timeout", "body_timeout"):
+            seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
+            if seconds is not None:
+                kw[name] = seconds
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
+            value = _clean(get(f"OLLAMALIB_{name.upper()}"))
+            if value:
+                kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)

@@ -9,13 +9,15 @@ status texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BlobNotFoundError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
+from . import convert
+from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
 from .gguf import GGUFInfo
-from .modelfile import Modelfile, resolve_path
+from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
 from .store import Claim, ModelStore
@@ -54,7 +56,7 @@ def create_model(
     store: ModelStore,
     name: str | ModelName,
     *,
-    from_: str | None = None,
+    from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     template: str | None = None,
@@ -69,6 +71,9 @@ def create_model(
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
+    A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
+    (the server passes one, so a client's ``from`` can never make it read a file).
+
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
     """
@@ -82,8 +87,13 @@ def create_model(
         return
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
+    fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
     if not from_ and not files:
         raise ModelfileError("neither 'from' or 'files' was specified")
+    local = isinstance(from_, str) and not files and not Digest.is_valid(from_)  # a ModelName is never a path
+    folder = Path(os.path.expanduser(from_)) if local and isinstance(from_, str) else None
+    if folder is not None and os.path.isdir(folder):  # os.path: False (not OSError) for a name too long for a path
+        files, from_ = _store_folder(store, folder, fresh), None
     base_layers: list[Layer] = []
     config = ModelConfig()
     new_gguf: Path | None = None
@@ -93,8 +103,11 @@ def create_model(
             _check_relative(filename)
             blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen, claim)
             model_layers.append(blob)
+        if convert.is_safetensors_set(files):
+            yield ProgressResponse(status="converting model")
+            model_layers = [_converted_model(store, files, fresh, claim)]
         yield ProgressResponse(status="parsing GGUF")
-        infos = [(layer, GGUFInfo.read(store.blob_path(layer.digest))) for layer in model_layers]
+        infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
             if info.is_projector:
                 layer.mediaType = MEDIA_TYPE_PROJECTOR
@@ -104,21 +117,23 @@ def create_model(
         config = _config_from_gguf(main[1])
     else:
         assert from_ is not None
-        if Digest.is_valid(from_):
+        if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
             layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen, claim)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
-            config = _config_from_gguf(GGUFInfo.read(new_gguf))
+            config = _config_from_gguf(_read_gguf(new_gguf))
         else:
-            path = Path(from_).expanduser()
-            if path.is_file():
+            # unlike Path's, os.path leaves "~nobody" as it is and says False for a name too long to be a path
+            path = Path(os.path.expanduser(from_)) if isinstance(from_, str) else None
+            if path is not None and os.path.isfile(path):
                 yield ProgressResponse(status="parsing GGUF")
+                _read_gguf(path)  # a GGUF, checked before any byte of it is copied into the store
                 digest = store.put_blob_file(path, claim=claim)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
-                config = _config_from_gguf(GGUFInfo.read(new_gguf))
+                config = _config_from_gguf(_read_gguf(new_gguf))
             else:
                 base = store.claim_model(from_, claim)
                 base_name = base.name.display_shortest
@@ -157,6 +172,9 @@ def create_model(
         for filename, digest in adapters.items():
             _check_relative(filename)
             adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen, claim))
+        if convert.is_adapter_set(adapters):
+            yield ProgressResponse(status="converting adapter")
+            adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
@@ -193,6 +211,51 @@ def create_model(
     yield ProgressResponse(status="success")
 
 
+def _store_folder(store: ModelStore, folder: Path, fresh: set[str]) -> dict[str, str]:
+    """Store a local model folder's files as blobs (after checking a safetensors folder will convert).
+
+    The digests it adds to the store go into ``fresh``, so that a failed conversion can take them out again.
+    """
+    paths = files_for_model(folder)
+    if convert.is_safetensors_set(p.name for p in paths):
+        convert.check_model_dir(folder)
+    before = {p.name for p in store.iter_blobs()}
+    files: dict[str, str] = {}
+    for path in paths:
+        digest = store.put_blob_file(path)
+        if digest.filename not in before:
+            fresh.add(str(digest))
+        files[path.relative_to(folder.resolve()).as_posix()] = str(digest)
+    return files
+
+
+def _converted_model(store: ModelStore, files: Mapping[str, str], fresh: set[str], claim: Claim) -> Layer:
+    """Convert a safetensors ``files`` map (name -> blob digest) into a GGUF model layer."""
+    with store.temp_dir() as tmp:
+        staged = convert.stage_files({n: store.blob_path(d) for n, d in files.items()}, tmp / "model")
+        try:
+            out = convert.convert_model(staged, tmp / "model.gguf")
+        except ConversionError:
+            store.remove_unused_layers(fresh)
+            raise
+        digest = store.move_blob_file(out, claim=claim)
+    return Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
+
+
+def _converted_adapter(
+    store: ModelStore, adapters: Mapping[str, str], layers: Sequence[Layer], claim: Claim
+) -> Layer:
+    """Convert a PEFT adapter ``adapters`` map into a LoRA GGUF layer for the model among ``layers``."""
+    base = next((layer for layer in layers if layer.mediaType == MEDIA_TYPE_MODEL), None)
+    if base is None:
+        raise ConversionError("a safetensors adapter needs a base model to convert against")
+    with store.temp_dir() as tmp:
+        staged = convert.stage_files({n: store.blob_path(d) for n, d in adapters.items()}, tmp / "adapter")
+        out = convert.convert_adapter(staged, store.blob_path(base.digest), tmp / "adapter.gguf")
+        digest = store.move_blob_file(out, claim=claim)
+    return Layer(mediaType=MEDIA_TYPE_ADAPTER, digest=str(digest), size=store.blob_size(digest))
+
+
 def _check_relative(filename: str) -> None:
     p = Path(filename)
     if not filename or p.is_absolute() or ".." in p.parts or "\\" in filename:
@@ -223,6 +286,13 @@ def _digest_of(data: bytes) -> Digest:
     import hashlib
 
     return Digest(hashlib.sha256(data).hexdigest())
+
+
+def _read_gguf(path: Path) -> GGUFInfo:
+    """The header of a model layer, refused (GGUFError, 400) when its tensor data is not all in the file."""
+    info = GGUFInfo.read(path)
+    info.check_tensor_data()
+    return info
 
 
 def _config_from_gguf(info: GGUFInfo) -> ModelConfig:
@@ -296,11 +366,7 @@ def modelfile_arguments(
         elif path is not None and path.is_file():
             files[path.name] = str(store.put_blob_file(path, claim=claim))
         elif path is not None and path.is_dir():
-            ggufs = sorted(path.glob("*.gguf"))
-            if not ggufs:
-                raise ModelfileError("no Modelfile or safetensors files found")
-            for g in ggufs:
-                files[g.name] = str(store.put_blob_file(g, claim=claim))
+            files.update(_store_folder(store, path, set()))
         else:
             kw["from_"] = value
     if files:
@@ -308,6 +374,10 @@ def modelfile_arguments(
     adapters: dict[str, str] = {}
     for value in modelfile.adapters:
         path = resolve_path(value, base)
+        if path is not None and path.is_dir():
+            convert.check_adapter_dir(path)
+            adapters.update({p.name: str(store.put_blob_file(p, claim=claim)) for p in convert.adapter_files(path)})
+            continue
         if path is None or not path.is_file():
             raise ModelfileError(f"adapter file not found: {value}")
         adapters[path.name] = str(store.put_blob_file(path, claim=claim))

@@ -12,6 +12,7 @@ __all__ = [
     "BlobNotFoundError",
     "CapabilityError",
     "ContextLengthError",
+    "ConversionError",
     "DigestMismatchError",
     "ImageError",
     "InvalidDigestError",
@@ -22,6 +23,7 @@ __all__ = [
     "ModelfileError",
     "NoSpaceError",
     "OllamalibError",
+    "PayloadTooLargeError",
     "RegistryError",
     "RequestCancelledError",
     "ResponseError",
@@ -122,6 +124,12 @@ class UnsupportedQuantizationError(OllamalibError, ValueError):
     status_code = 400
 
 
+class ConversionError(OllamalibError, ValueError):
+    """A safetensors model or adapter that cannot be converted to GGUF (the cause is in the text)."""
+
+    status_code = 400
+
+
 class TemplateError(OllamalibError, ValueError):
     """A prompt template that fails to parse or execute; the text carries line and column."""
 
@@ -156,6 +164,12 @@ class ContextLengthError(OllamalibError, ValueError):
     """The prompt does not fit the context and shifting is disabled, or input exceeds it."""
 
     status_code = 400
+
+
+class PayloadTooLargeError(OllamalibError, ValueError):
+    """A request whose text is larger than the configured limit."""
+
+    status_code = 413
 
 
 class ServerBusyError(OllamalibError, RuntimeError):

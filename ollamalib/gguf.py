@@ -116,6 +116,33 @@ class GGUFInfo:
                     if isinstance(e, GGUFError):
                         raise
                     raise GGUFError(f"invalid GGUF file {path.name}: {e}") from e
+                except (RecursionError, MemoryError, OverflowError):
+                    raise GGUFError(f"invalid GGUF file {path.name}: metadata arrays nested too deep") from None
+
+    def check_tensor_data(self) -> None:
+        """Raise GGUFError unless every tensor's data lies inside the file (a truncated or corrupt model).
+
+        ``read`` parses the header only; create calls this too, so a model that llama.cpp cannot load is refused
+        with a clear cause instead of failing at its first run.
+        """
+        from gguf.constants import GGML_QUANT_SIZES
+
+        size = self.path.stat().st_size
+        sizes = {int(k): v for k, v in GGML_QUANT_SIZES.items()}
+        for t in self.tensors:
+            block = sizes.get(t.type_id)
+            if block is None:  # a type newer than the gguf package: llama.cpp judges it at load
+                continue
+            elements, nbytes = block
+            if t.n_elements % elements:
+                raise GGUFError(f"invalid GGUF file {self.path.name}: tensor {t.name!r} has a shape its type "
+                                f"{t.type} cannot hold")
+            end = self.tensor_data_offset + t.offset + t.n_elements // elements * nbytes
+            if end > size:
+                raise GGUFError(
+                    f"invalid GGUF file {self.path.name}: tensor {t.name!r} runs past the end of the file "
+                    f"(needs {end} bytes, the file has {size}); the file is truncated or corrupt"
+                )
 
     # --- plain facts ------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ._go.duration import MAX_DURATION
 from .config import FOREVER, Settings
 from .errors import ServerBusyError
 from .types import ModelDetails, ProcessModel
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 RunnerFactory = Callable[[Path, Any], Any]
 
-_FOREVER_SPAN = timedelta(seconds=(2**63 - 1) / 1e9)  # Go's MaxInt64 duration, as Ollama shows "forever"
+_FOREVER_SPAN = timedelta(seconds=MAX_DURATION)  # Go's longest duration, as Ollama shows "forever"
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Lease:
 
 def _seconds(keep_alive: float) -> float:
     """A keep_alive in seconds; negative, or longer than Go's longest duration, means forever, as in Ollama."""
-    if keep_alive < 0 or keep_alive >= _FOREVER_SPAN.total_seconds():
+    if keep_alive < 0 or keep_alive >= MAX_DURATION:
         return FOREVER
     return float(keep_alive)
 

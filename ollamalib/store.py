@@ -16,6 +16,7 @@ Two more kinds of lock keep the store whole across crashes and concurrent proces
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -205,6 +206,18 @@ class ModelStore:
 
     # -- blobs -------------------------------------------------------------------------------------------
 
+    def file_mode(self) -> int:
+        """The mode of a new blob or manifest: read/write as the umask allows, never wider than the root's.
+
+        Ollama chmods its blobs 0644; a store whose root is 0700 (or a umask of 077) keeps them private, so an
+        imported file is never readable by users who could not read the store.
+        """
+        try:
+            root_bits = self.root.stat().st_mode & 0o666
+        except FileNotFoundError:
+            root_bits = 0o666
+        return 0o666 & ~_process_umask() & root_bits
+
     def blob_path(self, digest: str | Digest) -> Path:
         return self.blobs_dir / Digest.parse(digest).filename
 
@@ -259,7 +272,7 @@ class ModelStore:
             actual = Digest(h.hexdigest())
             if expected is not None and actual != expected:
                 raise DigestMismatchError(str(expected), str(actual))
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, self.file_mode())
             if claim is not None:
                 claim.add(actual)
             with self.blob_lock(actual):
@@ -289,7 +302,7 @@ class ModelStore:
         if claim is not None:
             claim.add(actual)
         self.blobs_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(path, 0o644)
+        os.chmod(path, self.file_mode())
         with self.blob_lock(actual):
             final = self.blob_path(actual)
             if final.exists():
@@ -341,7 +354,7 @@ class ModelStore:
                         f.write(raw)
                 except OSError as exc:
                     raise _space_error(exc) from exc
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp, self.file_mode())
                 os.replace(tmp, path)
         return StoredManifest(self._name_from_path(path), parsed, raw, path)
 
@@ -687,6 +700,20 @@ def _is_partial(name: str) -> bool:
 def _space_error(exc: OSError) -> OSError:
     """NoSpaceError (Ollama's ``no space left on device``) for ENOSPC; the error itself otherwise."""
     return NoSpaceError() if exc.errno == errno.ENOSPC else exc
+
+
+@functools.cache
+def _process_umask() -> int:
+    """The process umask, read without changing it where the system tells (Linux), else set and restored once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _manifest_bytes(manifest: Manifest) -> bytes:

@@ -48,7 +48,7 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
             components=components,
             security=security,
         ),
-        request_max_body_size=settings.max_request_bytes,
+        request_max_body_size=settings.max_request_bytes,  # JSON bodies are read whole
         logging_config=None,
         debug=False,
     )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,18 +21,20 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
     DigestMismatchError,
     InvalidNameError,
     ModelNotFoundError,
     RequestCancelledError,
 )
-from ollamalib.names import ModelName
+from ollamalib.gguf import GGUF_MAGIC
+from ollamalib.names import Digest, ModelName
 
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body, json_kind
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, go_quote
+from .errors import APIError, body_too_large_text
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
@@ -146,6 +151,54 @@ def _check_files(files: dict[str, str] | None) -> None:
             raise APIError(400, "file path must be relative")
         if not digest or not _DIGEST.match(digest):
             raise APIError(400, "invalid digest format")
+
+
+async def _create_base(engine: Any, value: str | None) -> str | ModelName | None:
+    """``from`` over HTTP: a blob digest, or a model name (typed, so the engine never reads it as a path).
+
+    A client's local files arrive as uploaded blobs; a server path is accepted only when it lies under
+    ``Settings.create_paths``, and is stored as a blob after its GGUF magic is checked.
+    """
+    if value is None or Digest.is_valid(value):
+        return value
+    if ModelName.is_valid(value):
+        return ModelName.parse(value)
+    allowed = engine.settings.create_paths
+    if not allowed or not os.path.isabs(value):
+        raise APIError(400, "invalid model name")
+    digest = await anyio.to_thread.run_sync(_store_server_file, engine.store, value, allowed)
+    return str(digest)
+
+
+def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Digest:
+    """Copy the GGUF at ``value`` into the store if it lies under ``allowed`` (symlinks and ``..`` resolved).
+
+    The file is opened first and its real path checked through the open descriptor, so a symlink swapped in
+    between cannot redirect the read; nothing is written unless it starts with GGUF's magic.
+    """
+    outside = APIError(400, f"path {go_quote(value)} is not under a directory in OLLAMALIB_CREATE_PATHS")
+    if ".." in Path(value).parts:
+        raise outside
+    roots = [root.resolve() for root in allowed]
+    if not any(Path(value).resolve().is_relative_to(root) for root in roots):
+        raise outside
+    try:
+        f = open(value, "rb")  # noqa: SIM115 - closed below
+    except (FileNotFoundError, NotADirectoryError):
+        raise APIError(400, f"file {go_quote(value)} not found") from None
+    except OSError as exc:
+        raise APIError(400, f"file {go_quote(value)}: {exc.strerror or exc}") from None
+    with f:
+        fd_path = Path(f"/proc/self/fd/{f.fileno()}")
+        real = Path(os.readlink(fd_path)) if fd_path.is_symlink() else Path(value).resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            raise outside
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise APIError(400, f"file {go_quote(value)} not found")
+        if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
+            raise APIError(400, "invalid file magic")
+        f.seek(0)
+        return store.put_blob(f)
 
 
 def _check_license(value: Any) -> Any:
@@ -295,7 +348,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         kwargs = {
             "model": model,
             "quantize": req.get("quantize") or req.get("quantization") or None,
-            "from_": req.get("from") or None,
+            "from_": await _create_base(engine, req.get("from") or None),
             "files": req.get("files") or None,
             "adapters": req.get("adapters") or None,
             "template": req.get("template"),
@@ -315,7 +368,8 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise APIError(404, f"blob {go_quote(digest)} not found")
         return empty_response(200)
 
-    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201)
+    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201,
+          request_max_body_size=None)  # streamed to disk; _put_blob enforces max_blob_bytes instead
     async def push_blob(request: Request, digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
             raise APIError(400, "invalid digest format")
@@ -402,10 +456,18 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
 
 
 async def _put_blob(store: Any, request: Request, digest: str) -> None:
-    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time)."""
+    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time).
+
+    Never more than one batch is in memory; past ``max_blob_bytes`` the upload stops with 413 and the partial
+    file is removed by ``put_blob``.
+    """
     chunks = request.stream()
+    settings = getattr(request.app.state, "settings", None)
+    limit = settings.max_blob_bytes if settings is not None else None
+    received = 0
 
     async def next_batch() -> bytes:
+        nonlocal received
         buf = bytearray()
         try:
             while len(buf) < _BLOB_BATCH:
@@ -417,6 +479,9 @@ async def _put_blob(store: Any, request: Request, digest: str) -> None:
             pass
         except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
             raise RequestCancelledError() from exc
+        received += len(buf)
+        if limit is not None and received > limit:
+            raise APIError(413, body_too_large_text(limit, "OLLAMALIB_MAX_BLOB_BYTES"))
         return bytes(buf)
 
     def batches() -> Any:

@@ -9,7 +9,6 @@ the body, ``max_completion_tokens`` is honoured, and logprobs work on both compl
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import secrets
@@ -27,7 +26,7 @@ from ollamalib.errors import ModelNotFoundError
 from ollamalib.names import ModelName
 
 from . import bodies as rq
-from .decode import body_operation, decode_body
+from .decode import body_operation, decode_body, parse_json
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
 from .errors import APIError, error_status_and_text, openai_error_body
 from .native import check_name, clean_tool
@@ -127,7 +126,7 @@ def _tool_calls_in(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     for call in calls or []:
         fn = call.get("function") or {}
         try:
-            arguments = json.loads(fn.get("arguments") or "")
+            arguments = parse_json(fn.get("arguments") or "")
         except ValueError:
             raise APIError(400, "invalid tool call arguments") from None
         if not isinstance(arguments, dict):

@@ -17,6 +17,7 @@ from ollamalib.config import Settings
 
 from .app import create_app
 from .native import server_version
+from .protocol import timed_protocol
 
 __all__ = ["configure_logging", "ensure_key", "serve"]
 
@@ -125,7 +126,8 @@ def serve(settings: Settings | None = None, *, engine: Any = None) -> None:
     host, port = settings.bind
     log.info('msg="Listening on %s:%d (version %s)"', host, port, server_version())
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5, server_header=False)
+                            timeout_graceful_shutdown=5, server_header=False,
+                            http=timed_protocol(settings.header_timeout))
     try:
         uvicorn.Server(config).run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after a graceful shutdown

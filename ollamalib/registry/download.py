@@ -362,7 +362,7 @@ class BlobDownloader:
             if actual != digest.hex:
                 _remove_download(final, partial)
                 raise _mismatch(digest, actual)
-            os.chmod(partial, 0o644)
+            os.chmod(partial, self.store.file_mode())
             os.replace(partial, final)
             for path in final.parent.glob(final.name + "-partial-*"):
                 path.unlink(missing_ok=True)
@@ -434,7 +434,7 @@ class BlobDownloader:
             if exc.errno == errno.ENOSPC:
                 raise NoSpaceError() from exc
             raise
-        os.chmod(partial, 0o644)
+        os.chmod(partial, self.store.file_mode())
         os.replace(partial, final)
         yield _progress(status, digest, len(data), len(data))
 
