@@ -236,7 +236,7 @@ def _converted_model(store: ModelStore, files: Mapping[str, str], fresh: set[str
         try:
             out = convert.convert_model(staged, tmp / "model.gguf")
         except ConversionError:
-            store.remove_unused_layers(fresh)
+            store.remove_unused_layers(fresh, claim=claim)  # its own claim does not keep them
             raise
         digest = store.move_blob_file(out, claim=claim)
     return Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))

@@ -171,14 +171,17 @@ class ModelStore:
         finally:
             lease.release()
 
-    def _live_claims(self) -> set[str]:
-        """Digests held by live claims (call with the gc lock held); claims of dead processes are removed."""
+    def _live_claims(self, besides: Claim | None = None) -> set[str]:
+        """Digests held by live claims other than ``besides`` (call with the gc lock held); claims of dead
+        processes are removed."""
         held: set[str] = set()
         claims = self.locks_dir / "claims"
         if not claims.is_dir():
             return held
         for path in claims.iterdir():
             lease_id = path.name.split(".", 1)[0]
+            if besides is not None and besides._lease is not None and lease_id == besides._lease.id:
+                continue
             if _Lease.take_if_dead(self.locks_dir / "leases", lease_id):
                 path.unlink(missing_ok=True)
                 continue
@@ -478,11 +481,11 @@ class ModelStore:
         self._remove_empty_dirs(stored.path.parent)
         self.remove_unused_layers(stored.manifest.digests())
 
-    def remove_unused_layers(self, candidates: Iterable[str]) -> list[str]:
-        """Delete the blobs among ``candidates`` that no manifest references any more."""
+    def remove_unused_layers(self, candidates: Iterable[str], *, claim: Claim | None = None) -> list[str]:
+        """Delete the blobs among ``candidates`` that no manifest references and no live claim (but ``claim``) holds."""
         removed = []
         with self._gc_lock():
-            used = self.referenced_digests() | self._live_claims()
+            used = self.referenced_digests() | self._live_claims(besides=claim)
             for digest in sorted(set(candidates) - used):
                 if digest:
                     self.blob_path(digest).unlink(missing_ok=True)
