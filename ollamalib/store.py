@@ -276,14 +276,7 @@ class ModelStore:
             if expected is not None and actual != expected:
                 raise DigestMismatchError(str(expected), str(actual))
             os.chmod(tmp, self.file_mode())
-            if claim is not None:
-                claim.add(actual)
-            with self.blob_lock(actual):
-                final = self.blob_path(actual)
-                if final.exists():
-                    os.utime(final)
-                else:
-                    os.replace(tmp, final)
+            self._place_blob(tmp, actual, claim)
             return actual
 
     def put_blob_file(
@@ -302,17 +295,21 @@ class ModelStore:
             for chunk in iter(lambda: f.read(_CHUNK), b""):
                 h.update(chunk)
         actual = Digest(h.hexdigest())
-        if claim is not None:
-            claim.add(actual)
         self.blobs_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(path, self.file_mode())
-        with self.blob_lock(actual):
-            final = self.blob_path(actual)
+        self._place_blob(path, actual, claim)
+        return actual
+
+    def _place_blob(self, path: Path, digest: Digest, claim: Claim | None) -> None:
+        """Rename a verified file to blob ``digest`` (claimed first), or touch the blob already there."""
+        if claim is not None:
+            claim.add(digest)
+        with self.blob_lock(digest):
+            final = self.blob_path(digest)
             if final.exists():
                 os.utime(final)
             else:
                 os.replace(path, final)
-        return actual
 
     def iter_blobs(self) -> Iterator[Path]:
         if self.blobs_dir.is_dir():

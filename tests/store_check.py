@@ -1,8 +1,13 @@
-"""Full integrity check of a store: every manifest's blobs exist and hash to their digests."""
+"""Full integrity check of a store (every manifest's blobs exist and hash to their digests), and a process
+that holds temporary files for the leftover tests."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from ollamalib.names import Digest
 from ollamalib.store import ModelStore
@@ -27,3 +32,28 @@ def integrity_problems(store: ModelStore) -> list[str]:
             if hashed[digest] != Digest.parse(digest).hex:
                 problems.append(f"{stored.name}: blob {digest} does not match its digest")
     return problems
+
+
+# Writes a blob that never ends, holds a scratch folder and claims a blob, then waits to be killed.
+_HOLDER = r"""
+import sys, time
+from ollamalib.store import ModelStore
+store = ModelStore(sys.argv[1])
+def chunks():
+    yield b"x" * 4096
+    print("writing", flush=True)
+    time.sleep(3600)
+    yield b""
+with store.temp_dir() as tmp, store.claim() as claim:
+    (tmp / "quantized.gguf").write_bytes(b"q" * 4096)
+    claim.add("sha256:" + "ab" * 32)
+    store.put_blob(chunks())
+"""
+
+
+def start_holder(root: Path) -> subprocess.Popen:
+    """A real process holding a ``.tmp-*`` folder, a temporary blob and a claim in the store at ``root``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(root)], env=env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    return proc

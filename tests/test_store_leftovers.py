@@ -5,37 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
+
+from store_check import start_holder
 
 from ollamalib.engine import Engine
 from ollamalib.store import ModelStore
-
-TESTS = Path(__file__).resolve().parent
-
-# Writes a blob that never ends, holds a scratch folder and claims a blob, then waits to be killed.
-HOLDER = r"""
-import sys, time
-from ollamalib.store import ModelStore
-store = ModelStore(sys.argv[1])
-def chunks():
-    yield b"x" * 4096
-    print("writing", flush=True)
-    time.sleep(3600)
-    yield b""
-with store.temp_dir() as tmp, store.claim() as claim:
-    (tmp / "quantized.gguf").write_bytes(b"q" * 4096)
-    claim.add("sha256:" + "ab" * 32)
-    store.put_blob(chunks())
-"""
-
-
-def _holder(root: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
-    return proc
 
 
 def _temporaries(store: ModelStore) -> list[str]:
@@ -47,7 +22,7 @@ def _temporaries(store: ModelStore) -> list[str]:
 
 def test_leftovers_of_a_killed_process_go_at_once_and_a_live_ones_stay(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "models")
-    dead, live = _holder(store.root), _holder(store.root)
+    dead, live = start_holder(store.root), start_holder(store.root)
     try:
         dead.send_signal(signal.SIGKILL)
         dead.wait(30)
@@ -66,7 +41,7 @@ def test_leftovers_of_a_killed_process_go_at_once_and_a_live_ones_stay(tmp_path:
 
 def test_prune_keeps_a_live_writers_old_temporary_file(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "models")
-    live = _holder(store.root)
+    live = start_holder(store.root)
     try:
         tmp_blob = next(store.blobs_dir.glob("*-tmp-*"))
         os.utime(tmp_blob, (1, 1))  # older than any age rule
