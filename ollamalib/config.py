@@ -170,6 +170,8 @@ class Settings:
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    host_set: bool = False  # OLLAMA_HOST was given (the CLI then never falls back to in-process)
+    hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
     create_paths: tuple[Path, ...] = ()
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
@@ -181,6 +183,7 @@ class Settings:
         kw: dict[str, Any] = {}
         scheme, h, port = parse_host(get("OLLAMA_HOST"))
         kw["host"] = f"{scheme}://{h}:{port}"
+        kw["host_set"] = bool(_clean(get("OLLAMA_HOST")))
         if _clean(get("OLLAMA_MODELS")):
             kw["models"] = Path(os.path.expanduser(_clean(get("OLLAMA_MODELS")) or ""))
         if _clean(get("OLLAMALIB_DATA_DIR")):
@@ -237,6 +240,7 @@ class Settings:
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)

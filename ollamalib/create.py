@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
-from .gguf import GGUFInfo
+from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
@@ -49,7 +49,8 @@ _REPLACED_BY_NEW = {
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
 }
-_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+Quantizer = Callable[[Path, Path, str], object]
+"""Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
 
 
 def create_model(
@@ -67,15 +68,23 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+<<<<<<< HEAD
     claim: Claim | None = None,
+=======
+    quantizer: Quantizer | None = None,
+>>>>>>> main
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
     A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
     (the server passes one, so a client's ``from`` can never make it read a file).
 
+<<<<<<< HEAD
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
+=======
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
+>>>>>>> main
     """
     if claim is None:
         with store.claim() as own:
@@ -146,7 +155,11 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
+<<<<<<< HEAD
         base_layers, config = yield from _quantize(store, base_layers, config, quantize, claim)
+=======
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer)
+>>>>>>> main
         new_gguf = None
 
     layers = list(base_layers)
@@ -318,11 +331,18 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
+<<<<<<< HEAD
     store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, claim: Claim
 ) -> Iterator[ProgressResponse]:
     from .runner.quantize import estimated_size, normalize_quantization, quantize
 
+=======
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None
+) -> Iterator[ProgressResponse]:
+>>>>>>> main
     target = normalize_quantization(qtype)
+    if quantize is None:
+        raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
     out_layers = []
     new_config = config
     for layer in layers:
@@ -331,7 +351,7 @@ def _quantize(
             continue
         src = store.blob_path(layer.digest)
         info = GGUFInfo.read(src)
-        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+        if info.file_type.upper() not in QUANTIZE_SOURCES:
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
@@ -406,13 +426,24 @@ def create_from_modelfile(
     base_dir: str | Path = ".",
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
+<<<<<<< HEAD
     with store.claim() as claim:
         kw = modelfile_arguments(mf, base_dir, store, claim)
         try:
             yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, claim=claim, **kw)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
+=======
+    kw = modelfile_arguments(mf, base_dir, store)
+    try:
+        yield from create_model(
+            store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, **kw
+        )
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
+>>>>>>> main
 

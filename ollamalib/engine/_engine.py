@@ -494,8 +494,9 @@ class Engine:
         if not isinstance(run, Run):
             return "", 0
         try:
+            prompt = run.build_prompt(run, self._vocabulary(run.model))  # holding no runner slot meanwhile
             run.lease = self._acquire(run.model, run.options, run.keep_alive)
-            return run.build_prompt(run, self._vocabulary(run.model)), len(run.images)
+            return prompt, len(run.images)
         finally:
             run.close()
 
@@ -511,8 +512,14 @@ class Engine:
     def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
 
+        from ..create import create_model
+
         ModelName.parse(model)
-        with Registry(self.store, settings=self.settings) as registry:
+
+        def build(name: ModelName, files: dict[str, str]) -> Iterator[ProgressResponse]:
+            return create_model(self.store, name, files=files)
+
+        with Registry(self.store, settings=self.settings, model_builder=build) as registry:
             yield from registry.pull(model, insecure=insecure)
 
     def push(
@@ -562,13 +569,17 @@ class Engine:
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import create_model
+        from ..create import Quantizer, create_model
+
+        quantizer: Quantizer | None = None
+        if quantize:  # the runner owns quantization (llama.cpp); create receives it
+            from ..runner.quantize import quantize as quantizer
 
         if from_ and not files and self._missing_base(from_):
             yield from self._pull_events(str(from_), False)
         yield from create_model(
             self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
-            parameters=options_dict(parameters) or None, license=license, quantize=quantize,
+            parameters=options_dict(parameters) or None, license=license, quantize=quantize, quantizer=quantizer,
             messages=[to_message(x) for x in messages] if messages else None, requires=requires,
         )
 

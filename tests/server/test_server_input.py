@@ -105,17 +105,17 @@ def test_a_client_leaving_during_a_long_preparation_frees_the_model(server_facto
     assert client.generate("slow", "warm up", options={"num_predict": 2}).response == "Hi"
     before = sum(m.requests_total for m in eng.metrics())
 
-    messages = [{"role": ("user", "assistant")[i % 2], "content": f"m{i}"} for i in range(1200)]
+    messages = [{"role": ("user", "assistant")[i % 2], "content": f"m{i}"} for i in range(1400)]
     body = json.dumps({"model": "slow", "messages": messages, "stream": stream}).encode()
     host, port = srv.host.split(":")
     sock = socket.create_connection((host, int(port)))
     sock.sendall(b"POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
     deadline = time.monotonic() + 60
-    while not any(r[0] == 1200 for r in renders):
+    while not any(r[0] == 1400 for r in renders):
         assert time.monotonic() < deadline, "the long preparation never started"
         time.sleep(0.01)
-    big = next(r for r in renders if r[0] == 1200)
+    big = next(r for r in renders if r[0] == 1400)
 
     answered = client.generate("slow", "meanwhile", options={"num_predict": 2})  # the slot is free
     done_at = time.monotonic()
