@@ -68,30 +68,25 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
-<<<<<<< HEAD
-    claim: Claim | None = None,
-=======
     quantizer: Quantizer | None = None,
->>>>>>> main
+    claim: Claim | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
     A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
     (the server passes one, so a client's ``from`` can never make it read a file).
 
-<<<<<<< HEAD
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
+
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
-=======
-    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
->>>>>>> main
     """
     if claim is None:
         with store.claim() as own:
             yield from create_model(
                 store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
                 parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
-                templates_dir=templates_dir, claim=own,
+                templates_dir=templates_dir, quantizer=quantizer, claim=own,
             )
         return
     target = ModelName.parse(name)
@@ -155,11 +150,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-<<<<<<< HEAD
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize, claim)
-=======
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer)
->>>>>>> main
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer, claim)
         new_gguf = None
 
     layers = list(base_layers)
@@ -331,15 +322,9 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-<<<<<<< HEAD
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, claim: Claim
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None,
+    claim: Claim,
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import estimated_size, normalize_quantization, quantize
-
-=======
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None
-) -> Iterator[ProgressResponse]:
->>>>>>> main
     target = normalize_quantization(qtype)
     if quantize is None:
         raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
@@ -355,7 +340,7 @@ def _quantize(
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
-        store.ensure_space(estimated_size(total, info.file_type.upper(), target))
+        store.ensure_space(_quantized_size(total, info.file_type.upper(), target))
         yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=0)
         with store.temp_dir() as tmp:
             dst = tmp / "quantized.gguf"
@@ -366,6 +351,16 @@ def _quantize(
         new_config = _config_from_gguf(GGUFInfo.read(store.blob_path(digest)))
         new_config.requires = config.requires
     return out_layers, new_config
+
+
+_BITS_PER_WEIGHT = {"F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q4_K_S": 4.6, "Q4_K_M": 4.9}
+
+
+def _quantized_size(source_size: int, source_type: str, target: str) -> int:
+    """An upper estimate of a quantized file's size, for the free-space check before quantizing: the source
+    scaled by bits per weight, with a margin for tensors kept at higher precision and the header."""
+    ratio = _BITS_PER_WEIGHT.get(target.upper(), 32.0) / _BITS_PER_WEIGHT.get(source_type.upper(), 16.0)
+    return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
 
 
 def modelfile_arguments(
@@ -430,20 +425,12 @@ def create_from_modelfile(
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
-<<<<<<< HEAD
     with store.claim() as claim:
         kw = modelfile_arguments(mf, base_dir, store, claim)
         try:
-            yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, claim=claim, **kw)
+            yield from create_model(
+                store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim, **kw
+            )
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
-=======
-    kw = modelfile_arguments(mf, base_dir, store)
-    try:
-        yield from create_model(
-            store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, **kw
-        )
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
->>>>>>> main
 

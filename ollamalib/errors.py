@@ -9,12 +9,9 @@ reverse mapping) is generated from ``wire``.
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 import errno
-=======
 import re
 from typing import ClassVar
->>>>>>> main
 
 __all__ = [
     "BlobNotFoundError",

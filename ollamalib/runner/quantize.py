@@ -17,20 +17,12 @@ from pathlib import Path
 from ..errors import OllamalibError, UnsupportedQuantizationError
 from ..gguf import QUANTIZATION_TYPES, QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 
-__all__ = ["QUANTIZATION_TYPES", "QUANTIZE_SOURCES", "estimated_size", "normalize_quantization", "quantize"]
+__all__ = ["QUANTIZATION_TYPES", "QUANTIZE_SOURCES", "normalize_quantization", "quantize"]
 
-_BITS_PER_WEIGHT = {"F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q4_K_S": 4.6, "Q4_K_M": 4.9}
 _TENSOR_LINE = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
 _lock = threading.Lock()
 
 Progress = Callable[[int, int], None]
-
-
-def estimated_size(source_size: int, source_type: str, target: str) -> int:
-    """An upper estimate of the quantized file's size, for the free-space check before quantizing: the source
-    scaled by bits per weight, with a margin for tensors kept at higher precision and the header."""
-    ratio = _BITS_PER_WEIGHT.get(target.upper(), 32.0) / _BITS_PER_WEIGHT.get(source_type.upper(), 16.0)
-    return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
 
 
 def quantize(src: str | Path, dst: str | Path, type: str, progress: Progress | None = None) -> Path:
