@@ -170,6 +170,7 @@ class Settings:
     registry_password: str | None = None
     auth: bool = False
     editor: str | None = None
+    drain_timeout: float = 25.0
     host_set: bool = False  # OLLAMA_HOST was given (the CLI then never falls back to in-process)
     hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
     create_paths: tuple[Path, ...] = ()
@@ -229,7 +230,7 @@ class Settings:
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
         kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
-        for name in ("header_timeout", "body_timeout"):
+        for name in ("header_timeout", "body_timeout", "drain_timeout"):
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
@@ -278,6 +279,7 @@ class Settings:
             "load_timeout": "OLLAMA_LOAD_TIMEOUT",
             "nohistory": "OLLAMA_NOHISTORY",
             "api_key": "OLLAMA_API_KEY",
+            "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
         }
         out: dict[str, str] = {}
         for f in fields(self):
@@ -286,7 +288,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "(set)" if value else ""
-            elif f.name in ("keep_alive", "load_timeout"):
+            elif f.name in ("keep_alive", "load_timeout", "drain_timeout"):
                 value = "-1" if value == FOREVER else format_duration(value)
             elif f.name == "origins":
                 value = ",".join(self.all_origins)

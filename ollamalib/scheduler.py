@@ -163,6 +163,7 @@ class ModelMetrics:
     busy_slots_per_decode: float = 0.0
     kv_cells_used: int = 0
     kv_cells_total: int = 0
+    adapters: int = 0  # LoRA adapters applied to the loaded runner(s)
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:
@@ -407,6 +408,7 @@ class Scheduler:
             m = out.setdefault(entry.spec.name, ModelMetrics(entry.spec.name))
             stats = _stats(entry.runner)
             m.loaded += 1
+            m.adapters = max(m.adapters, len(getattr(entry.spec.load_options, "adapters", None) or ()))
             if stats is None:
                 continue
             m.add_counters(stats)

@@ -9,7 +9,7 @@ from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
 from regtest_servers import FakeHuggingFace
 
 from ollamalib.errors import ModelNotFoundError, RegistryError
-from ollamalib.registry.hf import GGUFFile, choose_gguf, choose_projector
+from ollamalib.registry._hf import GGUFFile, choose_gguf, choose_projector
 from ollamalib.types import MEDIA_TYPE_MODEL, MEDIA_TYPE_PROJECTOR
 
 REPO = "tester/Tiny-Chat-GGUF"

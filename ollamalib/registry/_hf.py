@@ -20,7 +20,7 @@ from ..names import Digest, ModelName
 from ..types import ProgressResponse
 
 if TYPE_CHECKING:
-    from .client import Registry
+    from ._client import Registry
 
 __all__ = ["DEFAULT_QUANT", "HF_HOSTS", "GGUFFile", "choose_gguf", "choose_projector", "is_hf_name", "pull"]
 

@@ -1,7 +1,7 @@
 """Registry: pull models from and push them to an OCI registry (Ollama's, a private one) into a ModelStore.
 
 The protocol, progress statuses and error texts are Ollama's (server/images.go ``PullModel``/``PushModel``);
-``hf.co/<user>/<repo>[:<quant>]`` names are pulled from Hugging Face instead (see ``hf.py``).
+``hf.co/<user>/<repo>[:<quant>]`` names are pulled from Hugging Face instead (see ``_hf.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from ..errors import ModelNotFoundError, RegistryError, UnauthorizedError
 from ..names import Digest, ModelName
 from ..store import ModelStore
 from ..types import MEDIA_TYPE_MANIFEST, Layer, Manifest, ProgressResponse
-from . import hf
-from .auth import Authenticator
-from .download import NUM_PARTS, SOLO_RATE, BlobDownloader
+from . import _hf as hf
+from ._auth import Authenticator
+from ._download import NUM_PARTS, SOLO_RATE, BlobDownloader
 from .keys import load_or_create_key
-from .transport import InsecureProtocolError, RemoteNotFoundError, Transport
-from .upload import BlobUploader
+from ._transport import InsecureProtocolError, RemoteNotFoundError, Transport
+from ._upload import BlobUploader
 
 __all__ = ["ModelBuilder", "Registry"]
 
