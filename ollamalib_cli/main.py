@@ -112,8 +112,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, st
         from .context import Context
 
         host = getattr(args, "host", None)
-        explicit = bool(os.environ.get("OLLAMA_HOST", "").strip().strip("\"'"))
-        ctx = Context(settings=settings, host=host, explicit_host=explicit, stdout=stdout, stderr=stderr)
+        ctx = Context(settings=settings, host=host, explicit_host=settings.host_set, stdout=stdout, stderr=stderr)
         if args.command is None:
             if args.version:
                 return _version(ctx)

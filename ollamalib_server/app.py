@@ -11,11 +11,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ollamalib.config import Settings
 
+from .drain import Drain
 from .errors import exception_handler
 from .metrics import RequestMetrics, metrics_route
 from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
+from .ready import ready_route
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine
@@ -36,8 +38,10 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
         components = Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")})
         security = [{"bearer": []}]
     request_metrics = RequestMetrics()
+    drain = Drain(settings.drain_timeout)
     app = Litestar(
-        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics)],
+        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics, drain),
+                        ready_route(engine)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",
@@ -55,5 +59,6 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     app.state.engine = engine
     app.state.settings = settings
     app.state.request_metrics = request_metrics
-    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics)
+    app.state.drain = drain
+    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics, drain)
     return app

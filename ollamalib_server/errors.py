@@ -110,6 +110,11 @@ def is_openai_path(path: str) -> bool:
     return path.startswith("/v1/") or path == "/v1"
 
 
+def error_json(path: str, status: int, text: str) -> bytes:
+    """The encoded error body for ``path``: OpenAI's shape under ``/v1``, Ollama's elsewhere."""
+    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
+
+
 def exception_handler(request: Request, exc: Exception) -> Response:
     """Litestar's handler for every exception: one table, two body shapes."""
     status, text = error_status_and_text(exc)

@@ -13,7 +13,7 @@ from regtest_servers import PASSWORD, USER, FakeRegistry, make_manifest
 
 from ollamalib.errors import RegistryError, UnauthorizedError
 from ollamalib.registry import load_or_create_key
-from ollamalib.registry.auth import Challenge, parse_challenge, signed_payload, token_url
+from ollamalib.registry._auth import Challenge, parse_challenge, signed_payload, token_url
 from ollamalib.registry.keys import sign
 from ollamalib.types import MEDIA_TYPE_MODEL
 

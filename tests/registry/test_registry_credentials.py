@@ -14,7 +14,7 @@ from regtest_servers import PASSWORD, USER, LoopbackServer, _Handler, make_manif
 
 from ollamalib.config import Settings
 from ollamalib.errors import RegistryError, UnauthorizedError
-from ollamalib.registry.auth import RegistryCredentials, read_auth_file
+from ollamalib.registry._auth import RegistryCredentials, read_auth_file
 from ollamalib.types import MEDIA_TYPE_MODEL
 
 GOOD = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 import httpx
 
 from ..errors import RegistryError, UnauthorizedError
-from .auth import Authenticator
+from ._auth import Authenticator
 
 __all__ = ["InsecureProtocolError", "RemoteNotFoundError", "Transport", "user_agent"]
 

@@ -39,7 +39,7 @@ from ..errors import DigestMismatchError, RegistryError
 from ..names import Digest
 from ..store import ModelStore
 from ..types import ProgressResponse
-from .transport import Transport, location, raise_for_status
+from ._transport import Transport, location, raise_for_status
 
 __all__ = ["BlobDownloader", "Part", "default_part_size"]
 
