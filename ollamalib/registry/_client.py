@@ -19,7 +19,7 @@ from ..names import Digest, ModelName
 from ..store import ModelStore
 from ..types import MEDIA_TYPE_MANIFEST, Layer, Manifest, ProgressResponse
 from . import _hf as hf
-from ._auth import Authenticator
+from ._auth import Authenticator, RegistryCredentials
 from ._download import NUM_PARTS, SOLO_RATE, BlobDownloader
 from .keys import load_or_create_key
 from ._transport import InsecureProtocolError, RemoteNotFoundError, Transport
@@ -68,7 +68,7 @@ class Registry:
         self.http = http if http is not None else _default_client(verify, max_parts)
         self._key: Ed25519PrivateKey | None = None
         self._key_lock = threading.Lock()
-        auth = Authenticator(self._signing_key, self.settings.registry_username, self.settings.registry_password)
+        auth = Authenticator(self._signing_key, RegistryCredentials.from_settings(self.settings))
         self.transport = Transport(self.http, auth)
         self.downloader = BlobDownloader(
             store,
