@@ -168,6 +168,12 @@ class Settings:
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
+    registry_host: str | None = None
+    """The one registry host[:port] that registry_username/password are sent to (OLLAMALIB_REGISTRY_HOST)."""
+    registry_auth_file: Path | None = None
+    """A Docker-style ``{"auths": {"host:port": {"auth": base64(user:pass)}}}`` file (OLLAMALIB_REGISTRY_AUTH_FILE)."""
+    insecure_registries: tuple[str, ...] = ()
+    """Hosts that may get a password over plain http (OLLAMALIB_INSECURE_REGISTRIES, comma-separated)."""
     auth: bool = False
     editor: str | None = None
     drain_timeout: float = 25.0
@@ -240,6 +246,11 @@ class Settings:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
+        kw["registry_host"] = _clean(get("OLLAMALIB_REGISTRY_HOST")) or None
+        auth_file = _clean(get("OLLAMALIB_REGISTRY_AUTH_FILE"))
+        kw["registry_auth_file"] = Path(os.path.expanduser(auth_file)) if auth_file else None
+        insecure = _clean(get("OLLAMALIB_INSECURE_REGISTRIES")) or ""
+        kw["insecure_registries"] = tuple(h.strip() for h in insecure.split(",") if h.strip())
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
