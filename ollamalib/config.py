@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._go.duration import MAX_DURATION, format_duration, parse_duration
 from .errors import InvalidOptionError
 
 __all__ = [
@@ -40,69 +40,6 @@ DEFAULT_ORIGINS: tuple[str, ...] = tuple(
     + ["app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*"]
 )
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Parse a Go duration string (``"5m"``, ``"1h30m"``, ``"-1m"``, ``"0"``) into seconds.
-
-    Raises InvalidOptionError with Go's message, e.g. ``time: missing unit in duration "3600"``.
-    """
-    s = text.strip()
-    orig = s
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise InvalidOptionError(f'time: invalid duration "{orig}"')
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m:
-            if re.fullmatch(r"[\d.]+", s[pos:]):
-                raise InvalidOptionError(f'time: missing unit in duration "{orig}"')
-            num = re.match(r"[\d.]+", s[pos:])
-            if num:
-                unit = re.match(r"[^\d.]+", s[pos + num.end() :])
-                raise InvalidOptionError(f'time: unknown unit "{unit.group(0) if unit else ""}" in duration "{orig}"')
-            raise InvalidOptionError(f'time: invalid duration "{orig}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if total > _MAX_GO_DURATION:
-        raise InvalidOptionError(f'time: invalid duration "{orig}"')
-    return sign * total
-
-
-def format_duration(seconds: float) -> str:
-    """Format seconds the way Go prints a time.Duration (``"5m0s"``, ``"1h0m0s"``, ``"1.5s"``, ``"0s"``)."""
-    if seconds == 0:
-        return "0s"
-    sign = "-" if seconds < 0 else ""
-    ns = round(abs(seconds) * 1e9)
-    if ns < 1_000_000_000:
-        for unit, scale in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= scale:
-                return f"{sign}{_trim(ns / scale)}{unit}"
-    h, rem = divmod(ns, 3600 * 10**9)
-    m, rem = divmod(rem, 60 * 10**9)
-    s = _trim(rem / 1e9)
-    if h:
-        return f"{sign}{h}h{m}m{s}s"
-    if m:
-        return f"{sign}{m}m{s}s"
-    return f"{sign}{s}s"
-
-
-def _trim(value: float) -> str:
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def parse_keep_alive(value: Any) -> float | None:
     """Turn a request's or the environment's keep_alive into seconds (``FOREVER`` for negatives).
 
@@ -119,11 +56,7 @@ def parse_keep_alive(value: Any) -> float | None:
         seconds = parse_duration(value)
     else:
         raise InvalidOptionError(f"invalid keep_alive value: {value!r}")
-    return FOREVER if seconds < 0 or seconds > _MAX_GO_DURATION else seconds
-
-
-_MAX_GO_DURATION = (2**63 - 1) / 1e9
-"""Beyond this Go's time.Duration overflows; Ollama then keeps the model forever."""
+    return FOREVER if seconds < 0 or seconds > MAX_DURATION else seconds
 
 
 def parse_host(value: str | None, default_port: int = 11434) -> tuple[str, str, int]:
@@ -178,6 +111,27 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
+def _paths(value: str | None) -> tuple[Path, ...]:
+    """An ``os.pathsep``-separated list of directories (``~`` expanded; empty entries dropped)."""
+    value = _clean(value)
+    return tuple(Path(os.path.expanduser(p.strip())) for p in (value or "").split(os.pathsep) if p.strip())
+
+
+def _seconds(value: str | None) -> float | None:
+    """A timeout: a Go duration ("30s") or plain seconds; 0 or less turns it off (stored as 0)."""
+    value = _clean(value)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parse_duration(value)
+        except InvalidOptionError:
+            return None
+    return seconds if seconds > 0 else 0.0
+
+
 def _default_data_dir() -> Path:
     import platformdirs
 
@@ -206,11 +160,28 @@ class Settings:
     nohistory: bool = False
     noui: bool = False
     api_key: str | None = None
-    max_request_bytes: int = 64 * 1024 * 1024 * 1024
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_blob_bytes: int = 1024**4
+    header_timeout: float = 30.0
+    body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
+    max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
+    registry_host: str | None = None
+    """The one registry host[:port] that registry_username/password are sent to (OLLAMALIB_REGISTRY_HOST)."""
+    registry_auth_file: Path | None = None
+    """A Docker-style ``{"auths": {"host:port": {"auth": base64(user:pass)}}}`` file (OLLAMALIB_REGISTRY_AUTH_FILE)."""
+    insecure_registries: tuple[str, ...] = ()
+    """Hosts that may get a password over plain http (OLLAMALIB_INSECURE_REGISTRIES, comma-separated)."""
     auth: bool = False
     editor: str | None = None
+    drain_timeout: float = 25.0
+    host_set: bool = False  # OLLAMA_HOST was given (the CLI then never falls back to in-process)
+    hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
+    create_paths: tuple[Path, ...] = ()
+    """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -220,6 +191,7 @@ class Settings:
         kw: dict[str, Any] = {}
         scheme, h, port = parse_host(get("OLLAMA_HOST"))
         kw["host"] = f"{scheme}://{h}:{port}"
+        kw["host_set"] = bool(_clean(get("OLLAMA_HOST")))
         if _clean(get("OLLAMA_MODELS")):
             kw["models"] = Path(os.path.expanduser(_clean(get("OLLAMA_MODELS")) or ""))
         if _clean(get("OLLAMALIB_DATA_DIR")):
@@ -265,9 +237,25 @@ class Settings:
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
+        kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
+        for name in ("header_timeout", "body_timeout", "drain_timeout"):
+            seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
+            if seconds is not None:
+                kw[name] = seconds
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats"):
+            value = _clean(get(f"OLLAMALIB_{name.upper()}"))
+            if value:
+                kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
+        kw["registry_host"] = _clean(get("OLLAMALIB_REGISTRY_HOST")) or None
+        auth_file = _clean(get("OLLAMALIB_REGISTRY_AUTH_FILE"))
+        kw["registry_auth_file"] = Path(os.path.expanduser(auth_file)) if auth_file else None
+        insecure = _clean(get("OLLAMALIB_INSECURE_REGISTRIES")) or ""
+        kw["insecure_registries"] = tuple(h.strip() for h in insecure.split(",") if h.strip())
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
+        kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)
@@ -305,6 +293,7 @@ class Settings:
             "nohistory": "OLLAMA_NOHISTORY",
             "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
+            "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
         }
         out: dict[str, str] = {}
         for f in fields(self):
@@ -313,7 +302,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "(set)" if value else ""
-            elif f.name in ("keep_alive", "load_timeout"):
+            elif f.name in ("keep_alive", "load_timeout", "drain_timeout"):
                 value = "-1" if value == FOREVER else format_duration(value)
             elif f.name == "origins":
                 value = ",".join(self.all_origins)

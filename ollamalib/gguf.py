@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OllamalibError
+from .errors import OllamalibError, UnsupportedQuantizationError
 from .types import ModelDetails
 
 __all__ = [
     "FILE_TYPES",
+    "QUANTIZATION_TYPES",
+    "QUANTIZE_SOURCES",
     "TENSOR_TYPES",
     "GGUFError",
     "GGUFInfo",
     "TensorInfo",
     "human_number",
+    "normalize_quantization",
 ]
 
 GGUF_MAGIC = b"GGUF"
@@ -116,6 +119,33 @@ class GGUFInfo:
                     if isinstance(e, GGUFError):
                         raise
                     raise GGUFError(f"invalid GGUF file {path.name}: {e}") from e
+                except (RecursionError, MemoryError, OverflowError):
+                    raise GGUFError(f"invalid GGUF file {path.name}: metadata arrays nested too deep") from None
+
+    def check_tensor_data(self) -> None:
+        """Raise GGUFError unless every tensor's data lies inside the file (a truncated or corrupt model).
+
+        ``read`` parses the header only; create calls this too, so a model that llama.cpp cannot load is refused
+        with a clear cause instead of failing at its first run.
+        """
+        from gguf.constants import GGML_QUANT_SIZES
+
+        size = self.path.stat().st_size
+        sizes = {int(k): v for k, v in GGML_QUANT_SIZES.items()}
+        for t in self.tensors:
+            block = sizes.get(t.type_id)
+            if block is None:  # a type newer than the gguf package: llama.cpp judges it at load
+                continue
+            elements, nbytes = block
+            if t.n_elements % elements:
+                raise GGUFError(f"invalid GGUF file {self.path.name}: tensor {t.name!r} has a shape its type "
+                                f"{t.type} cannot hold")
+            end = self.tensor_data_offset + t.offset + t.n_elements // elements * nbytes
+            if end > size:
+                raise GGUFError(
+                    f"invalid GGUF file {self.path.name}: tensor {t.name!r} runs past the end of the file "
+                    f"(needs {end} bytes, the file has {size}); the file is truncated or corrupt"
+                )
 
     # --- plain facts ------------------------------------------------------------------------------------
 
@@ -366,3 +396,25 @@ def _short_float32(value: float) -> float:
         if struct.pack("<f", candidate) == packed:
             return candidate
     return value
+
+
+# --- quantization types Ollama accepts (fs/ggml/type.go); the runner does the quantizing ---------------
+
+QUANTIZATION_TYPES: dict[str, int] = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 14, "Q4_K_M": 15, "BF16": 32}
+"""Target names Ollama accepts, with their llama.cpp ``llama_ftype``."""
+
+QUANTIZE_SOURCES = ("F16", "BF16", "F32")
+
+_QUANT_ALIASES = {"Q4_K": "Q4_K_M"}
+_SUPPORTED_QUANTIZATIONS = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
+
+
+def normalize_quantization(qtype: str) -> str:
+    """The canonical name of a quantization type ("q4_k_m" -> "Q4_K_M"), with Ollama's error for others."""
+    name = qtype.upper()
+    name = _QUANT_ALIASES.get(name, name)
+    if name not in QUANTIZATION_TYPES:
+        raise UnsupportedQuantizationError(
+            f"unsupported quantization type {qtype.upper()} - supported types are {_SUPPORTED_QUANTIZATIONS}"
+        )
+    return name

@@ -18,8 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._go.fmt import sprint_value
+from ._go.json import decoded
+from ._go.strconv import is_print
+from .convert import adapter_files
 from .errors import InvalidOptionError, ModelfileError
-from .options import DEPRECATED_PARAMETERS, _go_format, _is_print, format_params
+from .options import DEPRECATED_PARAMETERS, format_params
 
 __all__ = [
     "COMMANDS",
@@ -240,7 +244,7 @@ def _parse_commands(text: str) -> list[Command]:
                 role = ""
             buf = _ValueBuffer()
             state = nxt
-        if out is not None and _is_print(out):
+        if out is not None and is_print(out):
             buf.append(out)
 
     if state == _VALUE:
@@ -421,7 +425,12 @@ class Modelfile:
                         args.from_ = command.args
                         continue
                     raise ModelfileError(f"stat {path}: no such file or directory")
-                files = files_for_model(path) if path.is_dir() else [path]
+                if not path.is_dir():
+                    files = [path]
+                elif command.name == "adapter" and (path / "adapter_config.json").is_file():
+                    files = adapter_files(path)  # a PEFT adapter: converted to a LoRA GGUF by create
+                else:
+                    files = files_for_model(path)
                 if command.name == "from":
                     _reject_same_path(path, draft_paths)
                     model_paths.append(path)
@@ -645,7 +654,7 @@ def modelfile_for_show(
         commands.append(Command("parser", parser))
     for key, val in (parameters or {}).items():
         for item in val if isinstance(val, (list, tuple)) else [val]:
-            commands.append(Command("parameter", _go_format(item), key))
+            commands.append(Command("parameter", sprint_value(decoded(item)), key))
     for text in [license] if isinstance(license, str) else list(license or ()):
         commands.append(Command("license", text))
     for message in messages:

@@ -11,11 +11,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ollamalib.config import Settings
 
+from .drain import Drain
 from .errors import exception_handler
 from .metrics import RequestMetrics, metrics_route
 from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
+from .ready import ready_route
 from .webui import ui_routes
 
 if TYPE_CHECKING:
@@ -37,9 +39,10 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
         components = Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")})
         security = [{"bearer": []}]
     request_metrics = RequestMetrics()
+    drain = Drain(settings.drain_timeout)
     app = Litestar(
-        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics),
-                        *ui_routes(not settings.noui)],
+        route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics, drain),
+                        ready_route(engine), *ui_routes(not settings.noui)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",
@@ -50,12 +53,13 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
             components=components,
             security=security,
         ),
-        request_max_body_size=settings.max_request_bytes,
+        request_max_body_size=settings.max_request_bytes,  # JSON bodies are read whole
         logging_config=None,
         debug=False,
     )
     app.state.engine = engine
     app.state.settings = settings
     app.state.request_metrics = request_metrics
-    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics)
+    app.state.drain = drain
+    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics, drain)
     return app

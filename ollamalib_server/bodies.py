@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
+from ollamalib._go.duration import MAX_DURATION
 from ollamalib.config import parse_keep_alive
 from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
@@ -70,19 +71,16 @@ def _think(value: Any) -> Any:
     raise APIError(400, f"think must be a boolean or string {_THINK_HELP}")
 
 
-_MAX_DURATION = (2**63 - 1) / 1e9  # Go's time.Duration limit, in seconds
-
-
 def _keep_alive(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # Go converts out-of-range seconds to a negative Duration, which means "forever"
-        return value if abs(value) <= _MAX_DURATION else -1
+        return value if abs(value) <= MAX_DURATION else -1
     if isinstance(value, str):
         try:
             seconds = parse_keep_alive(value)
         except InvalidOptionError as exc:
             raise APIError(400, str(exc)) from None
-        if seconds is not None and math.isfinite(seconds) and seconds > _MAX_DURATION:
+        if seconds is not None and math.isfinite(seconds) and seconds > MAX_DURATION:
             raise APIError(400, f'time: invalid duration "{value}"')
         return value
     raise APIError(400, f"Unsupported type: '{json_kind(value)}'")

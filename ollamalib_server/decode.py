@@ -8,6 +8,7 @@ and the same table produces the request body schema of the OpenAPI document.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +27,13 @@ __all__ = [
     "Map",
     "Slice",
     "String",
+    "MAX_DEPTH",
     "Struct",
     "body_operation",
     "decode_body",
     "go_syntax_error",
     "json_kind",
+    "parse_json",
 ]
 
 _MAX_INT = 2**63
@@ -136,6 +139,11 @@ class AnyValue(GoType):
         self._schema = schema
         self._description = description
 
+    def check(self, value: Any, where: str) -> Any:
+        if isinstance(value, (dict, list)):
+            _bound_and_clean(value, False, FIELD_DEPTH)  # free-form JSON is the only part that can nest deeply
+        return value
+
     def schema(self) -> Schema:
         if self._schema is not None:
             return self._schema
@@ -175,6 +183,7 @@ class Map(GoType):
         if not isinstance(value, dict):
             raise _mismatch(value, where, self.go)
         if isinstance(self.elem, AnyValue):
+            _bound_and_clean(value, False, FIELD_DEPTH)
             return value
         return {k: self.elem.check(v, where) for k, v in value.items()}
 
@@ -258,8 +267,22 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _WHITESPACE = " \t\r\n"
 
 
+MAX_DEPTH = 100
+"""How deeply a request body's JSON may nest (Go allows 10000, but Python code downstream recurses per level)."""
+
+FIELD_DEPTH = 2  # the level of a body's fields; typed structure above free-form values is shallow
+_DEPTH_TEXT = f"exceeded max depth: JSON nested more than {MAX_DEPTH} levels"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # may be a lone surrogate after decoding
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
 def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
-    """Decode a request body into a dict of ``spec``'s fields, or raise APIError(400) with Go's text."""
+    """Decode a request body into a dict of ``spec``'s fields, or raise APIError(400) with Go's text.
+
+    As Go's decoder does, invalid UTF-8 and lone UTF-16 surrogates (``"\\ud800"``) become U+FFFD, so every
+    string that reaches the engine can be encoded. Free-form values (``AnyValue``: schemas, tool arguments,
+    options) nesting past MAX_DEPTH are a 400; typed fields cannot nest, and unknown keys are dropped.
+    """
     text = body.decode("utf-8", "replace").lstrip(_WHITESPACE)
     if not text:
         raise APIError(400, "missing request body")
@@ -270,12 +293,61 @@ def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
     except _Constant as exc:
         raise APIError(400, f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
     except RecursionError:
-        raise APIError(400, "exceeded max depth") from None
+        raise APIError(400, _DEPTH_TEXT) from None
+    if _SURROGATE_ESCAPE.search(text) is not None:  # rare: only then walk the whole value
+        value = _bound_and_clean(value, True)
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type {spec.go}")
     return spec.check_fields(value, spec.name)
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` for JSON nested in a string field (OpenAI's tool arguments), bounded and cleaned alike.
+
+    Raises ValueError for bad syntax and APIError(400) past MAX_DEPTH.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise APIError(400, _DEPTH_TEXT) from None
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if surrogates or text.count("{") + text.count("[") > MAX_DEPTH:
+        value = _bound_and_clean(value, surrogates)
+    return value
+
+
+def _replace_surrogates(text: str) -> str:
+    return _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
+
+
+def _bound_and_clean(value: Any, surrogates: bool, depth: int = 1) -> Any:
+    """Reject nesting deeper than MAX_DEPTH and (``surrogates``) replace lone surrogates, without recursion.
+
+    ``depth`` is the level of ``value`` itself (1: the whole body).
+    """
+    fix = _replace_surrogates
+    if isinstance(value, str):
+        return fix(value) if surrogates else value
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise APIError(400, _DEPTH_TEXT)
+        if isinstance(node, dict):
+            if surrogates:
+                items = [(fix(k), fix(v) if isinstance(v, str) else v) for k, v in node.items()]
+                node.clear()
+                node.update(items)
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        else:
+            for i, item in enumerate(node):
+                if isinstance(item, (dict, list)):
+                    stack.append((item, depth + 1))
+                elif surrogates and isinstance(item, str):
+                    node[i] = fix(item)
+    return value
 
 
 def go_syntax_error(exc: json.JSONDecodeError, text: str) -> str:

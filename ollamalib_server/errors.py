@@ -21,10 +21,10 @@ from .encoding import JSON_TYPE, dumps
 
 __all__ = [
     "APIError",
+    "body_too_large_text",
     "error_body",
     "error_status_and_text",
     "exception_handler",
-    "go_quote",
     "openai_error_body",
 ]
 
@@ -38,6 +38,11 @@ class APIError(Exception):
         super().__init__(message)
         self.status_code = status_code
         self.message = message
+
+
+def body_too_large_text(limit: int, setting: str) -> str:
+    """The 413 text: Go's ``http: request body too large`` plus the limit and the variable that raises it."""
+    return f"http: request body too large (the limit is {limit} bytes; {setting} raises it)"
 
 
 _OPTION_TYPE = re.compile(r'^option ".*" must be of ')
@@ -105,12 +110,23 @@ def is_openai_path(path: str) -> bool:
     return path.startswith("/v1/") or path == "/v1"
 
 
+def error_json(path: str, status: int, text: str) -> bytes:
+    """The encoded error body for ``path``: OpenAI's shape under ``/v1``, Ollama's elsewhere."""
+    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
+
+
 def exception_handler(request: Request, exc: Exception) -> Response:
     """Litestar's handler for every exception: one table, two body shapes."""
     status, text = error_status_and_text(exc)
+    if isinstance(exc, RequestEntityTooLarge):  # Litestar's count of a chunked body passed the limit
+        settings = getattr(request.app.state, "settings", None)
+        if settings is not None:
+            text = body_too_large_text(settings.max_request_bytes, "OLLAMALIB_MAX_REQUEST_BYTES")
     if status >= 500 and status != 503:
         log.error("request %s %s failed: %s", request.method, request.url.path, text, exc_info=exc)
     headers = {}
+    if status in (408, 413):  # the rest of the request body is never read: do not reuse the connection
+        headers["connection"] = "close"
     if isinstance(exc, MethodNotAllowedException) and exc.headers:
         headers.update(exc.headers)
     if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
@@ -118,24 +134,3 @@ def exception_handler(request: Request, exc: Exception) -> Response:
     body = openai_error_body(status, text) if is_openai_path(request.url.path) else error_body(text)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string: double quotes, backslash escapes, printable Unicode kept as is."""
-    out = ['"']
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)

@@ -1,7 +1,8 @@
-"""The ASGI layer in front of every route (also 404s): request log, CORS, Host check, API key, body limit.
+"""The ASGI layer in front of every route (also 404s): request log, CORS, Host check, API key, body limits.
 
 In Ollama's order: CORS (gin-contrib/cors with Ollama's origins), then the DNS-rebinding guard on loopback
-listeners (``allowedHostsMiddleware``); then ollamalib's additions, the optional API key and the body limit.
+listeners (``allowedHostsMiddleware``); then ollamalib's additions: the optional API key, the body limits
+(blob uploads have their own, larger one) and the body read timeout for clients that stall mid-body.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+import anyio
+
 from ollamalib.config import Settings, format_duration
 
-from .encoding import JSON_TYPE, dumps
-from .errors import error_body, is_openai_path, openai_error_body
+from .drain import Drain, send_simple
+from .errors import APIError, body_too_large_text
+from .errors import error_json as _error_json
 from .metrics import RequestMetrics
 
-__all__ = ["ALLOWED_HEADERS", "Gate", "origin_allowed"]
+__all__ = ["ALLOWED_HEADERS", "BLOB_UPLOAD_PREFIX", "Gate", "origin_allowed"]
 
 access_log = logging.getLogger("ollamalib.server.access")
 
@@ -48,6 +52,9 @@ ALLOWED_HEADERS = (
 _ALLOW_METHODS = b"GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
 _BROWSER_EXTENSIONS = ("chrome-extension://", "safari-extension://", "moz-extension://", "ms-browser-extension://")
 _LOCAL_TLDS = (".localhost", ".local", ".internal")
+BLOB_UPLOAD_PREFIX = "/api/blobs/"
+"""``POST`` under this path streams to disk: it has ``max_blob_bytes`` as its limit instead of the JSON one."""
+
 
 
 def origin_allowed(origin: str, patterns: Iterable[str]) -> bool:
@@ -114,12 +121,16 @@ def _is_loopback_listener(server_host: str) -> bool:
 class Gate:
     """ASGI middleware wrapping the whole Litestar app (so it also sees unknown paths)."""
 
-    def __init__(self, app: Any, settings: Settings, metrics: RequestMetrics | None = None) -> None:
+    def __init__(self, app: Any, settings: Settings, metrics: RequestMetrics | None = None,
+                 drain: Drain | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.drain = drain
         self.origins = tuple(settings.all_origins)
         self.api_key = settings.api_key
         self.max_body = settings.max_request_bytes
+        self.max_blob = settings.max_blob_bytes
+        self.body_timeout = settings.body_timeout
         self._allow_headers = ",".join(ALLOWED_HEADERS).encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -140,10 +151,16 @@ class Gate:
 
         try:
             rejection = self._check(scope, extra)
+            if rejection is None and self.drain is not None:
+                rejection = self.drain.refuse(scope)
             if rejection is None:
-                await self.app(scope, receive, send_wrapper)
+                timed = self._timed(receive) if self.body_timeout else receive
+                if self.drain is not None:
+                    await self.drain.serve(self.app, scope, timed, send_wrapper)
+                else:
+                    await self.app(scope, timed, send_wrapper)
             else:
-                await _send_simple(send_wrapper, *rejection)
+                await send_simple(send_wrapper, *rejection)
         finally:
             elapsed = time.perf_counter() - start
             if self.metrics is not None:
@@ -197,33 +214,52 @@ class Gate:
                 return 204, [], b""
 
         if self.api_key and method != "OPTIONS" and not (method in ("GET", "HEAD") and _open_path(scope["path"])):
-            expected = f"Bearer {self.api_key}".encode()
-            if not hmac.compare_digest(authorization.encode("latin-1"), expected):
+            scheme, _, token = authorization.partition(" ")  # the scheme word is case-insensitive (RFC 9110)
+            given = token.strip().encode("latin-1") if scheme.lower() == "bearer" else b""
+            if not hmac.compare_digest(given, self.api_key.encode()):
                 return 401, [(b"www-authenticate", b"Bearer")], _error_json(scope["path"], 401, "unauthorized")
 
         if length is not None:
+            blob = method == "POST" and scope["path"].startswith(BLOB_UPLOAD_PREFIX)
+            limit, setting = (self.max_blob, "OLLAMALIB_MAX_BLOB_BYTES") if blob else \
+                (self.max_body, "OLLAMALIB_MAX_REQUEST_BYTES")
             try:
-                too_big = int(length) > self.max_body
+                too_big = int(length) > limit
             except ValueError:
                 return 400, [], _error_json(scope["path"], 400, "invalid content-length header")
             if too_big:
-                return 413, [], _error_json(scope["path"], 413, "http: request body too large")
+                return 413, [(b"connection", b"close")], _error_json(scope["path"], 413,
+                                                                     body_too_large_text(limit, setting))
         return None
+
+    def _timed(self, receive: Any) -> Any:
+        """``receive`` that fails with 408 when the next piece of the request body takes over ``body_timeout``.
+
+        Only while the body is incomplete: afterwards the app waits on ``receive`` for a disconnect, which may
+        rightly take as long as a generation does.
+        """
+        timeout = self.body_timeout
+        done = False
+
+        async def timed_receive() -> Any:
+            nonlocal done
+            if done:
+                return await receive()
+            try:
+                with anyio.fail_after(timeout):
+                    message = await receive()
+            except TimeoutError:
+                done = True
+                raise APIError(408, f"timed out reading the request body (no data for {format_duration(timeout)};"
+                                    " OLLAMALIB_BODY_TIMEOUT sets it)") from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                done = True
+            return message
+
+        return timed_receive
+
 
 
 def _open_path(path: str) -> bool:
     """Paths served without the API key: the liveness check and the /ui page's static files."""
     return path == "/" or path == "/ui" or path.startswith("/ui/")
-
-
-def _error_json(path: str, status: int, text: str) -> bytes:
-    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
-
-
-async def _send_simple(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    if body:
-        headers = [*headers, (b"content-type", JSON_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    elif status != 204:
-        headers = [*headers, (b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,18 +21,24 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import BaseModel
 
+from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
+    BlobNotFoundError,
     DigestMismatchError,
+    InvalidDigestError,
     InvalidNameError,
+    InvalidOptionError,
+    ModelfileError,
     ModelNotFoundError,
     RequestCancelledError,
 )
-from ollamalib.names import ModelName
+from ollamalib.gguf import GGUF_MAGIC
+from ollamalib.names import Digest, ModelName
 
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body, json_kind
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, go_quote
+from .errors import APIError, body_too_large_text
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
@@ -79,16 +88,13 @@ async def read(request: Request, spec: Struct) -> dict[str, Any]:
 
 
 def check_name(name: str) -> ModelName:
-    try:
-        return ModelName.parse(name)
-    except InvalidNameError:
-        raise APIError(400, "invalid model name") from None
+    return ModelName.parse(name)  # an InvalidNameError answers "invalid model name" (the error table)
 
 
 def check_top_logprobs(req: dict[str, Any]) -> None:
     top = req.get("top_logprobs")
     if top is not None and not 0 <= top <= 20:
-        raise APIError(400, "top_logprobs must be between 0 and 20")
+        raise InvalidOptionError("top_logprobs must be between 0 and 20")
 
 
 def _or_none(value: Any) -> Any:
@@ -143,9 +149,57 @@ def _valid_relative_path(name: str) -> bool:
 def _check_files(files: dict[str, str] | None) -> None:
     for filename, digest in (files or {}).items():
         if not _valid_relative_path(filename):
-            raise APIError(400, "file path must be relative")
+            raise ModelfileError("file path must be relative")
         if not digest or not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
+
+
+async def _create_base(engine: Any, value: str | None) -> str | ModelName | None:
+    """``from`` over HTTP: a blob digest, or a model name (typed, so the engine never reads it as a path).
+
+    A client's local files arrive as uploaded blobs; a server path is accepted only when it lies under
+    ``Settings.create_paths``, and is stored as a blob after its GGUF magic is checked.
+    """
+    if value is None or Digest.is_valid(value):
+        return value
+    if ModelName.is_valid(value):
+        return ModelName.parse(value)
+    allowed = engine.settings.create_paths
+    if not allowed or not os.path.isabs(value):
+        raise InvalidNameError("invalid model name")
+    digest = await anyio.to_thread.run_sync(_store_server_file, engine.store, value, allowed)
+    return str(digest)
+
+
+def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Digest:
+    """Copy the GGUF at ``value`` into the store if it lies under ``allowed`` (symlinks and ``..`` resolved).
+
+    The file is opened first and its real path checked through the open descriptor, so a symlink swapped in
+    between cannot redirect the read; nothing is written unless it starts with GGUF's magic.
+    """
+    outside = APIError(400, f"path {go_quote(value)} is not under a directory in OLLAMALIB_CREATE_PATHS")
+    if ".." in Path(value).parts:
+        raise outside
+    roots = [root.resolve() for root in allowed]
+    if not any(Path(value).resolve().is_relative_to(root) for root in roots):
+        raise outside
+    try:
+        f = open(value, "rb")  # noqa: SIM115 - closed below
+    except (FileNotFoundError, NotADirectoryError):
+        raise InvalidOptionError(f"file {go_quote(value)} not found") from None
+    except OSError as exc:
+        raise InvalidOptionError(f"file {go_quote(value)}: {exc.strerror or exc}") from None
+    with f:
+        fd_path = Path(f"/proc/self/fd/{f.fileno()}")
+        real = Path(os.readlink(fd_path)) if fd_path.is_symlink() else Path(value).resolve()
+        if not any(real.is_relative_to(root) for root in roots):
+            raise outside
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise InvalidOptionError(f"file {go_quote(value)} not found")
+        if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
+            raise InvalidOptionError("invalid file magic")
+        f.seek(0)
+        return store.put_blob(f)
 
 
 def _check_license(value: Any) -> Any:
@@ -154,7 +208,7 @@ def _check_license(value: Any) -> Any:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     kind = "array" if isinstance(value, list) else json_kind(value)
-    raise APIError(400, f"json: cannot unmarshal {kind} into Go value of type []string")
+    raise InvalidOptionError(f"json: cannot unmarshal {kind} into Go value of type []string")
 
 
 def native_routes(engine: Any) -> list[HTTPRouteHandler]:
@@ -181,10 +235,10 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         check_top_logprobs(req)
         model = req.get("model") or ""
         if not model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(model)
         if req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
-            raise APIError(400, "raw mode does not support template, system, or context")
+            raise InvalidOptionError("raw mode does not support template, system, or context")
         prompt = req.get("prompt") or ""
         kwargs = {
             "model": model,
@@ -244,12 +298,12 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             value = ""
         elif isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
-                raise APIError(400, "invalid input type")
+                raise InvalidOptionError("invalid input type")
         elif not isinstance(value, str):
-            raise APIError(400, "invalid input type")
+            raise InvalidOptionError("invalid input type")
         model = req.get("model") or ""
         if not model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(model)
         work = call_engine(
             engine.embed,
@@ -280,7 +334,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             result = await until_disconnect(request, work)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(model)} not found, try pulling it first") from None
+            raise ModelNotFoundError(model, f"model {go_quote(model)} not found, try pulling it first") from None
         return json_response(result)
 
     @post("/api/create", operation_class=body_operation(rq.CREATE), summary="Create a model", status_code=200)
@@ -291,11 +345,11 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         _check_files(req.get("files"))
         _check_files(req.get("adapters"))
         if not req.get("from") and not req.get("files"):
-            raise APIError(400, "neither 'from' or 'files' was specified")
+            raise ModelfileError("neither 'from' or 'files' was specified")
         kwargs = {
             "model": model,
             "quantize": req.get("quantize") or req.get("quantization") or None,
-            "from_": req.get("from") or None,
+            "from_": await _create_base(engine, req.get("from") or None),
             "files": req.get("files") or None,
             "adapters": req.get("adapters") or None,
             "template": req.get("template"),
@@ -310,22 +364,23 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     @route("/api/blobs/{digest:str}", http_method=["HEAD"], summary="Check a blob")
     async def head_blob(digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         if not engine.store.has_blob(digest):
-            raise APIError(404, f"blob {go_quote(digest)} not found")
+            raise BlobNotFoundError(digest)
         return empty_response(200)
 
-    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201)
+    @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201,
+          request_max_body_size=None)  # streamed to disk; _put_blob enforces max_blob_bytes instead
     async def push_blob(request: Request, digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         store = engine.store
         if store.has_blob(digest):
             return empty_response(200)
         try:
             await _put_blob(store, request, digest)
         except DigestMismatchError as exc:
-            raise APIError(400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(exc.actual)}") from None
+            raise DigestMismatchError(digest, exc.actual) from None
         return empty_response(201)
 
     @route("/api/tags", http_method=["GET", "HEAD"], summary="List local models")
@@ -342,7 +397,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             result = await call_engine(engine.show, model, verbose=bool(req.get("verbose")))
         except ModelNotFoundError:
-            raise APIError(404, f"model '{name.display_shortest}' not found") from None
+            raise ModelNotFoundError(name.display_shortest) from None
         if req.get("system"):
             result.system = req["system"]
         if req.get("template"):
@@ -360,7 +415,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.copy, source, destination)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(source)} not found") from None
+            raise ModelNotFoundError(source, f"model {go_quote(source)} not found") from None
         return empty_response(200)
 
     @delete("/api/delete", operation_class=body_operation(rq.DELETE), summary="Delete a model", status_code=200)
@@ -372,7 +427,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.delete, model)
         except ModelNotFoundError:
-            raise APIError(404, f"model '{model}' not found") from None
+            raise ModelNotFoundError(model) from None
         return empty_response(200)
 
     @post("/api/pull", operation_class=body_operation(rq.PULL), summary="Pull a model", status_code=200)
@@ -402,10 +457,18 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
 
 
 async def _put_blob(store: Any, request: Request, digest: str) -> None:
-    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time)."""
+    """Stream the request body into the store (hashing and writing in a worker thread, 1 MiB at a time).
+
+    Never more than one batch is in memory; past ``max_blob_bytes`` the upload stops with 413 and the partial
+    file is removed by ``put_blob``.
+    """
     chunks = request.stream()
+    settings = getattr(request.app.state, "settings", None)
+    limit = settings.max_blob_bytes if settings is not None else None
+    received = 0
 
     async def next_batch() -> bytes:
+        nonlocal received
         buf = bytearray()
         try:
             while len(buf) < _BLOB_BATCH:
@@ -417,6 +480,9 @@ async def _put_blob(store: Any, request: Request, digest: str) -> None:
             pass
         except InternalServerException as exc:  # Litestar's "client disconnected prematurely"
             raise RequestCancelledError() from exc
+        received += len(buf)
+        if limit is not None and received > limit:
+            raise APIError(413, body_too_large_text(limit, "OLLAMALIB_MAX_BLOB_BYTES"))
         return bytes(buf)
 
     def batches() -> Any:

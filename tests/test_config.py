@@ -105,3 +105,9 @@ def test_durations_beyond_go_range():
     with pytest.raises(InvalidOptionError, match=r'time: invalid duration "99999999h"'):
         parse_keep_alive("99999999h")
     assert parse_keep_alive(1e300) == FOREVER
+
+
+def test_input_limits_from_the_environment():
+    assert Settings.from_env({}).max_grammar_repeats == 100_000
+    assert Settings.from_env({"OLLAMALIB_MAX_GRAMMAR_REPEATS": "500"}).max_grammar_repeats == 500
+    assert Settings.from_env({"OLLAMALIB_MAX_GRAMMAR_REPEATS": "junk"}).max_grammar_repeats == 100_000

@@ -301,3 +301,26 @@ def test_gemma_metadata_is_read_quickly(assembled_gemma: Path) -> None:
     assert model_info["tokenizer.ggml.tokens"] == [] and "general.name" not in model_info
     assert len(info.tensors) == 236 and info.tensors[1].as_dict() == {
         "name": "token_embd.weight", "type": "Q8_0", "shape": [640, 262144]}
+
+
+def test_nested_metadata_arrays_are_a_gguf_error(tmp_path: Path) -> None:
+    """Arrays of arrays nested past Python's recursion limit: a clear GGUFError, not a RecursionError."""
+    key = b"general.deep"
+    levels = 5000
+    data = b"GGUF" + (3).to_bytes(4, "little") + (0).to_bytes(8, "little") + (1).to_bytes(8, "little")
+    data += len(key).to_bytes(8, "little") + key + (9).to_bytes(4, "little")
+    data += ((9).to_bytes(4, "little") + (1).to_bytes(8, "little")) * levels + (4).to_bytes(4, "little") + bytes(8)
+    path = tmp_path / "deep.gguf"
+    path.write_bytes(data)
+    with pytest.raises(GGUFError, match="nested too deep"):
+        GGUFInfo.read(path)
+
+
+def test_check_tensor_data_finds_truncated_files(tmp_path: Path, tiny_gguf: Path) -> None:
+    GGUFInfo.read(tiny_gguf).check_tensor_data()
+    info = GGUFInfo.read(tiny_gguf)
+    for cut in (info.tensor_data_offset, tiny_gguf.stat().st_size - 1):
+        short = tmp_path / f"short-{cut}.gguf"
+        short.write_bytes(tiny_gguf.read_bytes()[:cut])
+        with pytest.raises(GGUFError, match="runs past the end of the file"):
+            GGUFInfo.read(short).check_tensor_data()

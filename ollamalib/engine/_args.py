@@ -8,12 +8,12 @@ import math
 import os
 import re
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, PayloadTooLargeError
 from ..types import Message, Options, Tool
 
 OptionsArg = Mapping[str, Any] | Options | None
@@ -149,6 +149,33 @@ def check_top_logprobs(top_logprobs: int | None) -> None:
     """Ollama accepts 0 to 20 alternatives per token."""
     if top_logprobs is not None and not 0 <= top_logprobs <= 20:
         raise InvalidOptionError("top_logprobs must be between 0 and 20")
+
+
+def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
+    """At most ``limit`` messages in one chat (Settings.max_messages), checked before any is converted."""
+    if messages is not None and len(messages) > limit:
+        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
+                                 "(OLLAMALIB_MAX_MESSAGES)")
+
+
+def check_text_size(texts: Iterable[str | None], limit: int) -> None:
+    """At most ``limit`` UTF-8 bytes of prompt text in one request (Settings.max_prompt_bytes), else a 413."""
+    total = 0
+    for text in texts:
+        if text:
+            total += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if total > limit:
+                raise PayloadTooLargeError(f"prompt too large: its text is more than {limit:,} bytes "
+                                           "(OLLAMALIB_MAX_PROMPT_BYTES)")
+
+
+def message_texts(messages: Iterable[Message]) -> Iterator[str | None]:
+    """The text fields of ``messages`` that reach the template (what check_text_size counts)."""
+    for msg in messages:
+        yield msg.content
+        yield msg.thinking
+        for call in msg.tool_calls or []:
+            yield str(call.function.arguments)
 
 
 def normalize(vec: Sequence[float]) -> list[float]:

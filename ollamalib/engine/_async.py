@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from ..config import Settings
 from ..errors import InvalidNameError
+from ..names import ModelName
 from ..scheduler import ModelMetrics
 from ..store import ModelStore
 from ..types import (
@@ -174,7 +175,7 @@ class AsyncEngine:
         self,
         model: str,
         quantize: str | None = None,
-        from_: str | None = None,
+        from_: str | ModelName | None = None,
         files: dict[str, str] | None = None,
         adapters: dict[str, str] | None = None,
         template: str | None = None,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -38,10 +40,13 @@ from ._args import (
     FormatArg,
     KeepAlive,
     OptionsArg,
+    check_message_count,
+    check_text_size,
     check_think,
     check_top_logprobs,
     filter_think_tags,
     image_b64,
+    message_texts,
     normalize,
     now,
     options_dict,
@@ -57,6 +62,7 @@ log = logging.getLogger("ollamalib.engine")
 
 IMAGE_TOKENS = 768  # what Ollama counts per image when fitting chat history (server/prompt.go)
 VISION_MIN_CTX = 2048  # the smallest num_ctx Ollama gives a model with a projector (sched.go getRunner)
+VOCABULARIES_KEPT = 4  # tokenizers loaded for prompt preparation (Engine._vocabulary)
 
 
 class Engine:
@@ -72,9 +78,15 @@ class Engine:
             settings = settings.replace(**overrides)
         self.settings = settings
         self.store = store if store is not None else ModelStore(settings.models)
+        try:  # temporary files of processes that died (lock files tell), removed at once
+            self.store.remove_leftovers()
+        except OSError:
+            pass
         self.scheduler = Scheduler(settings)
         self._info_cache: dict[tuple[str, int], GGUFInfo] = {}
         self._cache_lock = threading.Lock()
+        self._vocabs: OrderedDict[tuple[str, int], Any] = OrderedDict()  # path, mtime -> runner.Vocabulary
+        self._vocab_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -159,6 +171,7 @@ class Engine:
         m = self._model(model)
         if raw and (template or system or context):
             raise InvalidOptionError("raw mode does not support template, system, or context")
+        check_text_size((prompt, suffix, system, template), self.settings.max_prompt_bytes)
         if not prompt and not images and ka == 0:
             self._unload(m.record)
             return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="unload")
@@ -181,13 +194,11 @@ class Engine:
         tmpl = Template(template, kind="go") if template else m.template
         record = m.record
 
-        def build(run: Run) -> str:
+        def build(run: Run, vocab: Any) -> str:
             if raw:
                 run.images = [decode_image(x) for x in image_data]
                 return prompt
-            prefix = ""
-            if context:
-                prefix = run.lease.runner.detokenize(list(context)) if run.lease else ""
+            prefix = vocab.detokenize(list(context)) if context else ""
             think_kw = self._think_kwargs(think)
             if suffix:
                 return prefix + self._render(m, tmpl, prompt=prompt, suffix=suffix, **think_kw)
@@ -266,7 +277,9 @@ class Engine:
         if not model:
             raise InvalidNameError("model is required")
         m = self._model(model)
+        check_message_count(messages, self.settings.max_messages)
         msgs = [to_message(x) for x in messages or []]
+        check_text_size(message_texts(msgs), self.settings.max_prompt_bytes)
         if not msgs and ka == 0:
             self._unload(m.record)
             return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
@@ -297,10 +310,9 @@ class Engine:
             history = filter_think_tags(history)
         do_truncate = truncate is not False
 
-        def build(run: Run) -> str:
-            assert run.lease is not None
-            prompt, images = self._fit_chat(m, run.lease.runner, history, tool_list, think, opts["num_ctx"],
-                                            do_truncate)
+        def build(run: Run, vocab: Any) -> str:
+            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, opts["num_ctx"], do_truncate,
+                                            run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
@@ -313,53 +325,68 @@ class Engine:
     def _fit_chat(
         self,
         m: Model,
-        runner: Any,
+        vocab: Any,
         msgs: list[Message],
         tools: list[Tool],
         think: bool | str | None,
         num_ctx: int,
         truncate: bool,
+        check: Callable[[], None] = lambda: None,
     ) -> tuple[str, list[str]]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
         System messages and the last message are always kept. Returns the prompt and the images (base64) of the
         kept messages, which the prompt names with ``[img-N]`` tags.
+
+        Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
+        part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
+        dropped), and a prompt with no more bytes than num_ctx fits without tokenizing, so the work grows with
+        what is kept, not with the history. ``check`` runs before each render: it raises when the caller is gone.
         """
         kw = self._think_kwargs(think)
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
+        rendered: dict[int, str] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
+            check()
             system = [x for x in msgs[:start] if x.role == "system"]
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int, untagged: str | None = None) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str]]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
-            if untagged is not None and not images:
-                return untagged, images
+            if start in rendered and not images:
+                return rendered[start], images
             return render(start, tagged), images
 
-        def fits(start: int, text: str) -> bool:
+        def fits(start: int) -> bool:
+            text = rendered[start] = render(start)
             images = sum(len(x.images or []) for x in msgs[start:])
-            n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
-            return n <= num_ctx
+            extra = image_cost * images + 2  # a token holds at least one byte, plus a BOS and an EOS
+            if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
+                return True
+            check()
+            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
 
-        if not truncate or len(msgs) <= 1:
+        last = len(msgs) - 1
+        if not truncate or last < 1 or fits(0):
             return final(0)
-        prompt = render(0)
-        if fits(0, prompt):
-            return final(0, prompt)
-        keep, kept_prompt = len(msgs) - 1, None
-        for i in range(len(msgs) - 2, 0, -1):
-            candidate = render(i)
-            if not fits(i, candidate):
+        fitting, failing, step = last, 0, 1  # msgs[fitting:] fits (the last message is kept regardless)
+        while last - step > 0:
+            if not fits(last - step):
+                failing = last - step
                 break
-            keep, kept_prompt = i, candidate
-        if keep != 0:
-            log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
-                      len(msgs))
-        return final(keep, kept_prompt)
+            fitting, step = last - step, step * 2
+        while fitting - failing > 1:
+            middle = (fitting + failing) // 2
+            if fits(middle):
+                fitting = middle
+            else:
+                failing = middle
+        log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - fitting,
+                  len(msgs))
+        return final(fitting)
 
     # -- embeddings --------------------------------------------------------------------------------------
 
@@ -467,8 +494,9 @@ class Engine:
         if not isinstance(run, Run):
             return "", 0
         try:
+            prompt = run.build_prompt(run, self._vocabulary(run.model))  # holding no runner slot meanwhile
             run.lease = self._acquire(run.model, run.options, run.keep_alive)
-            return run.build_prompt(run), len(run.images)
+            return prompt, len(run.images)
         finally:
             run.close()
 
@@ -484,8 +512,14 @@ class Engine:
     def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
 
+        from ..create import create_model
+
         ModelName.parse(model)
-        with Registry(self.store, settings=self.settings) as registry:
+
+        def build(name: ModelName, files: dict[str, str]) -> Iterator[ProgressResponse]:
+            return create_model(self.store, name, files=files)
+
+        with Registry(self.store, settings=self.settings, model_builder=build) as registry:
             yield from registry.pull(model, insecure=insecure)
 
     def push(
@@ -507,7 +541,7 @@ class Engine:
         self,
         model: str,
         quantize: str | None = None,
-        from_: str | None = None,
+        from_: str | ModelName | None = None,
         files: dict[str, str] | None = None,
         adapters: dict[str, str] | None = None,
         template: str | None = None,
@@ -530,24 +564,30 @@ class Engine:
         return events if stream else _last(events)
 
     def _create_events(
-        self, model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
+        self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import create_model
+        from ..create import Quantizer, create_model
+
+        quantizer: Quantizer | None = None
+        if quantize:  # the runner owns quantization (llama.cpp); create receives it
+            from ..runner.quantize import quantize as quantizer
 
         if from_ and not files and self._missing_base(from_):
-            yield from self._pull_events(from_, False)
+            yield from self._pull_events(str(from_), False)
         yield from create_model(
             self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
-            parameters=options_dict(parameters) or None, license=license, quantize=quantize,
+            parameters=options_dict(parameters) or None, license=license, quantize=quantize, quantizer=quantizer,
             messages=[to_message(x) for x in messages] if messages else None, requires=requires,
         )
 
-    def _missing_base(self, from_: str) -> bool:
+    def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
-        if Digest.is_valid(from_) or Path(from_).expanduser().is_file():
+        if isinstance(from_, ModelName):
+            return not self.store.exists(from_)
+        if Digest.is_valid(from_) or os.path.isfile(os.path.expanduser(from_)):  # never raises for a long name
             return False
         try:
             return not self.store.exists(ModelName.parse(from_))
@@ -634,6 +674,24 @@ class Engine:
                 self._info_cache[key] = info
         return info
 
+    def _vocabulary(self, m: Model) -> Any:
+        """The tokenizer of ``m``'s weights alone (a few loaded at a time), for preparing prompts without
+        holding a runner: rendering and fitting a long chat must not keep other requests to the model waiting."""
+        from ..runner import Vocabulary
+
+        path = m.record.model_path
+        if path is None:
+            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._vocab_lock:
+            vocab = self._vocabs.get(key)
+            if vocab is None:
+                vocab = self._vocabs[key] = Vocabulary(path)
+                while len(self._vocabs) > VOCABULARIES_KEPT:
+                    self._vocabs.popitem(last=False)  # freed once no preparation uses it any more
+            self._vocabs.move_to_end(key)
+            return vocab
+
     def _require_vision(self, m: Model) -> None:
         if m.record.projectors:
             return
@@ -643,13 +701,14 @@ class Engine:
         raise OllamalibError(f"{m.name.full}: image input without a projector file is not supported by ollamalib's "
                              "runner yet", status_code=501)
 
-    @staticmethod
-    def _grammar(format: FormatArg) -> str | None:
+    def _grammar(self, format: FormatArg) -> str | None:
+        """The GBNF of a request's ``format``, built here in the caller's thread, never on the decode thread."""
         if format is None or format == "":
             return None
         from ..runner.grammar import format_to_grammar
 
-        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format)
+        return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
+                                 self.settings.max_grammar_repeats)
 
     def _merged_options(self, m: Model, request: OptionsArg) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options, with num_ctx capped to the model's."""

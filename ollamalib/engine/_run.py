@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import CapabilityError
+from ..errors import CapabilityError, RequestCancelledError
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..parsers import ThinkingParser, ToolCallParser
@@ -61,7 +62,7 @@ class Run:
     kind: Literal["generate", "chat"]
     options: dict[str, Any]
     keep_alive: float | None
-    build_prompt: Callable[[Run], str]
+    build_prompt: Callable[[Run, Any], str]  # (run, tokenizer) -> prompt; sets run.images
     grammar: str | None = None
     think: bool | str | None = None
     tools: list[Tool] | None = None
@@ -81,15 +82,29 @@ class Run:
     switch: bool = False  # the thinking has ended: restart decoding with the grammar
     _raw: list[str] = field(default_factory=list)
     _closed: bool = False
+    _state: threading.Lock = field(default_factory=threading.Lock)  # close() may come from another thread
 
     # -- blocking part: schedule, render, tokenize, submit -----------------------------------------------
 
     def start(self) -> None:
-        """Acquire a runner (loading it if needed), build the prompt and start decoding."""
-        self.lease = self.engine._acquire(self.model, self.options, self.keep_alive)
-        runner = self.lease.runner
-        self.prompt = self.build_prompt(self)
-        tokens = self._tokenize(runner, self.prompt)
+        """Build the prompt, acquire a runner (loading it if needed) and start decoding.
+
+        The prompt is rendered, fitted and tokenized with the model's Vocabulary before a runner is acquired, so
+        a long preparation holds no slot. ``close()`` from another thread (the client went away) stops the
+        preparation at its next step and hands back whatever was acquired; ``start`` then raises
+        RequestCancelledError.
+        """
+        vocab = self.engine._vocabulary(self.model)
+        self.prompt = self.build_prompt(self, vocab)
+        tokens = None if self.images else vocab.tokenize(strip_bos(vocab, self.prompt))
+        self.check_cancelled()
+        lease = self.engine._acquire(self.model, self.options, self.keep_alive)
+        with self._state:
+            self.lease = lease
+        self.check_cancelled()
+        runner = lease.runner
+        if tokens is None:
+            tokens = self._tokenize(runner, self.prompt)
         if self.think and "thinking" in self.model.capabilities:
             tags = self.model.template.thinking_tags
             opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
@@ -101,7 +116,16 @@ class Run:
         if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
             self.format_after_thinking, grammar = grammar, None
         sampling = self.engine._sampling(self.options, grammar, self.logprobs, self.top_logprobs)
-        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        with self._state:
+            self.seq = seq
+        self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        """Raise RequestCancelledError once ``close()`` was called (and release what ``start`` holds)."""
+        if self._closed:
+            self._free()
+            raise RequestCancelledError()
 
     def restart_with_format(self) -> None:
         """The thinking has ended: decode the answer again from prompt + thinking, under the grammar."""
@@ -128,16 +152,20 @@ class Run:
         return runner.tokenize(text)
 
     def close(self) -> None:
-        """Stop decoding (if still running) and hand the runner back; safe to call twice."""
-        if self._closed:
-            return
+        """Stop decoding (if still running) and hand the runner back; safe to call twice, and from another
+        thread while ``start`` runs (which then stops at its next step)."""
         self._closed = True
+        self._free()
+
+    def _free(self) -> None:
+        with self._state:
+            seq, lease = self.seq, self.lease
         try:
-            if self.seq is not None:
-                self.seq.cancel()
+            if seq is not None:
+                seq.cancel()
         finally:
-            if self.lease is not None:
-                self.lease.release()
+            if lease is not None:
+                lease.release()
 
     # -- per piece: split thinking and tool calls, build chunks ------------------------------------------
 
@@ -298,7 +326,9 @@ def iterate(run: Run) -> Iterator[Any]:
 async def aiterate(run: Run, limiter: anyio.CapacityLimiter | None = None) -> AsyncIterator[Any]:
     """The chunks of a run for ``async for``: blocking steps in worker threads, decoding awaited."""
     try:
-        await anyio.to_thread.run_sync(run.start, limiter=limiter)
+        # abandon_on_cancel: a client that goes away does not wait for the preparation; the close() below
+        # makes it stop at its next step.
+        await anyio.to_thread.run_sync(run.start, limiter=limiter, abandon_on_cancel=True)
         while True:
             async for piece in run.seq:
                 for chunk in run.handle(piece):

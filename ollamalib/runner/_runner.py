@@ -162,13 +162,23 @@ class Runner:
         with self._open():
             return self._model.tokenize(text, add_special, parse_special)
 
-    def detokenize(self, tokens: Tokens[int]) -> str:
-        """The text of ``tokens`` with special tokens rendered (for generate's ``context``)."""
+    def detokenize(self, tokens: Tokens[int], *, what: str = "context") -> str:
+        """The text of ``tokens`` with special tokens rendered (for generate's ``context``); an id outside the
+        vocabulary raises InvalidOptionError (400) naming ``what``."""
+        ids = self.check_tokens(tokens, what)
         with self._open():
-            return self._model.detokenize(list(tokens))
+            return self._model.detokenize(ids)
+
+    def check_tokens(self, tokens: Tokens[int], what: str = "the prompt") -> list[int]:
+        """``tokens`` as ints, each an id of this model's vocabulary, else InvalidOptionError (400) naming ``what``.
+
+        Every token list a caller hands the runner passes here first: llama.cpp aborts the process on a bad id.
+        """
+        return self._model.check(tokens, what)
 
     def token_bytes(self, token: int) -> bytes:
         """The raw bytes of one token (special tokens rendered; may be part of a UTF-8 character)."""
+        (token,) = self.check_tokens([token], "token_bytes")
         with self._open():
             return self._model.piece(token)
 
@@ -208,14 +218,15 @@ class Runner:
         image_prompt = prompt if isinstance(prompt, ImagePrompt) and prompt.images else None
         if image_prompt is not None and self._projector is None:
             raise RunnerError("this runner has no projector and cannot read images")
-        original = [int(t) for t in (prompt.tokens if isinstance(prompt, ImagePrompt) else prompt)]
+        if image_prompt is None:
+            original = self.check_tokens(prompt.tokens if isinstance(prompt, ImagePrompt) else prompt)
+        else:  # image positions hold negative ids of the image's hash; the text ids must be the vocabulary's
+            original = [int(t) for t in image_prompt.tokens]
+            self.check_tokens([t for t in original if t >= 0])
         if not original:
             if self.bos_id < 0:
                 raise RunnerError("the prompt is empty")
             original = [self.bos_id]
-        text = original if image_prompt is None else [t for t in original if t >= 0] or [0]
-        if min(text) < 0 or max(text) >= self.n_vocab:
-            raise RunnerError(f"the prompt holds a token outside the vocabulary (0..{self.n_vocab - 1})")
         num_ctx = self.context_length
         num_keep = len(original) if sampling.num_keep < 0 else sampling.num_keep
         num_keep += 1 if self.add_bos else 0

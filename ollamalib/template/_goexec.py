@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._errors import TemplateExecError
-from ._gofmt import go_quote, sorted_keys, sprint_value
+from .._go.fmt import sorted_keys, sprint_value
+from .._go.strconv import go_quote
 from ._gofuncs import ANY, BUILTINS, STRING, VALUE, GoFunc, GoFuncError
 from ._gonodes import (
     ActionNode,
@@ -36,7 +37,7 @@ from ._gonodes import (
     VariableNode,
     WithNode,
 )
-from ._govalues import INVALID, MISSING, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int, truth
+from .._go.values import INVALID, MISSING, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int, truth
 
 __all__ = ["MAX_EXEC_DEPTH", "execute"]
 

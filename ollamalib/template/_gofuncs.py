@@ -12,9 +12,9 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-from ._gofmt import sprint, sprint_value, sprintf, sprintln
-from ._gojson import JSONError, go_json
-from ._govalues import INVALID, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int
+from .._go.fmt import sprint, sprint_value, sprintf, sprintln
+from .._go.json import JSONError, go_json
+from .._go.values import INVALID, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int
 
 __all__ = ["ANY", "BUILTINS", "OLLAMA_FUNCS", "STRING", "VALUE", "GoFunc", "GoFuncError", "python_func"]
 
@@ -176,7 +176,7 @@ def _ge(arg1: Any, arg2: Any) -> bool:
 
 
 def _not(arg: Any) -> bool:
-    from ._govalues import truth
+    from .._go.values import truth
 
     return not truth(indirect_iface(arg))
 

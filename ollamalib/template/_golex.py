@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._govalues import is_alnum
+from .._go.values import is_alnum
 
 __all__ = ["Item", "lex"]
 
@@ -78,7 +78,7 @@ class Item(NamedTuple):
 
     def describe(self) -> str:
         """Go's item.String(), used in "unexpected ..." parse errors."""
-        from ._gofmt import go_quote
+        from .._go.strconv import go_quote
 
         if self.typ == EOF:
             return "EOF"
@@ -458,7 +458,7 @@ def _sharp_u(ch: str) -> str:
 
 
 def _go_q(s: str) -> str:
-    from ._gofmt import go_quote
+    from .._go.strconv import go_quote
 
     return go_quote(s)
 

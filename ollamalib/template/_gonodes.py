@@ -6,7 +6,8 @@ messages quote (``executing "" at <.Messages.X>``).
 
 from __future__ import annotations
 
-from ._gofmt import go_quote, go_trim_space
+from .._go.fmt import go_trim_space
+from .._go.strconv import go_quote
 
 __all__ = [
     "ActionNode",

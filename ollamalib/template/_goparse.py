@@ -7,10 +7,9 @@ Go's: ``template: <name>:<line>: <message>``.
 from __future__ import annotations
 
 import math
-import re
 from . import _golex as L
 from ._errors import TemplateSyntaxError
-from ._gofmt import go_quote
+from .._go.strconv import QuoteSyntaxError, go_quote, parse_float, parse_int, unquote, unquote_char
 from ._gonodes import (
     ActionNode,
     BoolNode,
@@ -43,184 +42,13 @@ from ._gonodes import (
 __all__ = ["new_number", "parse_template", "unquote"]
 
 
-# --- string and number literals -------------------------------------------------------------------------
-
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
-_HEXDIGITS = "0123456789abcdefABCDEF"
-
-
-class _SyntaxErr(Exception):
-    pass
-
-
-def _unquote_char(s: str, i: int, quote: str) -> tuple[str | bytes, int]:
-    """strconv.UnquoteChar at s[i]: one character or escape; returns (char or byte, next index)."""
-    ch = s[i]
-    if ch == quote and quote in "'\"":
-        raise _SyntaxErr
-    if ch != "\\":
-        return ch, i + 1
-    if i + 1 >= len(s):
-        raise _SyntaxErr
-    c = s[i + 1]
-    i += 2
-    if c in _SIMPLE_ESCAPES:
-        return _SIMPLE_ESCAPES[c], i
-    if c in "xuU":
-        n = {"x": 2, "u": 4, "U": 8}[c]
-        digits = s[i : i + n]
-        if len(digits) < n or any(d not in _HEXDIGITS for d in digits):
-            raise _SyntaxErr
-        v = int(digits, 16)
-        if c == "x":
-            return bytes([v]), i + n
-        if v > 0x10FFFF or 0xD800 <= v <= 0xDFFF:
-            raise _SyntaxErr
-        return chr(v), i + n
-    if "0" <= c <= "7":
-        digits = s[i - 1 : i + 2]
-        if len(digits) < 3 or any(d not in "01234567" for d in digits):
-            raise _SyntaxErr
-        v = int(digits, 8)
-        if v > 255:
-            raise _SyntaxErr
-        return bytes([v]), i + 2
-    if c == quote and quote in "'\"":
-        return c, i
-    raise _SyntaxErr
-
-
-def unquote(quoted: str) -> str:
-    """strconv.Unquote for "..." and `...` literals; raises ValueError("invalid syntax")."""
-    if len(quoted) < 2 or quoted[0] != quoted[-1]:
-        raise ValueError("invalid syntax")
-    q = quoted[0]
-    body = quoted[1:-1]
-    if q == "`":
-        if "`" in body:
-            raise ValueError("invalid syntax")
-        return body.replace("\r", "")
-    if q != '"':
-        raise ValueError("invalid syntax")
-    if "\\" not in body and '"' not in body and "\n" not in body:
-        return body
-    parts: list[str] = []
-    pending = bytearray()
-    i = 0
-    try:
-        while i < len(body):
-            if body[i] == "\n":
-                raise _SyntaxErr
-            piece, i = _unquote_char(body, i, '"')
-            if isinstance(piece, bytes):
-                pending += piece
-                continue
-            if pending:
-                parts.append(pending.decode("utf-8", "surrogateescape"))
-                pending = bytearray()
-            parts.append(piece)
-    except _SyntaxErr:
-        raise ValueError("invalid syntax") from None
-    if pending:
-        parts.append(pending.decode("utf-8", "surrogateescape"))
-    return "".join(parts)
-
-
-def _underscore_ok(s: str) -> bool:
-    """strconv's underscoreOK: underscores only between digits (or after a base prefix)."""
-    saw = "^"
-    i = 0
-    if s[:1] in ("+", "-"):
-        s = s[1:]
-    hexa = False
-    if len(s) >= 2 and s[0] == "0" and s[1].lower() in "box":
-        i = 2
-        saw = "0"
-        hexa = s[1].lower() == "x"
-    while i < len(s):
-        c = s[i]
-        if "0" <= c <= "9" or (hexa and "a" <= c.lower() <= "f"):
-            saw = "0"
-        elif c == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        else:
-            if saw == "_":
-                return False
-            saw = "!"
-        i += 1
-    return saw != "_"
-
-
-def _parse_int(text: str, *, signed: bool) -> int | None:
-    """strconv.ParseInt / ParseUint with base 0 (prefixes 0x 0o 0b 0 and underscores)."""
-    if "_" in text and not _underscore_ok(text):
-        return None
-    s = text.replace("_", "")
-    neg = False
-    if s[:1] in ("+", "-"):
-        if not signed:
-            return None
-        neg = s[0] == "-"
-        s = s[1:]
-    if not s:
-        return None
-    base = 10
-    if len(s) > 1 and s[0] == "0":
-        kind = s[1].lower()
-        if kind == "x":
-            base, s = 16, s[2:]
-        elif kind == "o":
-            base, s = 8, s[2:]
-        elif kind == "b":
-            base, s = 2, s[2:]
-        else:
-            base, s = 8, s[1:]
-    if not s or s[0] in "+-":
-        return None
-    try:
-        v = int(s, base)
-    except ValueError:
-        return None
-    if neg:
-        v = -v
-    if signed and not -(1 << 63) <= v < (1 << 63):
-        return None
-    if not signed and not 0 <= v < (1 << 64):
-        return None
-    return v
-
-
-def _parse_float(text: str) -> float | None:
-    if "_" in text:
-        is_hex = text.lower().lstrip("+-").startswith("0x")
-        mantissa = re.split("[pP]" if is_hex else "[eE]", text)[0]
-        if not _underscore_ok(mantissa):
-            return None
-    s = text.replace("_", "")
-    try:
-        low = s.lower().lstrip("+-")
-        if low.startswith("0x"):
-            if "p" not in low:
-                return None
-            f = float.fromhex(s)
-            return None if math.isinf(f) else f
-        if low.startswith(("0o", "0b")) or low in ("inf", "infinity", "nan") or "n" in low or "i" in low:
-            return None
-        f = float(s)
-    except (ValueError, OverflowError):
-        return None
-    return None if math.isinf(f) else f
-
-
 def new_number(pos: int, text: str, typ: int) -> NumberNode:
     """parse.newNumber: a number literal under every type that can hold it (Go's ideal constants)."""
     n = NumberNode(pos, text)
     if typ == L.CHAR_CONSTANT:
         try:
-            piece, i = _unquote_char(text, 1, "'")
-        except (_SyntaxErr, IndexError):
+            piece, i = unquote_char(text, 1, "'")
+        except (QuoteSyntaxError, IndexError):
             raise ValueError("invalid syntax") from None
         if text[i:] != "'":
             raise ValueError(f"malformed character constant: {text}")
@@ -231,8 +59,8 @@ def new_number(pos: int, text: str, typ: int) -> NumberNode:
         return n
     if typ == L.COMPLEX:
         idx = max(text.rfind("+", 1), text.rfind("-", 1))
-        real = _parse_float(text[:idx])
-        imag = _parse_float(text[idx:-1])
+        real = parse_float(text[:idx])
+        imag = parse_float(text[idx:-1])
         if real is None or imag is None:
             raise ValueError(f"expected integer or float: {text}")
         n.is_complex = True
@@ -240,17 +68,17 @@ def new_number(pos: int, text: str, typ: int) -> NumberNode:
         _simplify_complex(n)
         return n
     if text.endswith("i"):
-        f = _parse_float(text[:-1])
+        f = parse_float(text[:-1])
         if f is not None:
             n.is_complex = True
             n.complex128 = complex(0, f)
             _simplify_complex(n)
             return n
-    u = _parse_int(text, signed=False)
+    u = parse_int(text, signed=False)
     if u is not None:
         n.is_uint = True
         n.uint64 = u
-    i = _parse_int(text, signed=True)
+    i = parse_int(text, signed=True)
     if i is not None:
         n.is_int = True
         n.int64 = i
@@ -264,7 +92,7 @@ def new_number(pos: int, text: str, typ: int) -> NumberNode:
         n.is_float = True
         n.float64 = float(n.uint64)
     else:
-        f = _parse_float(text)
+        f = parse_float(text)
         if f is not None:
             if not any(c in text for c in ".eEpP"):
                 raise ValueError(f"integer overflow: {go_quote(text)}")

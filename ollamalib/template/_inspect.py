@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ._gofmt import go_trim_space
+from .._go.fmt import go_trim_space
 from ._gonodes import (
     ActionNode,
     BranchNode,

@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._gofmt import go_quote, sprint_value
-from ._gojson import go_json
+from .._go.fmt import sprint_value
+from .._go.strconv import go_quote
+from .._go.json import go_json
 from ._errors import TemplateSyntaxError
 from ._gonodes import (
     ActionNode,
@@ -26,8 +27,8 @@ from ._gonodes import (
     PipeNode,
     TemplateNode,
 )
-from ._govalues import GoMap, GoNil, GoSlice, GoStruct
-from .gotemplate import GoTemplate, response_action
+from .._go.values import GoMap, GoNil, GoSlice, GoStruct
+from ._gotemplate import GoTemplate, response_action
 
 __all__ = [
     "OllamaValues",

@@ -85,12 +85,6 @@ USAGE_PARAMETERS = """Available Parameters:
 """
 
 
-def _go_quote(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)
-
-
 class History:
     """readline history kept in ``<home>/history``; off with OLLAMA_NOHISTORY or ``/set nohistory``."""
 
@@ -396,6 +390,7 @@ class Repl:
             self.ctx.err(f'warning: model "{self.s.model}" does not support thinking output')
 
     def _set_parameter(self, args: list[str]) -> None:
+        from ollamalib._go.strconv import go_quote
         from ollamalib.errors import InvalidOptionError
         from ollamalib.options import format_params
 
@@ -406,7 +401,7 @@ class Repl:
         try:
             typed = format_params({key: values})
         except InvalidOptionError as exc:
-            self.out(f"Couldn't set parameter: {_go_quote(str(exc))}")
+            self.out(f"Couldn't set parameter: {go_quote(str(exc))}")
             return
         self.out(f"Set parameter '{key}' to '{', '.join(values)}'")
         if key in typed:

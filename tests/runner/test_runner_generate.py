@@ -15,7 +15,7 @@ import pytest
 from runner_models import SCRIPT, write_lora
 from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
-from ollamalib.errors import ContextLengthError, RequestCancelledError
+from ollamalib.errors import ContextLengthError, InvalidOptionError, RequestCancelledError
 from ollamalib.runner import PROMPT_TOO_LONG, LoadOptions, Piece, Runner, RunnerError, SamplingOptions, truncate_prompt
 
 REPO = Path(__file__).resolve().parents[2]
@@ -551,5 +551,5 @@ def test_bad_adapter_raises_runner_error(babble_gguf: Path, tmp_path: Path) -> N
 
 
 def test_bad_tokens_are_refused(babble_runner: Runner) -> None:
-    with pytest.raises(RunnerError, match="vocabulary"):
+    with pytest.raises(InvalidOptionError, match="the model's token ids are 0 to"):
         babble_runner.submit([1, babble_runner.n_vocab + 5], GREEDY)

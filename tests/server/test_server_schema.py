@@ -9,6 +9,7 @@ so is ``DELETE /api/delete`` (it would remove the models the other operations ne
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -39,7 +40,9 @@ class FuzzTarget:
     def ensure(self):
         if self.server is None or not self.server.alive():
             self.server = start_server_process(self.tmp, self.tmp / "models", OLLAMA_CONTEXT_LENGTH="256",
-                                               OLLAMALIB_MAX_REQUEST_BYTES=str(1 << 20))
+                                               OLLAMALIB_MAX_REQUEST_BYTES=str(LIMIT),
+                                               OLLAMALIB_MAX_BLOB_BYTES=str(4 * LIMIT),
+                                               OLLAMALIB_HEADER_TIMEOUT="10s", OLLAMALIB_BODY_TIMEOUT="10s")
         return self.server
 
 
@@ -64,7 +67,8 @@ OPERATIONS = [
     ("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/embed"), ("POST", "/api/embeddings"), ("POST", "/api/create"), ("POST", "/api/blobs/{digest}"),
     ("HEAD", "/api/blobs/{digest}"), ("GET", "/api/tags"), ("POST", "/api/show"), ("POST", "/api/copy"),
     ("GET", "/api/ps"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
-    ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("GET", "/metrics"),
+    ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("GET", "/metrics"), ("GET", "/api/ready"),
+    ("HEAD", "/api/ready"),
 ]
 
 
@@ -125,3 +129,68 @@ def test_server_is_healthy_after_fuzzing(fuzz_server):
         assert httpx.get(fuzz_server.url + path).status_code == 200, path
     r = httpx.post(fuzz_server.url + "/api/generate", json={"model": "hello", "prompt": "Hi", "stream": False})
     assert r.status_code == 200
+
+
+# --- hostile variants of valid bodies: the limits and decoding rules of issue 12 -----------------------------
+
+JSON_OPERATIONS = [(m, p) for m, p in OPERATIONS if m == "POST" and "{" not in p]
+LIMIT = 1 << 20
+
+
+def _poison(value, rnd):
+    """Every string of ``value`` with a lone surrogate added (as Go's decoder would see ``\\ud800``)."""
+    if isinstance(value, str):
+        return value + rnd.choice(["\ud800", "\udfff", "\udc00\ud800"])
+    if isinstance(value, list):
+        return [_poison(v, rnd) for v in value]
+    if isinstance(value, dict):
+        return {_poison(k, rnd) if k != "model" else k: v if k == "model" else _poison(v, rnd)
+                for k, v in value.items()}
+    return value
+
+
+FREE_FORM = {"/api/create": "parameters", "/api/copy": None}  # where deep JSON reaches the engine (else options)
+
+
+def _mutate(body, kind, rnd, path):
+    body = dict(body) if isinstance(body, dict) else {}
+    if kind == "surrogates":
+        return json.dumps(_poison(body, rnd)).encode()  # ensure_ascii writes each as \\ud800
+    if kind == "deep":
+        depth = rnd.choice([100, 500, 990, 3000])
+        key = FREE_FORM.get(path, "options") or rnd.choice(sorted(body) or ["x"])
+        body[key] = "__deep__"  # spliced in as text: json can't write it
+        text = json.dumps(body).replace('"__deep__"', '{"a":' * depth + "1" + "}" * depth, 1)
+        return text.encode()
+    return json.dumps(body).encode().ljust(LIMIT + 1)  # "oversize"
+
+
+@pytest.mark.parametrize("kind", ["surrogates", "deep", "oversize"])
+@pytest.mark.parametrize(("method", "path"), JSON_OPERATIONS, ids=[f"{m} {p}" for m, p in JSON_OPERATIONS])
+def test_no_server_errors_on_hostile_bodies(api_schema, fuzz_server, method, path, kind):
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), model=st.sampled_from(MODELS),
+           rnd=st.randoms(use_true_random=False))
+    @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+              phases=[Phase.explicit, Phase.generate])
+    def fuzz(case, model, rnd):
+        body = case.body if isinstance(case.body, dict) else {}
+        if model is not None:
+            body = {**body, "model": model}
+        content = _mutate(body, kind, rnd, path)
+        try:
+            r = httpx.post(fuzz_server.url + path, content=content, timeout=120,
+                           headers={"content-type": "application/json"})
+        except httpx.TransportError:
+            time.sleep(0.5)
+            pytest.fail(f"the server died on {path} {content[:300]!r}:\n{_last_words(fuzz_server)}")
+        if r.status_code == 500 and OPTION_TYPE_ERROR.search(r.text):
+            return
+        assert r.status_code < 500, (path, kind, content[:300], r.text[:500])
+        if kind == "oversize":
+            assert r.status_code == 413, (path, r.text[:200])
+        if kind == "deep" and FREE_FORM.get(path, "options"):
+            assert r.status_code == 400 and "exceeded max depth" in r.text, (path, r.text[:200])
+
+    fuzz()

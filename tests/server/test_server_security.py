@@ -104,7 +104,8 @@ def test_api_key_with_clients(keyed, monkeypatch):
 def test_request_body_limit(server_factory):
     srv = server_factory(max_request_bytes=1000)
     r = httpx.post(srv.url + "/api/generate", content=b"{" + b" " * 2000 + b"}")
-    assert (r.status_code, r.json()) == (413, {"error": "http: request body too large"})
+    assert r.status_code == 413
+    assert r.json()["error"].startswith("http: request body too large (the limit is 1000 bytes")
 
     def chunked():
         for _ in range(10):
@@ -115,8 +116,8 @@ def test_request_body_limit(server_factory):
     small = b"x" * 500
     digest = "sha256:" + hashlib.sha256(small).hexdigest()
     assert httpx.post(f"{srv.url}/api/blobs/{digest}", content=small).status_code == 201
-    big = b"y" * 5000
+    big = b"y" * 5000  # blob uploads stream to disk: only max_blob_bytes bounds them
     digest = "sha256:" + hashlib.sha256(big).hexdigest()
     r = httpx.post(f"{srv.url}/api/blobs/{digest}", content=iter([big[:2500], big[2500:]]))
-    assert r.status_code == 413
-    assert httpx.head(f"{srv.url}/api/blobs/{digest}").status_code == 404
+    assert r.status_code == 201
+    assert httpx.head(f"{srv.url}/api/blobs/{digest}").status_code == 200

@@ -7,8 +7,9 @@ import random
 import pytest
 
 from ollamalib.template import levenshtein
-from ollamalib.template._gofmt import go_quote, go_trim_space, sprint, sprint_value, sprintf, sprintln
-from ollamalib.template._gojson import JSONError, go_json
+from ollamalib._go.fmt import go_trim_space, sprint, sprint_value, sprintf, sprintln
+from ollamalib._go.strconv import go_quote
+from ollamalib._go.json import JSONError, go_json
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from ..errors import RegistryError, UnauthorizedError
-from .auth import Authenticator
+from ._auth import Authenticator
 
 __all__ = ["InsecureProtocolError", "RemoteNotFoundError", "Transport", "user_agent"]
 
@@ -66,7 +66,7 @@ class Transport:
     def _headers(self, url: str, extra: dict[str, str] | None, with_auth: bool) -> dict[str, str]:
         headers = {"User-Agent": self.user_agent}
         if with_auth:
-            headers.update(self.auth.headers(urlsplit(url).netloc))
+            headers.update(self.auth.headers(url))
         if extra:
             headers.update(extra)
         return headers
@@ -84,7 +84,6 @@ class Transport:
         check: bool = True,
     ) -> Iterator[httpx.Response]:
         """Send a request (body not read yet) with the 401-then-retry-once rule; raise on error statuses."""
-        host = urlsplit(url).netloc
         for attempt in range(2):
             content = body() if body is not None else None
             request = self.http.build_request(
@@ -102,7 +101,7 @@ class Transport:
                 if resp.status_code == 401 and with_auth:
                     resp.read()
                     if attempt == 0:
-                        self.auth.handle_unauthorized(resp, host, self.http, self.user_agent)
+                        self.auth.handle_unauthorized(resp, url, self.http, self.user_agent)
                         continue
                     raise UnauthorizedError()
                 if check:

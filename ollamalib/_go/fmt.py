@@ -11,14 +11,11 @@ import base64
 import math
 from typing import Any
 
-from ._govalues import INVALID, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int
+from .strconv import format_float, go_quote, go_quote_ascii, quote_rune
+from .values import INVALID, GoMap, GoNil, GoSlice, GoStruct, go_type_name, is_int
 
 __all__ = [
-    "format_float",
-    "go_quote",
-    "go_quote_ascii",
     "go_trim_space",
-    "shortest_digits",
     "sprint",
     "sprintf",
     "sprintln",
@@ -36,170 +33,6 @@ def go_trim_space(s: str) -> str:
     while end > start and s[end - 1] in _GO_SPACE:
         end -= 1
     return s[start:end]
-
-
-# --- floats ---------------------------------------------------------------------------------------------
-
-
-def shortest_digits(f: float) -> tuple[str, int]:
-    """The shortest digits that round-trip ``abs(f)`` and the decimal point position: 0.25 -> ("25", 0)."""
-    r = repr(abs(f))
-    mant, _, exp_s = r.partition("e")
-    exp = int(exp_s) if exp_s else 0
-    int_part, _, frac = mant.partition(".")
-    combined = int_part + frac
-    stripped = combined.lstrip("0")
-    lead = len(combined) - len(stripped)
-    digits = stripped.rstrip("0")
-    if not digits:
-        return "0", 1
-    return digits, len(int_part) - lead + exp
-
-
-def _fmt_e(neg: bool, digits: str, dp: int, prec: int, echar: str) -> str:
-    first = digits[0] if digits else "0"
-    out = "-" if neg else ""
-    out += first
-    if prec > 0:
-        rest = digits[1 : prec + 1]
-        out += "." + rest + "0" * (prec - len(rest))
-    exp = 0 if digits == "0" else dp - 1
-    sign = "-" if exp < 0 else "+"
-    exp = abs(exp)
-    return out + echar + sign + (f"{exp:02d}")
-
-
-def _fmt_f(neg: bool, digits: str, dp: int, prec: int) -> str:
-    out = "-" if neg else ""
-    if dp > 0:
-        whole = digits[:dp]
-        out += whole + "0" * (dp - len(whole))
-    else:
-        out += "0"
-    if prec > 0:
-        frac = []
-        for i in range(prec):
-            j = dp + i
-            frac.append(digits[j] if 0 <= j < len(digits) else "0")
-        out += "." + "".join(frac)
-    return out
-
-
-def _hex_float(f: float, prec: int, upper: bool) -> str:
-    """strconv's %x of a float64: -0x1.8p+01 style, shortest mantissa digits unless a precision is given."""
-    neg = math.copysign(1.0, f) < 0
-    f = abs(f)
-    if f == 0:
-        mant, exp = 0, 0
-    else:
-        m, e = math.frexp(f)  # f = m * 2**e, 0.5 <= m < 1
-        mant = int(m * (1 << 53))
-        exp = e - 1
-        # mant has its leading 1 at bit 52
-    frac = mant & ((1 << 52) - 1)
-    hex_digits = f"{frac:013x}"
-    if prec < 0:
-        hex_digits = hex_digits.rstrip("0")
-    elif prec < 13:
-        # round to prec hex digits, half to even
-        shift = (13 - prec) * 4
-        full = (1 << 52) | frac if f != 0 else 0
-        q, r = divmod(full, 1 << shift)
-        half = 1 << (shift - 1)
-        if r > half or (r == half and q & 1):
-            q += 1
-        lead = q >> (prec * 4)
-        if lead > 1:
-            q >>= 1
-            exp += 1
-        frac_q = q & ((1 << (prec * 4)) - 1)
-        hex_digits = f"{frac_q:0{prec}x}" if prec else ""
-    else:
-        hex_digits = hex_digits + "0" * (prec - 13)
-    lead_digit = "1" if f != 0 else "0"
-    out = ("-" if neg else "") + "0x" + lead_digit
-    if hex_digits:
-        out += "." + hex_digits
-    sign = "-" if exp < 0 else "+"
-    out += "p" + sign + f"{abs(exp):02d}"
-    return out.upper().replace("0X", "0X") if upper else out
-
-
-def format_float(f: float, verb: str, prec: int) -> str:
-    """strconv.FormatFloat(f, verb, prec, 64) for verbs e E f g G x X b (prec -1 means shortest)."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    neg = math.copysign(1.0, f) < 0
-    if verb in "xX":
-        return _hex_float(f, prec, verb == "X")
-    if verb == "b":
-        m, e = math.frexp(abs(f))
-        mant = int(m * (1 << 53)) if f != 0 else 0
-        exp = e - 53 if f != 0 else -1074
-        return ("-" if neg else "") + f"{mant}p{'-' if exp < 0 else '+'}{abs(exp)}"
-    if verb == "F":
-        verb = "f"
-    if prec < 0:
-        digits, dp = shortest_digits(f)
-        if verb in "eE":
-            return _fmt_e(neg, digits, dp, len(digits) - 1, verb)
-        if verb == "f":
-            return _fmt_f(neg, digits, dp, max(len(digits) - dp, 0))
-        # %g shortest: exponent form when the exponent is < -4 or >= 6
-        exp = dp - 1 if digits != "0" else 0
-        if exp < -4 or exp >= 6:
-            return _fmt_e(neg, digits, dp, len(digits) - 1, "e" if verb == "g" else "E")
-        return _fmt_f(neg, digits, dp, max(len(digits) - dp, 0))
-    if verb in "eEf":
-        return f"{f:.{prec}{verb}}"
-    # %g / %G with a precision: Python's rules agree with Go's here
-    if prec == 0:
-        prec = 1
-    out = f"{f:.{prec}{verb}}"
-    return out
-
-
-def _go_float_v(f: float) -> str:
-    return format_float(f, "g", -1)
-
-
-# --- quoting --------------------------------------------------------------------------------------------
-
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
-
-
-def _quote_rune(ch: str, quote: str, ascii_only: bool) -> str:
-    if ch == quote or ch == "\\":
-        return "\\" + ch
-    cp = ord(ch)
-    if 0xDC80 <= cp <= 0xDCFF:  # an invalid byte carried by surrogateescape
-        return f"\\x{cp - 0xDC00:02x}"
-    if ascii_only:
-        if cp < 0x80 and ch.isprintable():
-            return ch
-    elif ch.isprintable():
-        return ch
-    if ch in _ESCAPES:
-        return _ESCAPES[ch]
-    if cp < 0x20 or cp == 0x7F:
-        return f"\\x{cp:02x}"
-    if 0xD800 <= cp <= 0xDFFF:
-        cp = 0xFFFD
-    if cp < 0x10000:
-        return f"\\u{cp:04x}"
-    return f"\\U{cp:08x}"
-
-
-def go_quote(s: str, quote: str = '"') -> str:
-    """strconv.Quote: a double-quoted Go string literal, non-printable runes escaped."""
-    return quote + "".join(_quote_rune(ch, quote, False) for ch in s) + quote
-
-
-def go_quote_ascii(s: str, quote: str = '"') -> str:
-    """strconv.QuoteToASCII."""
-    return quote + "".join(_quote_rune(ch, quote, True) for ch in s) + quote
 
 
 def _can_backquote(s: str) -> bool:
@@ -567,6 +400,9 @@ class _Printer:
             if verb in "sqxX" and _all_bytes_elems(v):
                 self.fmt_string(bytes(v).decode("utf-8", "surrogateescape"), verb, v)
                 return
+            if self.sharp_v:
+                self._go_syntax(v, getattr(v, "gotype", "[]interface {}"), list(v), verb, depth)
+                return
             self.buf.append("[")
             for i, item in enumerate(v):
                 if i:
@@ -588,7 +424,27 @@ class _Printer:
             self.print_value(getattr(v, name), verb, depth + 1)
         self.buf.append("}")
 
+    def _go_syntax(self, v: Any, gotype: str, items: list[Any], verb: str, depth: int) -> None:
+        """%#v of a map or slice: its Go type, then ``{a, b}`` or ``{k:v, k:v}``; nil ones print ``(nil)``."""
+        self.buf.append(gotype)
+        if getattr(v, "nil", False):
+            self.buf.append("(nil)")
+            return
+        self.buf.append("{")
+        for i, item in enumerate(items):
+            if i:
+                self.buf.append(", ")
+            if isinstance(v, dict):
+                self.print_value(item, verb, depth + 1)
+                self.buf.append(":")
+                item = v[item]
+            self.print_value(item, verb, depth + 1)
+        self.buf.append("}")
+
     def _map(self, v: dict[Any, Any], verb: str, depth: int) -> None:
+        if self.sharp_v:
+            self._go_syntax(v, getattr(v, "gotype", "map[string]interface {}"), sorted_keys(v), verb, depth)
+            return
         self.buf.append("map[")
         for i, key in enumerate(sorted_keys(v)):
             if i:
@@ -657,7 +513,7 @@ def _rune_text(v: int) -> str:
 
 def _quote_char(v: int, ascii_only: bool) -> str:
     ch = _rune_text(v)
-    return "'" + _quote_rune(ch, "'", ascii_only) + "'"
+    return "'" + quote_rune(ch, "'", ascii_only) + "'"
 
 
 def sorted_keys(m: dict[Any, Any]) -> list[Any]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._gofmt import format_float
-from ._govalues import INVALID, GoMap, GoNil, GoSlice, GoStruct
+from .strconv import format_float
+from .values import INVALID, GoMap, GoNil, GoSlice, GoStruct
 
-__all__ = ["JSONError", "go_json", "go_json_float", "go_json_string"]
+__all__ = ["JSONError", "decoded", "go_json", "go_json_float", "go_json_string"]
 
 
 class JSONError(ValueError):
@@ -64,6 +65,19 @@ def go_json_float(f: float) -> str:
             text = text[:-2] + text[-1]
         return text
     return format_float(f, "f", -1)
+
+
+def decoded(value: Any) -> Any:
+    """``value`` as Go holds it after json.Unmarshal into ``interface{}``: every number a float64, lists for arrays."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): decoded(v) for k, v in value.items()}
+    if isinstance(value, Iterable):
+        return [decoded(v) for v in value]
+    return value
 
 
 def go_json(v: Any) -> str:
