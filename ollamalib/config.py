@@ -158,6 +158,7 @@ class Settings:
     debug: int = 0
     load_timeout: float = 300.0
     nohistory: bool = False
+    noui: bool = False
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024
     max_blob_bytes: int = 1024**4
@@ -168,6 +169,12 @@ class Settings:
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     registry_username: str | None = None
     registry_password: str | None = None
+    registry_host: str | None = None
+    """The one registry host[:port] that registry_username/password are sent to (OLLAMALIB_REGISTRY_HOST)."""
+    registry_auth_file: Path | None = None
+    """A Docker-style ``{"auths": {"host:port": {"auth": base64(user:pass)}}}`` file (OLLAMALIB_REGISTRY_AUTH_FILE)."""
+    insecure_registries: tuple[str, ...] = ()
+    """Hosts that may get a password over plain http (OLLAMALIB_INSECURE_REGISTRIES, comma-separated)."""
     auth: bool = False
     editor: str | None = None
     drain_timeout: float = 25.0
@@ -225,6 +232,7 @@ class Settings:
                 seconds = float(_int(lt, 300))
             kw["load_timeout"] = seconds if seconds > 0 else FOREVER
         kw["nohistory"] = _bool(get("OLLAMA_NOHISTORY"))
+        kw["noui"] = _bool(get("OLLAMA_NOUI"))
         kw["api_key"] = _clean(get("OLLAMA_API_KEY")) or None
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
@@ -240,6 +248,11 @@ class Settings:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
+        kw["registry_host"] = _clean(get("OLLAMALIB_REGISTRY_HOST")) or None
+        auth_file = _clean(get("OLLAMALIB_REGISTRY_AUTH_FILE"))
+        kw["registry_auth_file"] = Path(os.path.expanduser(auth_file)) if auth_file else None
+        insecure = _clean(get("OLLAMALIB_INSECURE_REGISTRIES")) or ""
+        kw["insecure_registries"] = tuple(h.strip() for h in insecure.split(",") if h.strip())
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
@@ -278,6 +291,7 @@ class Settings:
             "debug": "OLLAMA_DEBUG",
             "load_timeout": "OLLAMA_LOAD_TIMEOUT",
             "nohistory": "OLLAMA_NOHISTORY",
+            "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
             "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
         }

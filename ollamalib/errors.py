@@ -9,6 +9,7 @@ reverse mapping) is generated from ``wire``.
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidOptionError",
     "ModelNotFoundError",
     "ModelfileError",
+    "NoSpaceError",
     "OllamalibError",
     "PayloadTooLargeError",
     "RegistryError",
@@ -110,6 +112,14 @@ class BlobNotFoundError(OllamalibError, LookupError):
 
 class StoreError(OllamalibError, OSError):
     """The model store could not be read or written."""
+
+
+class NoSpaceError(StoreError):
+    """The store's file system is full (or would be after the write): Ollama's ``no space left on device``."""
+
+    def __init__(self, message: str = "no space left on device") -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
 
 
 class DigestMismatchError(StoreError):

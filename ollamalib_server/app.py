@@ -18,6 +18,7 @@ from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
 from .ready import ready_route
+from .webui import ui_routes
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine
@@ -41,7 +42,7 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     drain = Drain(settings.drain_timeout)
     app = Litestar(
         route_handlers=[*native_routes(engine), *openai_routes(engine), metrics_route(engine, request_metrics, drain),
-                        ready_route(engine)],
+                        ready_route(engine), *ui_routes(not settings.noui)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",

@@ -77,7 +77,7 @@ ERROR_TABLE: tuple[_Rule, ...] = (
 )
 """Exception type -> status and text; the first matching row wins."""
 
-_PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text
+_PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text, under /v1 too
 
 
 def error_status_and_text(exc: BaseException) -> tuple[int, str]:
@@ -129,7 +129,7 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers["connection"] = "close"
     if isinstance(exc, MethodNotAllowedException) and exc.headers:
         headers.update(exc.headers)
-    if isinstance(exc, _PLAIN_TEXT) and not is_openai_path(request.url.path):
+    if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
     body = openai_error_body(status, text) if is_openai_path(request.url.path) else error_body(text)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)

@@ -213,7 +213,7 @@ class Gate:
             if by_name and method == "OPTIONS":
                 return 204, [], b""
 
-        if self.api_key and method != "OPTIONS" and not (scope["path"] == "/" and method in ("GET", "HEAD")):
+        if self.api_key and method != "OPTIONS" and not (method in ("GET", "HEAD") and _open_path(scope["path"])):
             scheme, _, token = authorization.partition(" ")  # the scheme word is case-insensitive (RFC 9110)
             given = token.strip().encode("latin-1") if scheme.lower() == "bearer" else b""
             if not hmac.compare_digest(given, self.api_key.encode()):
@@ -258,3 +258,8 @@ class Gate:
 
         return timed_receive
 
+
+
+def _open_path(path: str) -> bool:
+    """Paths served without the API key: the liveness check and the /ui page's static files."""
+    return path == "/" or path == "/ui" or path.startswith("/ui/")

@@ -73,6 +73,10 @@ class Engine:
             settings = settings.replace(**overrides)
         self.settings = settings
         self.store = store if store is not None else ModelStore(settings.models)
+        try:  # temporary files of processes that died (lock files tell), removed at once
+            self.store.remove_leftovers()
+        except OSError:
+            pass
         self.scheduler = Scheduler(settings)
         self._info_cache: dict[tuple[str, int], GGUFInfo] = {}
         self._cache_lock = threading.Lock()

@@ -19,7 +19,7 @@ from ..names import Digest, ModelName
 from ..store import ModelStore
 from ..types import MEDIA_TYPE_MANIFEST, Layer, Manifest, ProgressResponse
 from . import _hf as hf
-from ._auth import Authenticator
+from ._auth import Authenticator, RegistryCredentials
 from ._download import NUM_PARTS, SOLO_RATE, BlobDownloader
 from .keys import load_or_create_key
 from ._transport import InsecureProtocolError, RemoteNotFoundError, Transport
@@ -68,7 +68,7 @@ class Registry:
         self.http = http if http is not None else _default_client(verify, max_parts)
         self._key: Ed25519PrivateKey | None = None
         self._key_lock = threading.Lock()
-        auth = Authenticator(self._signing_key, self.settings.registry_username, self.settings.registry_password)
+        auth = Authenticator(self._signing_key, RegistryCredentials.from_settings(self.settings))
         self.transport = Transport(self.http, auth)
         self.downloader = BlobDownloader(
             store,
@@ -118,13 +118,15 @@ class Registry:
         yield ProgressResponse(status="pulling manifest")
         raw, manifest = self._pull_manifest(model, base, name)
         layers = _layers(manifest)
-        for layer in layers:
-            digest = Digest.parse(layer.digest)
-            url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
-            yield from self.downloader.download(url, digest, size_hint=layer.size)
-        yield ProgressResponse(status="verifying sha256 digest")
-        yield ProgressResponse(status="writing manifest")
-        self.store.put_manifest(model, raw)
+        with self.store.claim() as claim:  # a delete meanwhile must not free blobs this pull found present
+            claim.add(*manifest.digests())
+            for layer in layers:
+                digest = Digest.parse(layer.digest)
+                url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
+                yield from self.downloader.download(url, digest, size_hint=layer.size)
+            yield ProgressResponse(status="verifying sha256 digest")
+            yield ProgressResponse(status="writing manifest")
+            self.store.put_manifest(model, raw)
         yield from self._remove_unused(old - manifest.digests())
         yield ProgressResponse(status="success")
 

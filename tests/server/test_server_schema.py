@@ -67,7 +67,8 @@ OPERATIONS = [
     ("POST", "/api/generate"), ("POST", "/api/chat"), ("POST", "/api/embed"), ("POST", "/api/embeddings"), ("POST", "/api/create"), ("POST", "/api/blobs/{digest}"),
     ("HEAD", "/api/blobs/{digest}"), ("GET", "/api/tags"), ("POST", "/api/show"), ("POST", "/api/copy"),
     ("GET", "/api/ps"), ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("POST", "/v1/embeddings"),
-    ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("GET", "/metrics"),
+    ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("GET", "/metrics"), ("GET", "/api/ready"),
+    ("HEAD", "/api/ready"),
 ]
 
 
