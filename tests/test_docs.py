@@ -6,7 +6,7 @@ server and run in tests/server/test_server_docs.py.
 
 The folder a block runs in holds the files the docs name: ``gemma-3-270m-q4_k_m.gguf`` (a tiny ChatML model),
 ``model.gguf`` + ``mmproj.gguf`` + ``cat.png`` (a tiny vision pair), and OLLAMA_MODELS holds the names they use
-(``qwen3`` answers with tool calls; ``~/.ollama/models`` has ``llama3.2``).
+(``qwen3`` answers with tool calls, ``smollm2:135m`` is a scripted chat model; ``~/.ollama/models`` has ``llama3.2``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("docs")
     store = build_store(root / "models", root / "gguf")
     store.copy("toolbot", "qwen3")
+    store.copy("hello", "smollm2:135m")  # what `make run` imports from the [demo] extra
     work = root / "work"
     work.mkdir()
     # scripted models: their answers end by themselves instead of running to num_predict
