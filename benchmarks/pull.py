@@ -28,7 +28,7 @@ import httpx  # noqa: E402
 
 from ollamalib.config import Settings  # noqa: E402
 from ollamalib.registry import Registry  # noqa: E402
-from ollamalib.registry.download import SOLO_RATE, Part  # noqa: E402
+from ollamalib.registry._download import SOLO_RATE, Part  # noqa: E402
 from ollamalib.store import ModelStore  # noqa: E402
 from ollamalib.types import MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST, MEDIA_TYPE_MODEL  # noqa: E402
 

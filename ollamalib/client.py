@@ -8,13 +8,9 @@ library's typed errors (``ModelNotFoundError``, ``CapabilityError``...) with the
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import inspect
 import json
 import platform
-import re
-import typing
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,25 +19,19 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 
 from .config import Settings, parse_host
-from .errors import (
-    BlobNotFoundError,
-    CapabilityError,
-    ContextLengthError,
-    ConversionError,
-    DigestMismatchError,
-    InvalidDigestError,
-    InvalidFormatError,
-    InvalidNameError,
-    InvalidOptionError,
-    ModelfileError,
-    ModelNotFoundError,
-    OllamalibError,
-    RegistryError,
-    RequestCancelledError,
-    ResponseError,
-    ServerBusyError,
-    UnauthorizedError,
-    UnsupportedQuantizationError,
+from .errors import error_from_wire
+from .requests import (
+    ChatRequest,
+    CopyRequest,
+    CreateRequest,
+    DeleteRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    PullRequest,
+    PushRequest,
+    Request,
+    ShowRequest,
 )
 from .types import (
     ChatResponse,
@@ -69,54 +59,8 @@ _CHUNK = 1 << 20
 # --- errors -----------------------------------------------------------------------------------------------
 
 
-def _not_found(m: re.Match[str], text: str) -> OllamalibError:
-    return ModelNotFoundError(m.group(1), text)
-
-
-_ERROR_PATTERNS: tuple[tuple[int | None, re.Pattern[str], Callable[[re.Match[str], str], OllamalibError]], ...] = (
-    (404, re.compile(r"^model ['\"](.*?)['\"] not found"), _not_found),
-    (404, re.compile(r'^blob "(.*)" not found$'), lambda m, t: BlobNotFoundError(m.group(1))),
-    (400, re.compile(r'^digest mismatch, expected "(.*)", got "(.*)"$'),
-     lambda m, t: DigestMismatchError(m.group(1), m.group(2), t)),
-    (400, re.compile(r"^invalid digest format"), lambda m, t: InvalidDigestError(t)),
-    (400, re.compile(r'^(invalid model name|(source|destination|name) ".*" is invalid)'),
-     lambda m, t: InvalidNameError(t)),
-    (400, re.compile(r"^invalid format: "), lambda m, t: InvalidFormatError(t)),
-    (400, re.compile(r" does not support "), lambda m, t: CapabilityError(t)),
-    (400, re.compile(r"context length|prompt is longer than"), lambda m, t: ContextLengthError(t)),
-    (400, re.compile(r"^(unsupported quantization type|quantization is only supported)"),
-     lambda m, t: UnsupportedQuantizationError(t)),
-    (None, re.compile(r'^(unsupported architecture "|conversion failed: |converting safetensors needs |'
-                      r'(config\.json|adapter_config\.json|tokenizer) not found|.*safetensors (file|header))'),
-     lambda m, t: ConversionError(t)),
-    (None, re.compile(r'^option ".*" must be of '), lambda m, t: InvalidOptionError(t)),
-    (400, re.compile(r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
-                     r"raw mode does not support)"), lambda m, t: InvalidOptionError(t)),
-    (400, re.compile(r"^(\(line \d+\)|neither 'from' or 'files'|file path must be relative|command must be one of)"),
-     lambda m, t: ModelfileError(t)),
-    (503, re.compile(r""), lambda m, t: ServerBusyError(t)),
-    (499, re.compile(r""), lambda m, t: RequestCancelledError(t)),
-    (401, re.compile(r""), lambda m, t: UnauthorizedError(t)),
-    (None, re.compile(r"^pull model manifest: file does not exist"), lambda m, t: ModelNotFoundError("", t)),
-    (None, re.compile(r"^(pull model manifest|push|unauthorized|realm host|insecure protocol)"),
-     lambda m, t: RegistryError(t)),
-)
-
-
-def error_from_response(status: int | None, text: str) -> OllamalibError:
-    """The typed error for a server's ``{"error": text}`` answer (``status`` None for a mid-stream error line)."""
-    for want, pattern, make in _ERROR_PATTERNS:
-        if want is not None and status is not None and want != status:
-            continue
-        if want is not None and status is None and pattern.pattern == "":
-            continue
-        m = pattern.search(text)
-        if m:
-            err = make(m, text)
-            if status is not None:
-                err.status_code = status
-            return err
-    return ResponseError(text, status or 500)
+error_from_response = error_from_wire
+"""The typed error for a server's ``{"error": text}`` answer: the table generated from ``ollamalib.errors``."""
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -156,104 +100,25 @@ class _Call:
     body: dict[str, Any] | None = None
 
 
-def _clean(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
+def _call(path: str, cls: type[Any] | None, request: Request, stream: bool | None = None,
+          method: str = "POST") -> _Call:
+    """The HTTP call for a typed request: its wire body, with ``stream`` as the caller asked."""
+    body = request.to_wire()
+    if stream is not None:
+        body["stream"] = stream
+    return _Call(method, path, cls, body)
 
 
-def _options(options: OptionsArg) -> dict[str, Any] | None:
-    if options is None:
-        return None
-    if isinstance(options, Options):
-        return options.model_dump(exclude_none=True)
-    return dict(options)
+def _generate(stream: bool, **kw: Any) -> _Call:
+    return _call("/api/generate", GenerateResponse, GenerateRequest(**kw), stream)
 
 
-def _image(image: str | bytes | Path) -> str:
-    if isinstance(image, bytes):
-        return base64.b64encode(image).decode()
-    if isinstance(image, Path):
-        return base64.b64encode(image.read_bytes()).decode()
-    try:
-        path = Path(image)
-        if len(image) < 4096 and path.is_file():
-            return base64.b64encode(path.read_bytes()).decode()
-    except (OSError, ValueError):
-        pass
-    return image
+def _chat(stream: bool, **kw: Any) -> _Call:
+    return _call("/api/chat", ChatResponse, ChatRequest(**kw), stream)
 
 
-def _images(images: Sequence[str | bytes | Path] | None) -> list[str] | None:
-    return [_image(i) for i in images] if images else None
-
-
-def _message(message: Message | Mapping[str, Any]) -> dict[str, Any]:
-    data = message.model_dump(exclude_none=True) if isinstance(message, Message) else dict(message)
-    if data.get("images"):
-        data["images"] = _images(data["images"])
-    return data
-
-
-_PY_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", dict: "object"}
-
-
-def _tool(tool: Tool | Mapping[str, Any] | Callable[..., Any]) -> dict[str, Any]:
-    if isinstance(tool, Tool):
-        return tool.model_dump(exclude_none=True)
-    if isinstance(tool, Mapping):
-        return dict(tool)
-    return _tool_from_function(tool)
-
-
-def _tool_from_function(fn: Callable[..., Any]) -> dict[str, Any]:
-    """A Python function as a tool: its name, docstring summary, and parameters from annotations and ``Args:``."""
-    doc = inspect.getdoc(fn) or ""
-    summary, _, rest = doc.partition("\n\n")
-    described = dict(re.findall(r"^[ \t]*(\w+)[ \t]*(?:\([^)]*\))?[ \t]*:[ \t]*(.+)$", rest.split("Returns:")[0], re.M))
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
-    properties: dict[str, Any] = {}
-    required = []
-    for name, param in inspect.signature(fn).parameters.items():
-        kind = hints.get(name, param.annotation)
-        prop: dict[str, Any] = {"type": _PY_TYPES.get(typing.get_origin(kind) or kind, "string")}
-        if name in described:
-            prop["description"] = described[name]
-        properties[name] = prop
-        if param.default is inspect.Parameter.empty:
-            required.append(name)
-    return {"type": "function", "function": {
-        "name": fn.__name__, "description": " ".join(summary.split()),
-        "parameters": {"type": "object", "properties": properties, "required": required}}}
-
-
-def _generate(model: str, prompt: str, suffix: str | None, **kw: Any) -> _Call:
-    kw["images"] = _images(kw.get("images"))
-    kw["options"] = _options(kw.get("options"))
-    kw["context"] = list(kw["context"]) if kw.get("context") is not None else None
-    return _Call("POST", "/api/generate", GenerateResponse,
-                 _clean({"model": model, "prompt": prompt, "suffix": suffix, **kw}))
-
-
-def _chat(model: str, messages: Sequence[Message | Mapping[str, Any]] | None, tools: Any, **kw: Any) -> _Call:
-    kw["options"] = _options(kw.get("options"))
-    body = {"model": model, "messages": [_message(m) for m in messages or []],
-            "tools": [_tool(t) for t in tools] if tools else None, **kw}
-    return _Call("POST", "/api/chat", ChatResponse, _clean(body))
-
-
-def _create_body(model: str, quantize: str | None, from_: str | None, files: dict[str, str] | None,
-                 adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
-                 system: str | None, parameters: OptionsArg,
-                 messages: Sequence[Message | Mapping[str, Any]] | None, stream: bool,
-                 requires: str | None = None) -> dict[str, Any]:
-    return _clean({
-        "model": model, "quantize": quantize, "from": from_, "files": files, "adapters": adapters,
-        "template": template, "license": license, "system": system, "parameters": _options(parameters),
-        "messages": [_message(m) for m in messages] if messages is not None else None, "requires": requires,
-        "stream": stream,
-    })
+def _create(stream: bool, **kw: Any) -> _Call:
+    return _call("/api/create", ProgressResponse, CreateRequest(**kw), stream)
 
 
 def _local_file(from_: str | None) -> Path | None:
@@ -411,8 +276,8 @@ class Client:
         truncate: bool | None = None, shift: bool | None = None,
     ) -> GenerateResponse | Iterator[GenerateResponse]:
         """POST /api/generate."""
-        call = _generate(model, prompt, suffix, system=system, template=template, context=context, stream=stream,
-                         think=think, raw=raw, format=format, images=images, options=options,
+        call = _generate(stream, model=model, prompt=prompt, suffix=suffix, system=system, template=template,
+                         context=context, think=think, raw=raw, format=format, images=images, options=options,
                          keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
                          shift=shift)
         return self._send(call, stream=stream)
@@ -431,37 +296,36 @@ class Client:
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(model, messages, tools, stream=stream, think=think, format=format, options=options,
-                     keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
-                     shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
+                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
+                     truncate=truncate, shift=shift)
         return self._send(call, stream=stream)
 
     def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
               options: OptionsArg = None, keep_alive: float | str | None = None,
               dimensions: int | None = None) -> EmbedResponse:
         """POST /api/embed."""
-        body = _clean({"model": model, "input": input if isinstance(input, str) else list(input),
-                       "truncate": truncate, "options": _options(options), "keep_alive": keep_alive,
-                       "dimensions": dimensions})
-        return self._send(_Call("POST", "/api/embed", EmbedResponse, body))
+        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
+                               dimensions=dimensions)
+        return self._send(_call("/api/embed", EmbedResponse, request))
 
     def embeddings(self, model: str = "", prompt: str | None = None, options: OptionsArg = None,
                    keep_alive: float | str | None = None) -> EmbeddingsResponse:
         """POST /api/embeddings (legacy, one prompt)."""
-        body = _clean({"model": model, "prompt": prompt, "options": _options(options), "keep_alive": keep_alive})
-        return self._send(_Call("POST", "/api/embeddings", EmbeddingsResponse, body))
+        request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
+        return self._send(_call("/api/embeddings", EmbeddingsResponse, request))
 
     def pull(self, model: str, *, insecure: bool = False,
              stream: bool = False) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/pull."""
-        body = {"model": model, "insecure": insecure, "stream": stream}
-        return self._send(_Call("POST", "/api/pull", ProgressResponse, body), stream=stream)
+        call = _call("/api/pull", ProgressResponse, PullRequest(model=model, insecure=insecure), stream)
+        return self._send(call, stream=stream)
 
     def push(self, model: str, *, insecure: bool = False,
              stream: bool = False) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/push."""
-        body = {"model": model, "insecure": insecure, "stream": stream}
-        return self._send(_Call("POST", "/api/push", ProgressResponse, body), stream=stream)
+        call = _call("/api/push", ProgressResponse, PushRequest(model=model, insecure=insecure), stream)
+        return self._send(call, stream=stream)
 
     def create(
         self, model: str, quantize: str | None = None, from_: str | None = None, files: dict[str, str] | None = None,
@@ -475,9 +339,10 @@ class Client:
         if local is not None:
             files = {**(files or {}), local.name: self.create_blob(local)}
             from_ = None
-        body = _create_body(model, quantize, from_, files, adapters, template, license, system, parameters,
-                            messages, stream, requires)
-        return self._send(_Call("POST", "/api/create", ProgressResponse, body), stream=stream)
+        call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
+                       template=template, license=license, system=system, parameters=parameters,
+                       messages=messages, requires=requires)
+        return self._send(call, stream=stream)
 
     def create_blob(self, path: str | Path) -> str:
         """Upload a file as a blob unless the server has it; returns its ``sha256:<hex>`` digest."""
@@ -492,12 +357,12 @@ class Client:
 
     def delete(self, model: str) -> StatusResponse:
         """DELETE /api/delete."""
-        self._send(_Call("DELETE", "/api/delete", None, {"model": model}))
+        self._send(_call("/api/delete", None, DeleteRequest(model=model), method="DELETE"))
         return StatusResponse(status="success")
 
     def copy(self, source: str, destination: str) -> StatusResponse:
         """POST /api/copy."""
-        self._send(_Call("POST", "/api/copy", None, {"source": source, "destination": destination}))
+        self._send(_call("/api/copy", None, CopyRequest(source=source, destination=destination)))
         return StatusResponse(status="success")
 
     def list(self) -> ListResponse:
@@ -506,8 +371,8 @@ class Client:
 
     def show(self, model: str, verbose: bool = False) -> ShowResponse:
         """POST /api/show."""
-        body = {"model": model, "verbose": True} if verbose else {"model": model}
-        return self._send(_Call("POST", "/api/show", ShowResponse, body))
+        request = ShowRequest(model=model, verbose=True if verbose else None)
+        return self._send(_call("/api/show", ShowResponse, request))
 
     def ps(self) -> ProcessResponse:
         """GET /api/ps."""
@@ -564,8 +429,8 @@ class AsyncClient:
         truncate: bool | None = None, shift: bool | None = None,
     ) -> GenerateResponse | AsyncIterator[GenerateResponse]:
         """POST /api/generate."""
-        call = _generate(model, prompt, suffix, system=system, template=template, context=context, stream=stream,
-                         think=think, raw=raw, format=format, images=images, options=options,
+        call = _generate(stream, model=model, prompt=prompt, suffix=suffix, system=system, template=template,
+                         context=context, think=think, raw=raw, format=format, images=images, options=options,
                          keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
                          shift=shift)
         return await self._send(call, stream=stream)
@@ -578,37 +443,36 @@ class AsyncClient:
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(model, messages, tools, stream=stream, think=think, format=format, options=options,
-                     keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
-                     shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
+                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
+                     truncate=truncate, shift=shift)
         return await self._send(call, stream=stream)
 
     async def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
                     options: OptionsArg = None, keep_alive: float | str | None = None,
                     dimensions: int | None = None) -> EmbedResponse:
         """POST /api/embed."""
-        body = _clean({"model": model, "input": input if isinstance(input, str) else list(input),
-                       "truncate": truncate, "options": _options(options), "keep_alive": keep_alive,
-                       "dimensions": dimensions})
-        return await self._send(_Call("POST", "/api/embed", EmbedResponse, body))
+        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
+                               dimensions=dimensions)
+        return await self._send(_call("/api/embed", EmbedResponse, request))
 
     async def embeddings(self, model: str = "", prompt: str | None = None, options: OptionsArg = None,
                          keep_alive: float | str | None = None) -> EmbeddingsResponse:
         """POST /api/embeddings (legacy, one prompt)."""
-        body = _clean({"model": model, "prompt": prompt, "options": _options(options), "keep_alive": keep_alive})
-        return await self._send(_Call("POST", "/api/embeddings", EmbeddingsResponse, body))
+        request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
+        return await self._send(_call("/api/embeddings", EmbeddingsResponse, request))
 
     async def pull(self, model: str, *, insecure: bool = False,
                    stream: bool = False) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/pull."""
-        body = {"model": model, "insecure": insecure, "stream": stream}
-        return await self._send(_Call("POST", "/api/pull", ProgressResponse, body), stream=stream)
+        call = _call("/api/pull", ProgressResponse, PullRequest(model=model, insecure=insecure), stream)
+        return await self._send(call, stream=stream)
 
     async def push(self, model: str, *, insecure: bool = False,
                    stream: bool = False) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/push."""
-        body = {"model": model, "insecure": insecure, "stream": stream}
-        return await self._send(_Call("POST", "/api/push", ProgressResponse, body), stream=stream)
+        call = _call("/api/push", ProgressResponse, PushRequest(model=model, insecure=insecure), stream)
+        return await self._send(call, stream=stream)
 
     async def create(
         self, model: str, quantize: str | None = None, from_: str | None = None, files: dict[str, str] | None = None,
@@ -622,9 +486,10 @@ class AsyncClient:
         if local is not None:
             files = {**(files or {}), local.name: await self.create_blob(local)}
             from_ = None
-        body = _create_body(model, quantize, from_, files, adapters, template, license, system, parameters,
-                            messages, stream, requires)
-        return await self._send(_Call("POST", "/api/create", ProgressResponse, body), stream=stream)
+        call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
+                       template=template, license=license, system=system, parameters=parameters,
+                       messages=messages, requires=requires)
+        return await self._send(call, stream=stream)
 
     async def create_blob(self, path: str | Path) -> str:
         """Upload a file as a blob unless the server has it; returns its ``sha256:<hex>`` digest."""
@@ -646,12 +511,12 @@ class AsyncClient:
 
     async def delete(self, model: str) -> StatusResponse:
         """DELETE /api/delete."""
-        await self._send(_Call("DELETE", "/api/delete", None, {"model": model}))
+        await self._send(_call("/api/delete", None, DeleteRequest(model=model), method="DELETE"))
         return StatusResponse(status="success")
 
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """POST /api/copy."""
-        await self._send(_Call("POST", "/api/copy", None, {"source": source, "destination": destination}))
+        await self._send(_call("/api/copy", None, CopyRequest(source=source, destination=destination)))
         return StatusResponse(status="success")
 
     async def list(self) -> ListResponse:
@@ -660,8 +525,8 @@ class AsyncClient:
 
     async def show(self, model: str, verbose: bool = False) -> ShowResponse:
         """POST /api/show."""
-        body = {"model": model, "verbose": True} if verbose else {"model": model}
-        return await self._send(_Call("POST", "/api/show", ShowResponse, body))
+        request = ShowRequest(model=model, verbose=True if verbose else None)
+        return await self._send(_call("/api/show", ShowResponse, request))
 
     async def ps(self) -> ProcessResponse:
         """GET /api/ps."""

@@ -158,18 +158,30 @@ class Settings:
     debug: int = 0
     load_timeout: float = 300.0
     nohistory: bool = False
+    noui: bool = False
     api_key: str | None = None
     max_request_bytes: int = 64 * 1024 * 1024
     max_blob_bytes: int = 1024**4
     header_timeout: float = 30.0
     body_timeout: float = 60.0
+    max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     max_stored_responses: int = 1000  # /v1/responses kept for previous_response_id (oldest dropped first)
     stored_response_seconds: int = 86_400  # ... and for at most this long
     registry_username: str | None = None
     registry_password: str | None = None
+    registry_host: str | None = None
+    """The one registry host[:port] that registry_username/password are sent to (OLLAMALIB_REGISTRY_HOST)."""
+    registry_auth_file: Path | None = None
+    """A Docker-style ``{"auths": {"host:port": {"auth": base64(user:pass)}}}`` file (OLLAMALIB_REGISTRY_AUTH_FILE)."""
+    insecure_registries: tuple[str, ...] = ()
+    """Hosts that may get a password over plain http (OLLAMALIB_INSECURE_REGISTRIES, comma-separated)."""
     auth: bool = False
     editor: str | None = None
+    drain_timeout: float = 25.0
+    host_set: bool = False  # OLLAMA_HOST was given (the CLI then never falls back to in-process)
+    hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
     create_paths: tuple[Path, ...] = ()
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
 
@@ -181,6 +193,7 @@ class Settings:
         kw: dict[str, Any] = {}
         scheme, h, port = parse_host(get("OLLAMA_HOST"))
         kw["host"] = f"{scheme}://{h}:{port}"
+        kw["host_set"] = bool(_clean(get("OLLAMA_HOST")))
         if _clean(get("OLLAMA_MODELS")):
             kw["models"] = Path(os.path.expanduser(_clean(get("OLLAMA_MODELS")) or ""))
         if _clean(get("OLLAMALIB_DATA_DIR")):
@@ -221,22 +234,30 @@ class Settings:
                 seconds = float(_int(lt, 300))
             kw["load_timeout"] = seconds if seconds > 0 else FOREVER
         kw["nohistory"] = _bool(get("OLLAMA_NOHISTORY"))
+        kw["noui"] = _bool(get("OLLAMA_NOUI"))
         kw["api_key"] = _clean(get("OLLAMA_API_KEY")) or None
         mrb = _clean(get("OLLAMALIB_MAX_REQUEST_BYTES"))
         if mrb:
             kw["max_request_bytes"] = _int(mrb, cls.max_request_bytes)
         kw["max_blob_bytes"] = _int(get("OLLAMALIB_MAX_BLOB_BYTES"), cls.max_blob_bytes)
-        for name in ("header_timeout", "body_timeout"):
+        for name in ("header_timeout", "body_timeout", "drain_timeout"):
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
-        for name in ("max_grammar_repeats", "max_stored_responses", "stored_response_seconds"):
+        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats", "max_stored_responses",
+                     "stored_response_seconds"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
+        kw["registry_host"] = _clean(get("OLLAMALIB_REGISTRY_HOST")) or None
+        auth_file = _clean(get("OLLAMALIB_REGISTRY_AUTH_FILE"))
+        kw["registry_auth_file"] = Path(os.path.expanduser(auth_file)) if auth_file else None
+        insecure = _clean(get("OLLAMALIB_INSECURE_REGISTRIES")) or ""
+        kw["insecure_registries"] = tuple(h.strip() for h in insecure.split(",") if h.strip())
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
+        kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
@@ -273,7 +294,9 @@ class Settings:
             "debug": "OLLAMA_DEBUG",
             "load_timeout": "OLLAMA_LOAD_TIMEOUT",
             "nohistory": "OLLAMA_NOHISTORY",
+            "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
+            "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
         }
         out: dict[str, str] = {}
         for f in fields(self):
@@ -282,7 +305,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "(set)" if value else ""
-            elif f.name in ("keep_alive", "load_timeout"):
+            elif f.name in ("keep_alive", "load_timeout", "drain_timeout"):
                 value = "-1" if value == FOREVER else format_duration(value)
             elif f.name == "origins":
                 value = ",".join(self.all_origins)

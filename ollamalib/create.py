@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
-from .gguf import GGUFInfo
+from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 from .modelfile import Modelfile, files_for_model, resolve_path
 from .names import Digest, ModelName
 from .options import params_json, validate_options
-from .store import ModelStore
+from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
     MEDIA_TYPE_CONFIG,
@@ -49,7 +49,8 @@ _REPLACED_BY_NEW = {
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
 }
-_QUANTIZE_SOURCES = {"F16", "BF16", "F32"}
+Quantizer = Callable[[Path, Path, str], object]
+"""Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
 
 
 def create_model(
@@ -67,12 +68,27 @@ def create_model(
     requires: str | None = None,
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
+    claim: Claim | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` and yield progress; the manifest is written only after every layer is stored.
 
     A string ``from_`` may be a digest, a local GGUF path or a model name; a ``ModelName`` is only ever a name
     (the server passes one, so a client's ``from`` can never make it read a file).
+
+    ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
+
+    Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
+    checked or written, so a delete running at the same time cannot free it before the manifest exists.
     """
+    if claim is None:
+        with store.claim() as own:
+            yield from create_model(
+                store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
+                parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
+                templates_dir=templates_dir, quantizer=quantizer, claim=own,
+            )
+        return
     target = ModelName.parse(name)
     seen: set[str] = set()  # digests of layers whose blobs were already in the store
     fresh: set[str] = set()  # digests this call stored from a local folder (removed again if conversion fails)
@@ -89,11 +105,11 @@ def create_model(
         model_layers: list[Layer] = []
         for filename, digest in files.items():
             _check_relative(filename)
-            blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen)
+            blob = _blob_layer(store, digest, MEDIA_TYPE_MODEL, seen, claim)
             model_layers.append(blob)
         if convert.is_safetensors_set(files):
             yield ProgressResponse(status="converting model")
-            model_layers = [_converted_model(store, files, fresh)]
+            model_layers = [_converted_model(store, files, fresh, claim)]
         yield ProgressResponse(status="parsing GGUF")
         infos = [(layer, _read_gguf(store.blob_path(layer.digest))) for layer in model_layers]
         for layer, info in infos:
@@ -107,7 +123,7 @@ def create_model(
         assert from_ is not None
         if isinstance(from_, str) and Digest.is_valid(from_):
             yield ProgressResponse(status="parsing GGUF")
-            layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen)
+            layer = _blob_layer(store, from_, MEDIA_TYPE_MODEL, seen, claim)
             base_layers = [layer]
             new_gguf = store.blob_path(layer.digest)
             config = _config_from_gguf(_read_gguf(new_gguf))
@@ -117,13 +133,13 @@ def create_model(
             if path is not None and os.path.isfile(path):
                 yield ProgressResponse(status="parsing GGUF")
                 _read_gguf(path)  # a GGUF, checked before any byte of it is copied into the store
-                digest = store.put_blob_file(path)
+                digest = store.put_blob_file(path, claim=claim)
                 layer = Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
                 base_layers = [layer]
                 new_gguf = store.blob_path(digest)
                 config = _config_from_gguf(_read_gguf(new_gguf))
             else:
-                base = store.resolve(from_)
+                base = store.claim_model(from_, claim)
                 base_name = base.name.display_shortest
                 config = store.config(base)
                 seen.update(layer.digest for layer in base.manifest.layers)
@@ -134,7 +150,7 @@ def create_model(
                     base_layers.append(copy)
 
     if quantize:
-        base_layers, config = yield from _quantize(store, base_layers, config, quantize)
+        base_layers, config = yield from _quantize(store, base_layers, config, quantize, quantizer, claim)
         new_gguf = None
 
     layers = list(base_layers)
@@ -152,25 +168,25 @@ def create_model(
             template = named.template
             params = dict(named.parameters or {})
     if template is not None:
-        replace("template", [_text_layer(store, template, MEDIA_TYPE_TEMPLATE, seen)])
+        replace("template", [_text_layer(store, template, MEDIA_TYPE_TEMPLATE, seen, claim)])
     if system is not None:
-        replace("system", [_text_layer(store, system, MEDIA_TYPE_SYSTEM, seen)])
+        replace("system", [_text_layer(store, system, MEDIA_TYPE_SYSTEM, seen, claim)])
     if adapters:
         adapter_layers = []
         for filename, digest in adapters.items():
             _check_relative(filename)
-            adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen))
+            adapter_layers.append(_blob_layer(store, digest, MEDIA_TYPE_ADAPTER, seen, claim))
         if convert.is_adapter_set(adapters):
             yield ProgressResponse(status="converting adapter")
-            adapter_layers = [_converted_adapter(store, adapters, layers)]
+            adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
-        replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen) for t in texts])
+        replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen, claim) for t in texts])
     if messages is not None:
         msgs = [m if isinstance(m, Message) else Message.model_validate(m) for m in messages]
         body = json.dumps([m.model_dump(mode="json", exclude_none=True) for m in msgs], separators=(",", ":"))
-        replace("messages", [_text_layer(store, body, MEDIA_TYPE_MESSAGES, seen)])
+        replace("messages", [_text_layer(store, body, MEDIA_TYPE_MESSAGES, seen, claim)])
     if parameters or params:
         merged: dict[str, Any] = {}
         old = next((layer for layer in layers if layer.mediaType == MEDIA_TYPE_PARAMS), None)
@@ -179,7 +195,7 @@ def create_model(
         merged.update(params or {})
         merged.update(validate_options(dict(parameters or {})))
         layers = [layer for layer in layers if layer.mediaType != MEDIA_TYPE_PARAMS]
-        layers.append(_text_layer(store, params_json(merged).decode(), MEDIA_TYPE_PARAMS, seen))
+        layers.append(_text_layer(store, params_json(merged).decode(), MEDIA_TYPE_PARAMS, seen, claim))
     if requires is not None:
         config.requires = requires
 
@@ -188,7 +204,7 @@ def create_model(
         yield ProgressResponse(status=f"{status} {layer.digest}")
 
     config_raw = json.dumps(config.model_dump(mode="json", exclude_none=True), separators=(",", ":")).encode()
-    config_digest = store.put_blob(config_raw)
+    config_digest = store.put_blob(config_raw, claim=claim)
     manifest = Manifest(
         config=Layer(mediaType=MEDIA_TYPE_CONFIG, digest=str(config_digest), size=len(config_raw)),
         layers=layers,
@@ -217,20 +233,22 @@ def _store_folder(store: ModelStore, folder: Path, fresh: set[str]) -> dict[str,
     return files
 
 
-def _converted_model(store: ModelStore, files: Mapping[str, str], fresh: set[str]) -> Layer:
+def _converted_model(store: ModelStore, files: Mapping[str, str], fresh: set[str], claim: Claim) -> Layer:
     """Convert a safetensors ``files`` map (name -> blob digest) into a GGUF model layer."""
     with store.temp_dir() as tmp:
         staged = convert.stage_files({n: store.blob_path(d) for n, d in files.items()}, tmp / "model")
         try:
             out = convert.convert_model(staged, tmp / "model.gguf")
         except ConversionError:
-            store.remove_unused_layers(fresh)
+            store.remove_unused_layers(fresh, claim=claim)  # its own claim does not keep them
             raise
-        digest = store.put_blob_file(out)
+        digest = store.move_blob_file(out, claim=claim)
     return Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest))
 
 
-def _converted_adapter(store: ModelStore, adapters: Mapping[str, str], layers: Sequence[Layer]) -> Layer:
+def _converted_adapter(
+    store: ModelStore, adapters: Mapping[str, str], layers: Sequence[Layer], claim: Claim
+) -> Layer:
     """Convert a PEFT adapter ``adapters`` map into a LoRA GGUF layer for the model among ``layers``."""
     base = next((layer for layer in layers if layer.mediaType == MEDIA_TYPE_MODEL), None)
     if base is None:
@@ -238,7 +256,7 @@ def _converted_adapter(store: ModelStore, adapters: Mapping[str, str], layers: S
     with store.temp_dir() as tmp:
         staged = convert.stage_files({n: store.blob_path(d) for n, d in adapters.items()}, tmp / "adapter")
         out = convert.convert_adapter(staged, store.blob_path(base.digest), tmp / "adapter.gguf")
-        digest = store.put_blob_file(out)
+        digest = store.move_blob_file(out, claim=claim)
     return Layer(mediaType=MEDIA_TYPE_ADAPTER, digest=str(digest), size=store.blob_size(digest))
 
 
@@ -248,20 +266,21 @@ def _check_relative(filename: str) -> None:
         raise ModelfileError("file path must be relative")
 
 
-def _blob_layer(store: ModelStore, digest: str, media_type: str, seen: set[str]) -> Layer:
+def _blob_layer(store: ModelStore, digest: str, media_type: str, seen: set[str], claim: Claim) -> Layer:
     if not digest:
         raise ModelfileError("invalid digest format")
     d = Digest.parse(digest)
+    claim.add(d)  # before the check: a delete cannot free it after
     if not store.has_blob(d):
         raise BlobNotFoundError(str(d))
     seen.add(str(d))
     return Layer(mediaType=media_type, digest=str(d), size=store.blob_size(d))
 
 
-def _text_layer(store: ModelStore, text: str, media_type: str, seen: set[str]) -> Layer:
+def _text_layer(store: ModelStore, text: str, media_type: str, seen: set[str], claim: Claim) -> Layer:
     data = text.encode("utf-8")
     existed = store.has_blob(_digest_of(data))
-    digest = store.put_blob(data)
+    digest = store.put_blob(data, claim=claim)
     if existed:
         seen.add(str(digest))
     return Layer(mediaType=media_type, digest=str(digest), size=len(data))
@@ -303,11 +322,12 @@ def _autodetect_template(gguf_path: Path, templates_dir: str | Path) -> Any:
 
 
 def _quantize(
-    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str
+    store: ModelStore, layers: list[Layer], config: ModelConfig, qtype: str, quantize: Quantizer | None,
+    claim: Claim,
 ) -> Iterator[ProgressResponse]:
-    from .runner.quantize import normalize_quantization, quantize
-
     target = normalize_quantization(qtype)
+    if quantize is None:
+        raise UnsupportedQuantizationError("quantization needs a quantizer (create_model(quantizer=...))")
     out_layers = []
     new_config = config
     for layer in layers:
@@ -316,24 +336,38 @@ def _quantize(
             continue
         src = store.blob_path(layer.digest)
         info = GGUFInfo.read(src)
-        if info.file_type.upper() not in _QUANTIZE_SOURCES:
+        if info.file_type.upper() not in QUANTIZE_SOURCES:
             raise UnsupportedQuantizationError("quantization is only supported for F16, BF16 and F32 models")
         status = f"quantizing {info.file_type.upper()} model to {target}"
         total = store.blob_size(layer.digest)
+        store.ensure_space(_quantized_size(total, info.file_type.upper(), target))
         yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=0)
         with store.temp_dir() as tmp:
             dst = tmp / "quantized.gguf"
             quantize(src, dst, target)
             yield ProgressResponse(status=status, digest=layer.digest, total=total, completed=total)
-            digest = store.put_blob_file(dst)
+            digest = store.move_blob_file(dst, claim=claim)
         out_layers.append(Layer(mediaType=MEDIA_TYPE_MODEL, digest=str(digest), size=store.blob_size(digest)))
         new_config = _config_from_gguf(GGUFInfo.read(store.blob_path(digest)))
         new_config.requires = config.requires
     return out_layers, new_config
 
 
-def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: ModelStore) -> dict[str, Any]:
-    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs."""
+_BITS_PER_WEIGHT = {"F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q4_K_S": 4.6, "Q4_K_M": 4.9}
+
+
+def _quantized_size(source_size: int, source_type: str, target: str) -> int:
+    """An upper estimate of a quantized file's size, for the free-space check before quantizing: the source
+    scaled by bits per weight, with a margin for tensors kept at higher precision and the header."""
+    ratio = _BITS_PER_WEIGHT.get(target.upper(), 32.0) / _BITS_PER_WEIGHT.get(source_type.upper(), 16.0)
+    return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
+
+
+def modelfile_arguments(
+    modelfile: Modelfile, base_dir: str | Path, store: ModelStore, claim: Claim | None = None
+) -> dict[str, Any]:
+    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs (claimed
+    in ``claim`` when given)."""
     base = Path(base_dir)
     kw: dict[str, Any] = {}
     froms = modelfile.froms
@@ -345,7 +379,7 @@ def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: Model
         if Digest.is_valid(value):
             kw["from_"] = value
         elif path is not None and path.is_file():
-            files[path.name] = str(store.put_blob_file(path))
+            files[path.name] = str(store.put_blob_file(path, claim=claim))
         elif path is not None and path.is_dir():
             files.update(_store_folder(store, path, set()))
         else:
@@ -357,11 +391,11 @@ def modelfile_arguments(modelfile: Modelfile, base_dir: str | Path, store: Model
         path = resolve_path(value, base)
         if path is not None and path.is_dir():
             convert.check_adapter_dir(path)
-            adapters.update({p.name: str(store.put_blob_file(p)) for p in convert.adapter_files(path)})
+            adapters.update({p.name: str(store.put_blob_file(p, claim=claim)) for p in convert.adapter_files(path)})
             continue
         if path is None or not path.is_file():
             raise ModelfileError(f"adapter file not found: {value}")
-        adapters[path.name] = str(store.put_blob_file(path))
+        adapters[path.name] = str(store.put_blob_file(path, claim=claim))
     if adapters:
         kw["adapters"] = adapters
     if modelfile.template is not None:
@@ -387,12 +421,16 @@ def create_from_modelfile(
     base_dir: str | Path = ".",
     quantize: str | None = None,
     templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None,
 ) -> Iterator[ProgressResponse]:
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
-    kw = modelfile_arguments(mf, base_dir, store)
-    try:
-        yield from create_model(store, name, quantize=quantize, templates_dir=templates_dir, **kw)
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
+    with store.claim() as claim:
+        kw = modelfile_arguments(mf, base_dir, store, claim)
+        try:
+            yield from create_model(
+                store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim, **kw
+            )
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

@@ -1,10 +1,17 @@
 """The exception tree: one base, subclasses that also inherit the matching builtin.
 
 Each error carries the text Ollama would send for the same situation, so adapters (server, CLI) can pass
-``str(error)`` through unchanged; ``status_code`` is the HTTP status Ollama answers with.
+``str(error)`` through unchanged; ``status_code`` is the HTTP status Ollama answers with, and ``wire`` lists
+the (status, text pattern) pairs of Ollama's answers the class stands for. Those declarations are the one
+table: the server answers with ``status_code`` and ``str(error)``, and ``error_from_wire`` (the client's
+reverse mapping) is generated from ``wire``.
 """
 
 from __future__ import annotations
+
+import errno
+import re
+from typing import ClassVar
 
 __all__ = [
     "BlobNotFoundError",
@@ -19,7 +26,9 @@ __all__ = [
     "InvalidOptionError",
     "ModelNotFoundError",
     "ModelfileError",
+    "NoSpaceError",
     "OllamalibError",
+    "PayloadTooLargeError",
     "RegistryError",
     "RequestCancelledError",
     "ResponseError",
@@ -28,6 +37,7 @@ __all__ = [
     "TemplateError",
     "UnauthorizedError",
     "UnsupportedQuantizationError",
+    "error_from_wire",
 ]
 
 
@@ -35,6 +45,8 @@ class OllamalibError(Exception):
     """Base of every error raised by ollamalib."""
 
     status_code: int = 500
+    wire: ClassVar[tuple[tuple[int | None, str], ...]] = ()
+    """(status or None for any, regex) of the server texts that mean this error; ``""`` matches by status alone."""
 
     def __init__(self, message: str = "", *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -48,58 +60,89 @@ class OllamalibError(Exception):
     def __str__(self) -> str:  # never the quoted KeyError form
         return self.message
 
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        """The error for a server's text that matched one of ``wire``."""
+        return cls(text)
+
 
 class InvalidNameError(OllamalibError, ValueError):
     """A model name that breaks Ollama's naming rules."""
 
     status_code = 400
+    wire = ((400, r'^(invalid model name|(source|destination|name) ".*" is invalid)'),)
 
 
 class InvalidDigestError(OllamalibError, ValueError):
     """A digest that is not ``sha256:<64 hex>``."""
 
     status_code = 400
+    wire = ((400, r"^invalid digest format"),)
 
 
 class ModelNotFoundError(OllamalibError, LookupError):
     """No manifest for this model name in the store."""
 
     status_code = 404
+    wire = ((404, r"^model ['\"](.*?)['\"] not found"), (None, r"^pull model manifest: file does not exist"))
 
     def __init__(self, name: str, message: str | None = None) -> None:
         super().__init__(message if message is not None else f"model '{name}' not found")
         self.name = name
+
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        return cls(match.group(1) if match.re.groups else "", text)
 
 
 class BlobNotFoundError(OllamalibError, LookupError):
     """A blob a manifest refers to is missing from the store."""
 
     status_code = 404
+    wire = ((404, r'^blob "(.*)" not found$'),)
 
     def __init__(self, digest: str) -> None:
         super().__init__(f'blob "{digest}" not found')
         self.digest = digest
+
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        return cls(match.group(1))
 
 
 class StoreError(OllamalibError, OSError):
     """The model store could not be read or written."""
 
 
+class NoSpaceError(StoreError):
+    """The store's file system is full (or would be after the write): Ollama's ``no space left on device``."""
+
+    def __init__(self, message: str = "no space left on device") -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
+
+
 class DigestMismatchError(StoreError):
     """Written or downloaded bytes do not hash to the digest they were announced with."""
 
     status_code = 400
+    wire = ((400, r'^digest mismatch, expected "(.*)", got "(.*)"$'),)
 
     def __init__(self, expected: str, actual: str, message: str | None = None) -> None:
         super().__init__(message or f'digest mismatch, expected "{expected}", got "{actual}"')
         self.expected = expected
         self.actual = actual
 
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        return cls(match.group(1), match.group(2), text)
+
 
 class ModelfileError(OllamalibError, ValueError):
     """A Modelfile (or the equivalent create arguments) that cannot be parsed or applied."""
 
     status_code = 400
+    wire = ((400, r"^(\(line \d+\)|neither 'from' or 'files'|file path must be relative|command must be one of)"),)
 
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(f"(line {line}): {message}" if line is not None else message)
@@ -110,12 +153,15 @@ class UnsupportedQuantizationError(OllamalibError, ValueError):
     """A quantization type or source file type Ollama would refuse."""
 
     status_code = 400
+    wire = ((400, r"^(unsupported quantization type|quantization is only supported)"),)
 
 
 class ConversionError(OllamalibError, ValueError):
     """A safetensors model or adapter that cannot be converted to GGUF (the cause is in the text)."""
 
     status_code = 400
+    wire = ((None, r'^(unsupported architecture "|conversion failed: |converting safetensors needs |'
+                   r'(config\.json|adapter_config\.json|tokenizer) not found|.*safetensors (file|header))'),)
 
 
 class TemplateError(OllamalibError, ValueError):
@@ -128,18 +174,26 @@ class InvalidOptionError(OllamalibError, ValueError):
     """A request option of the wrong type, or an invalid request field value."""
 
     status_code = 400
+    wire = (
+        (None, r'^option ".*" must be of '),
+        (400, r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
+              r"raw mode does not support|illegal base64 data|json: cannot unmarshal|Unsupported type: |"
+              r"invalid input type|dimensions must be)"),
+    )
 
 
 class InvalidFormatError(OllamalibError, ValueError):
     """A ``format`` that is neither ``"json"`` nor a JSON schema object."""
 
     status_code = 400
+    wire = ((400, r"^invalid format: "),)
 
 
 class CapabilityError(OllamalibError, ValueError):
     """The model lacks a capability the request needs (chat, tools, thinking, insert, vision...)."""
 
     status_code = 400
+    wire = ((400, r" does not support "),)
 
 
 class ImageError(OllamalibError, ValueError):
@@ -152,12 +206,20 @@ class ContextLengthError(OllamalibError, ValueError):
     """The prompt does not fit the context and shifting is disabled, or input exceeds it."""
 
     status_code = 400
+    wire = ((400, r"context length|prompt is longer than"),)
+
+
+class PayloadTooLargeError(OllamalibError, ValueError):
+    """A request whose text is larger than the configured limit."""
+
+    status_code = 413
 
 
 class ServerBusyError(OllamalibError, RuntimeError):
     """The request queue is full."""
 
     status_code = 503
+    wire = ((503, ""),)
 
     def __init__(self, message: str = "server busy, please try again.  maximum pending requests exceeded") -> None:
         super().__init__(message)
@@ -167,6 +229,7 @@ class RequestCancelledError(OllamalibError, RuntimeError):
     """The caller went away before the request finished."""
 
     status_code = 499
+    wire = ((499, ""),)
 
     def __init__(self, message: str = "request canceled") -> None:
         super().__init__(message)
@@ -175,11 +238,14 @@ class RequestCancelledError(OllamalibError, RuntimeError):
 class RegistryError(OllamalibError, OSError):
     """A registry answered with an error or could not be reached."""
 
+    wire = ((None, r"^(pull model manifest|push|unauthorized|realm host|insecure protocol)"),)
+
 
 class UnauthorizedError(RegistryError):
     """The registry refused our credentials."""
 
     status_code = 401
+    wire = ((401, ""),)
 
     def __init__(self, message: str = "unauthorized: access denied") -> None:
         super().__init__(message)
@@ -190,3 +256,47 @@ class ResponseError(OllamalibError):
 
     def __init__(self, message: str, status_code: int = 500) -> None:
         super().__init__(message, status_code=status_code)
+
+
+_WIRE_ORDER: tuple[type[OllamalibError], ...] = (
+    ModelNotFoundError,
+    BlobNotFoundError,
+    DigestMismatchError,
+    InvalidDigestError,
+    InvalidNameError,
+    InvalidFormatError,
+    CapabilityError,
+    ContextLengthError,
+    UnsupportedQuantizationError,
+    ConversionError,
+    InvalidOptionError,
+    ModelfileError,
+    ServerBusyError,
+    RequestCancelledError,
+    UnauthorizedError,
+    RegistryError,
+)
+"""The classes a server's error text can be read back into, most specific text first."""
+
+_WIRE_TABLE = tuple(
+    (status, re.compile(pattern), cls) for cls in _WIRE_ORDER for status, pattern in cls.__dict__.get("wire", ())
+)
+
+
+def error_from_wire(status: int | None, text: str) -> OllamalibError:
+    """The typed error for a server's ``{"error": text}`` answer (``status`` None for a mid-stream error line).
+
+    Generated from each class's ``wire`` declaration; a text no class claims is a ResponseError.
+    """
+    for want, pattern, cls in _WIRE_TABLE:
+        if want is not None and status is not None and want != status:
+            continue
+        if want is not None and status is None and pattern.pattern == "":
+            continue
+        m = pattern.search(text)
+        if m:
+            err = cls.from_wire(m, text)
+            if status is not None:
+                err.status_code = status
+            return err
+    return ResponseError(text, status or 500)

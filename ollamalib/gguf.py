@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import OllamalibError
+from .errors import OllamalibError, UnsupportedQuantizationError
 from .types import ModelDetails
 
 __all__ = [
     "FILE_TYPES",
+    "QUANTIZATION_TYPES",
+    "QUANTIZE_SOURCES",
     "TENSOR_TYPES",
     "GGUFError",
     "GGUFInfo",
     "TensorInfo",
     "human_number",
+    "normalize_quantization",
 ]
 
 GGUF_MAGIC = b"GGUF"
@@ -393,3 +396,25 @@ def _short_float32(value: float) -> float:
         if struct.pack("<f", candidate) == packed:
             return candidate
     return value
+
+
+# --- quantization types Ollama accepts (fs/ggml/type.go); the runner does the quantizing ---------------
+
+QUANTIZATION_TYPES: dict[str, int] = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 14, "Q4_K_M": 15, "BF16": 32}
+"""Target names Ollama accepts, with their llama.cpp ``llama_ftype``."""
+
+QUANTIZE_SOURCES = ("F16", "BF16", "F32")
+
+_QUANT_ALIASES = {"Q4_K": "Q4_K_M"}
+_SUPPORTED_QUANTIZATIONS = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
+
+
+def normalize_quantization(qtype: str) -> str:
+    """The canonical name of a quantization type ("q4_k_m" -> "Q4_K_M"), with Ollama's error for others."""
+    name = qtype.upper()
+    name = _QUANT_ALIASES.get(name, name)
+    if name not in QUANTIZATION_TYPES:
+        raise UnsupportedQuantizationError(
+            f"unsupported quantization type {qtype.upper()} - supported types are {_SUPPORTED_QUANTIZATIONS}"
+        )
+    return name

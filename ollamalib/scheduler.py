@@ -23,7 +23,7 @@ from .config import FOREVER, Settings
 from .errors import ServerBusyError
 from .types import ModelDetails, ProcessModel
 
-__all__ = ["Lease", "LoadSpec", "LoadedRunner", "ModelMetrics", "Scheduler"]
+__all__ = ["Clock", "Lease", "LoadSpec", "LoadedRunner", "ModelMetrics", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,23 @@ class LoadSpec:
     num_parallel: int = 1
 
 
+class Clock:
+    """Where the scheduler gets time: ``monotonic()``, and ``wait(cond, timeout)`` for every condition wait.
+
+    Real time by default; tests pass a manual clock, so keep-alive expiry and queueing run without sleeping.
+    """
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, cond: threading.Condition, timeout: float | None = None) -> None:
+        """``cond.wait(timeout)``; the caller holds ``cond`` and re-checks its state afterwards."""
+        cond.wait(timeout)
+
+
+REAL_CLOCK = Clock()
+
+
 @dataclass(eq=False)
 class LoadedRunner:
     """A resident runner and its bookkeeping (guarded by the scheduler's lock)."""
@@ -58,6 +75,7 @@ class LoadedRunner:
     refcount: int = 0
     deadline: float | None = None  # monotonic time of expiry while idle
     expiring: bool = False  # no new requests: it unloads once idle (reload, explicit unload)
+    clock: Clock = field(default=REAL_CLOCK, repr=False)
     loaded_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -66,14 +84,14 @@ class LoadedRunner:
         if self.keep_alive == FOREVER:
             return now + _FOREVER_SPAN
         if self.deadline is not None:
-            return now + timedelta(seconds=max(0.0, self.deadline - time.monotonic()))
+            return now + timedelta(seconds=max(0.0, self.deadline - self.clock.monotonic()))
         return now + timedelta(seconds=self.keep_alive)
 
     def _remaining(self) -> float:
         if self.keep_alive == FOREVER:
             return FOREVER
         if self.deadline is not None:
-            return self.deadline - time.monotonic()
+            return self.deadline - self.clock.monotonic()
         return self.keep_alive
 
 
@@ -145,6 +163,7 @@ class ModelMetrics:
     busy_slots_per_decode: float = 0.0
     kv_cells_used: int = 0
     kv_cells_total: int = 0
+    adapters: int = 0  # LoRA adapters applied to the loaded runner(s)
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:
@@ -154,8 +173,11 @@ class ModelMetrics:
 class Scheduler:
     """Loaded runners with Ollama's keep_alive, eviction, reload and queueing rules."""
 
-    def __init__(self, settings: Settings, runner_factory: RunnerFactory | None = None) -> None:
+    def __init__(
+        self, settings: Settings, runner_factory: RunnerFactory | None = None, *, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
+        self._clock = clock or REAL_CLOCK
         self._factory = runner_factory or _default_factory
         self._cond = threading.Condition(threading.RLock())
         self._load_lock = threading.Lock()
@@ -200,21 +222,21 @@ class Scheduler:
                         if keep_alive is not None:
                             entry.keep_alive = _seconds(keep_alive)
                         return Lease(self, entry, 0)
-                    self._cond.wait()
+                    self._clock.wait(self._cond)
                     continue
                 if entry is not None:  # other load options, or being unloaded: reload once it is idle
                     entry.expiring = True
                     if entry.refcount:
-                        self._cond.wait()
+                        self._clock.wait(self._cond)
                         continue
                     victim = self._pop(spec.key)
                 elif spec.key in self._loading:
-                    self._cond.wait()
+                    self._clock.wait(self._cond)
                     continue
                 elif len(self._loaded) + len(self._loading) >= max(1, self.settings.max_loaded_models):
                     victim = self._victim()
                     if victim is None:
-                        self._cond.wait()
+                        self._clock.wait(self._cond)
                         continue
                     self._pop(victim.spec.key)
                 else:
@@ -241,7 +263,8 @@ class Scheduler:
             history.loads_total += 1
             history.load_seconds_total += load_ns / 1e9
             ka = _seconds(keep_alive if keep_alive is not None else self.settings.keep_alive)
-            entry = LoadedRunner(spec=spec, runner=runner, keep_alive=ka, refcount=1)
+            now = self._clock.monotonic()
+            entry = LoadedRunner(spec=spec, runner=runner, keep_alive=ka, refcount=1, clock=self._clock, loaded_at=now)
             self._loaded[spec.key] = entry
             self._cond.notify_all()
         log.info("loaded %s in %.2fs", spec.name, load_ns / 1e9)
@@ -268,7 +291,7 @@ class Scheduler:
                 if entry.expiring or entry.keep_alive <= 0:
                     to_close.append(self._pop(entry.spec.key))
                 elif entry.keep_alive != FOREVER:
-                    entry.deadline = time.monotonic() + entry.keep_alive
+                    entry.deadline = self._clock.monotonic() + entry.keep_alive
                     self._ensure_reaper()
             self._cond.notify_all()
         self._close_all(to_close)
@@ -328,7 +351,7 @@ class Scheduler:
             with self._cond:
                 if self._closed:
                     return
-                now = time.monotonic()
+                now = self._clock.monotonic()
                 deadlines = []
                 for key, entry in list(self._loaded.items()):
                     if entry.refcount or entry.deadline is None:
@@ -341,7 +364,7 @@ class Scheduler:
                     if not deadlines:
                         self._reaper = None
                         return
-                    self._cond.wait(timeout=min(deadlines) - now)
+                    self._clock.wait(self._cond, min(deadlines) - now)
             self._close_all(to_close)
 
     # -- reporting ---------------------------------------------------------------------------------------
@@ -385,6 +408,7 @@ class Scheduler:
             m = out.setdefault(entry.spec.name, ModelMetrics(entry.spec.name))
             stats = _stats(entry.runner)
             m.loaded += 1
+            m.adapters = max(m.adapters, len(getattr(entry.spec.load_options, "adapters", None) or ()))
             if stats is None:
                 continue
             m.add_counters(stats)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+from .errors import InvalidOptionError, OllamalibError
+from .options import OPTIONS, OptionSpec, validate_options
 
 __all__ = [
     "MEDIA_TYPE_ADAPTER",
@@ -24,6 +27,7 @@ __all__ = [
     "MEDIA_TYPE_SYSTEM",
     "MEDIA_TYPE_TEMPLATE",
     "ChatResponse",
+    "CheckedModel",
     "EmbedResponse",
     "EmbeddingsResponse",
     "GenerateResponse",
@@ -88,35 +92,64 @@ class SubscriptableModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class CheckedModel(SubscriptableModel):
+    """A model whose validation raises the library's typed errors (Ollama's texts), never a ValidationError."""
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise self._typed_error(exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as exc:
+            raise cls._typed_error(exc) from None
+
+    @classmethod
+    def _typed_error(cls, exc: ValidationError) -> OllamalibError:
+        """A validator's own library error, else the type error ``_type_error`` words for the first complaint."""
+        first = exc.errors()[0]
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, OllamalibError):
+            return cause
+        return cls._type_error(first)
+
+    @classmethod
+    def _type_error(cls, error: Any) -> OllamalibError:
+        """An InvalidOptionError with pydantic's message (subclasses word it as their wire format does)."""
+        return InvalidOptionError(f"{'.'.join(map(str, error.get('loc', ())))}: {error.get('msg')}")
+
+
 # --- options --------------------------------------------------------------------------------------------
 
 
-class Options(SubscriptableModel):
-    """Model options (Modelfile PARAMETERs and request ``options``); None means "not set"."""
+def _option_field(spec: OptionSpec) -> tuple[Any, Any]:
+    kind = {"int": int, "float": float, "bool": bool, "list": list[str]}[spec.kind]
+    return (kind | None, Field(default=None, description=spec.description))
 
-    model_config = ConfigDict(extra="ignore")
 
-    # load-time (runner) options
-    num_ctx: int | None = None
-    num_batch: int | None = None
-    num_gpu: int | None = None
-    main_gpu: int | None = None
-    use_mmap: bool | None = None
-    num_thread: int | None = None
-    # sampling / prediction options
-    num_keep: int | None = None
-    seed: int | None = None
-    num_predict: int | None = None
-    top_k: int | None = None
-    top_p: float | None = None
-    min_p: float | None = None
-    typical_p: float | None = None
-    repeat_last_n: int | None = None
-    temperature: float | None = None
-    repeat_penalty: float | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    stop: list[str] | None = None
+def _check_options(cls: type[BaseModel], data: Any) -> Any:
+    """Options(...) checks its values as Ollama's Options.FromMap does (typed errors, unknown names dropped)."""
+    if isinstance(data, dict):
+        return validate_options(data)
+    return data
+
+
+Options = create_model(  # one field per row of the option table in options.py, nothing written twice
+    "Options",
+    __base__=CheckedModel,
+    __doc__='''Model options (Modelfile PARAMETERs and request ``options``); None means "not set".
+
+    One field per option of ``ollamalib.options.OPTIONS``; values are checked as Ollama checks request options
+    (``Options(temperature="hot")`` raises InvalidOptionError, unknown names are dropped with a warning).
+    ''',
+    __module__=__name__,
+    __validators__={"_check": model_validator(mode="before")(classmethod(_check_options))},
+    **{name: _option_field(spec) for name, spec in OPTIONS.items()},
+)
 
 
 # --- messages and tools ---------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def _columns() -> int:
 
 def build_parser() -> Parser:
     """The whole command tree; each command module adds its own subcommands and flags."""
-    from .commands import create, models, run, serve, transfer
+    from .commands import create, maintenance, models, run, serve, transfer
 
     parser = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     parser.add_argument("-v", "--version", action="store_true", help="Show version information")
@@ -68,7 +68,8 @@ def build_parser() -> Parser:
                         help="Server to use instead of OLLAMA_HOST")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", parser_class=Parser)
     for add in (serve.add_serve, create.add_create, models.add_show, run.add_run, models.add_stop,
-                transfer.add_pull, transfer.add_push, models.add_list, models.add_ps, models.add_cp, models.add_rm):
+                transfer.add_pull, transfer.add_push, models.add_list, models.add_ps, models.add_cp, models.add_rm,
+                maintenance.add_prune):
         add(sub, common, HelpFormatter)
     helper = sub.add_parser("help", help="Help about any command", formatter_class=HelpFormatter)
     helper.add_argument("topic", nargs="?", metavar="COMMAND", help="Command to show help for")
@@ -112,8 +113,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, st
         from .context import Context
 
         host = getattr(args, "host", None)
-        explicit = bool(os.environ.get("OLLAMA_HOST", "").strip().strip("\"'"))
-        ctx = Context(settings=settings, host=host, explicit_host=explicit, stdout=stdout, stderr=stderr)
+        ctx = Context(settings=settings, host=host, explicit_host=settings.host_set, stdout=stdout, stderr=stderr)
         if args.command is None:
             if args.version:
                 return _version(ctx)

@@ -12,11 +12,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ollamalib.config import Settings
 
 from .anthropic import anthropic_routes
+from .drain import Drain
 from .errors import exception_handler
 from .metrics import RequestMetrics, metrics_route
 from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
+from .ready import ready_route
+from .webui import ui_routes
 from .responses import ResponseStore, responses_routes
 
 if TYPE_CHECKING:
@@ -38,10 +41,12 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
         components = Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")})
         security = [{"bearer": []}]
     request_metrics = RequestMetrics()
+    drain = Drain(settings.drain_timeout)
     stored = ResponseStore(settings.max_stored_responses, settings.stored_response_seconds)
     app = Litestar(
         route_handlers=[*native_routes(engine), *openai_routes(engine), *responses_routes(engine, stored),
-                        *anthropic_routes(engine), metrics_route(engine, request_metrics)],
+                        *anthropic_routes(engine), metrics_route(engine, request_metrics, drain),
+                        ready_route(engine), *ui_routes(not settings.noui)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(
             title="ollamalib",
@@ -59,6 +64,7 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     app.state.engine = engine
     app.state.settings = settings
     app.state.request_metrics = request_metrics
+    app.state.drain = drain
     app.state.responses = stored
-    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics)
+    app.asgi_handler = Gate(app.asgi_handler, settings, request_metrics, drain)
     return app

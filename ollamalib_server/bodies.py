@@ -6,18 +6,12 @@ mirror the Go types with their own ``UnmarshalJSON`` (images, ``think``, ``keep_
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from ollamalib._go.duration import MAX_DURATION
-from ollamalib.config import parse_keep_alive
-from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
+from ollamalib.requests import THINK_LEVELS
 
 from .decode import AnyValue, Bool, Custom, Float, Int, Map, Slice, String, Struct, json_kind
 from .errors import APIError
@@ -40,61 +34,19 @@ __all__ = [
 
 # --- custom decoders ------------------------------------------------------------------------------------
 
-_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-
 
 def _base64(value: Any) -> Any:
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # the content is checked by the request model (ollamalib.requests.to_image)
         raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
-    data = value.replace("\r", "").replace("\n", "").encode("utf-8", "replace")
-    try:
-        base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        bad = next((i for i, c in enumerate(data) if c not in _B64 and c != ord("=")), None)
-        if bad is None:
-            bad = len(data) - (len(data) % 4 or 4) if data else 0
-        raise APIError(400, f"illegal base64 data at input byte {bad}") from None
     return value
 
 
-_THINK_LEVELS = ("high", "medium", "low", "max")
-_THINK_HELP = '("high", "medium", "low", "max", true, or false)'
-
-
-def _think(value: Any) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        if value not in _THINK_LEVELS:
-            raise APIError(400, f"invalid think value: {json.dumps(value)} (must be {_THINK_HELP[1:-1]})")
-        return value
-    raise APIError(400, f"think must be a boolean or string {_THINK_HELP}")
-
-
-def _keep_alive(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        # Go converts out-of-range seconds to a negative Duration, which means "forever"
-        return value if abs(value) <= MAX_DURATION else -1
-    if isinstance(value, str):
-        try:
-            seconds = parse_keep_alive(value)
-        except InvalidOptionError as exc:
-            raise APIError(400, str(exc)) from None
-        if seconds is not None and math.isfinite(seconds) and seconds > MAX_DURATION:
-            raise APIError(400, f'time: invalid duration "{value}"')
-        return value
-    raise APIError(400, f"Unsupported type: '{json_kind(value)}'")
-
-
 BASE64 = Custom("[]uint8", _base64, Schema(type=OpenAPIType.STRING, description="standard base64"))
-THINK = Custom(
-    "api.ThinkValue",
-    _think,
-    Schema(one_of=[Schema(type=OpenAPIType.BOOLEAN), Schema(type=OpenAPIType.STRING, enum=list(_THINK_LEVELS))]),
+# think and keep_alive are parsed by the request models (ollamalib.requests), with Ollama's error texts
+THINK = AnyValue(
+    Schema(one_of=[Schema(type=OpenAPIType.BOOLEAN), Schema(type=OpenAPIType.STRING, enum=list(THINK_LEVELS))]),
 )
-KEEP_ALIVE = Custom(
-    "api.Duration",
-    _keep_alive,
+KEEP_ALIVE = AnyValue(
     Schema(
         one_of=[Schema(type=OpenAPIType.NUMBER), Schema(type=OpenAPIType.STRING, pattern=r"^-?([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")],
         description='seconds, or a Go duration such as "5m"; negative keeps the model loaded forever',

@@ -15,6 +15,8 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
+from ollamalib.requests import json_kind
+
 from .errors import APIError
 
 __all__ = [
@@ -30,7 +32,6 @@ __all__ = [
     "MAX_DEPTH",
     "Struct",
     "body_operation",
-    "clean_json_value",
     "decode_body",
     "go_syntax_error",
     "json_kind",
@@ -51,21 +52,6 @@ class GoType:
 
     def schema(self) -> Schema:
         return Schema()
-
-
-def json_kind(value: Any) -> str:
-    """The JSON kind Go names in UnmarshalTypeError: string, number, bool, array, object."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 def _mismatch(value: Any, where: str, go: str, kind: str | None = None) -> APIError:
@@ -140,6 +126,11 @@ class AnyValue(GoType):
         self._schema = schema
         self._description = description
 
+    def check(self, value: Any, where: str) -> Any:
+        if isinstance(value, (dict, list)):
+            _bound_and_clean(value, False, FIELD_DEPTH)  # free-form JSON is the only part that can nest deeply
+        return value
+
     def schema(self) -> Schema:
         if self._schema is not None:
             return self._schema
@@ -179,6 +170,7 @@ class Map(GoType):
         if not isinstance(value, dict):
             raise _mismatch(value, where, self.go)
         if isinstance(self.elem, AnyValue):
+            _bound_and_clean(value, False, FIELD_DEPTH)
             return value
         return {k: self.elem.check(v, where) for k, v in value.items()}
 
@@ -265,6 +257,7 @@ _WHITESPACE = " \t\r\n"
 MAX_DEPTH = 100
 """How deeply a request body's JSON may nest (Go allows 10000, but Python code downstream recurses per level)."""
 
+FIELD_DEPTH = 2  # the level of a body's fields; typed structure above free-form values is shallow
 _DEPTH_TEXT = f"exceeded max depth: JSON nested more than {MAX_DEPTH} levels"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # may be a lone surrogate after decoding
 _SURROGATES = re.compile("[\ud800-\udfff]+")
@@ -274,7 +267,8 @@ def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
     """Decode a request body into a dict of ``spec``'s fields, or raise APIError(400) with Go's text.
 
     As Go's decoder does, invalid UTF-8 and lone UTF-16 surrogates (``"\\ud800"``) become U+FFFD, so every
-    string that reaches the engine can be encoded.
+    string that reaches the engine can be encoded. Free-form values (``AnyValue``: schemas, tool arguments,
+    options) nesting past MAX_DEPTH are a 400; typed fields cannot nest, and unknown keys are dropped.
     """
     text = body.decode("utf-8", "replace").lstrip(_WHITESPACE)
     if not text:
@@ -287,7 +281,8 @@ def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
         raise APIError(400, f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
     except RecursionError:
         raise APIError(400, _DEPTH_TEXT) from None
-    value = clean_json_value(value, text)
+    if _SURROGATE_ESCAPE.search(text) is not None:  # rare: only then walk the whole value
+        value = _bound_and_clean(value, True)
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -304,11 +299,6 @@ def parse_json(text: str) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise APIError(400, _DEPTH_TEXT) from None
-    return clean_json_value(value, text)
-
-
-def clean_json_value(value: Any, text: str) -> Any:
-    """``value`` decoded from ``text``: lone surrogates replaced by U+FFFD, APIError(400) past MAX_DEPTH."""
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
     if surrogates or text.count("{") + text.count("[") > MAX_DEPTH:
         value = _bound_and_clean(value, surrogates)
@@ -319,12 +309,15 @@ def _replace_surrogates(text: str) -> str:
     return _SURROGATES.sub(lambda m: "\ufffd" * len(m.group()), text)
 
 
-def _bound_and_clean(value: Any, surrogates: bool) -> Any:
-    """Reject nesting deeper than MAX_DEPTH and (``surrogates``) replace lone surrogates, without recursion."""
+def _bound_and_clean(value: Any, surrogates: bool, depth: int = 1) -> Any:
+    """Reject nesting deeper than MAX_DEPTH and (``surrogates``) replace lone surrogates, without recursion.
+
+    ``depth`` is the level of ``value`` itself (1: the whole body).
+    """
     fix = _replace_surrogates
     if isinstance(value, str):
         return fix(value) if surrogates else value
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:

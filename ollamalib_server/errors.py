@@ -78,7 +78,7 @@ ERROR_TABLE: tuple[_Rule, ...] = (
 )
 """Exception type -> status and text; the first matching row wins."""
 
-_PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text
+_PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text, under /v1 too
 
 
 def error_status_and_text(exc: BaseException) -> tuple[int, str]:
@@ -126,6 +126,11 @@ def is_openai_path(path: str) -> bool:
     return path.startswith("/v1/") or path == "/v1"
 
 
+def error_json(path: str, status: int, text: str) -> bytes:
+    """The encoded error body for ``path``: OpenAI's shape under ``/v1``, Ollama's elsewhere."""
+    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
+
+
 def exception_handler(request: Request, exc: Exception) -> Response:
     """Litestar's handler for every exception: one table, two body shapes."""
     status, text = error_status_and_text(exc)
@@ -140,7 +145,7 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers["connection"] = "close"
     if isinstance(exc, MethodNotAllowedException) and exc.headers:
         headers.update(exc.headers)
-    if isinstance(exc, _PLAIN_TEXT) and not is_openai_path(request.url.path):
+    if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
     path = request.url.path
     if is_anthropic_path(path):

@@ -1,13 +1,18 @@
 """``GET /metrics``: Prometheus text exposition of the engine's counters and the server's request latencies.
 
 Per-model token and slot figures use llama-server's ``llamacpp:*`` names where they fit (labelled with the
-model), so existing dashboards work; load counts and request latencies are ollamalib's own.
+model), so existing dashboards work; load counts and request latencies are ollamalib's own. Routers read the
+unlabelled server totals: ``ollamalib_requests_waiting``, ``ollamalib_requests_running`` and
+``ollamalib_kv_cache_usage_ratio`` have the types and meanings of the model-server protocol's TotalQueuedRequests,
+TotalRunningRequests and KVCacheUtilization (gateway-api-inference-extension; docs/deploy.md maps them), and
+``ollamalib_lora_requests_info`` has the labels of vLLM's ``vllm:lora_requests_info``.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +32,7 @@ _ROUTES = [
 _KNOWN = {
     "/", "/metrics", "/api/version", "/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/create",
     "/api/tags", "/api/show", "/api/copy", "/api/delete", "/api/pull", "/api/push", "/api/ps",
-    "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/api/ready",
 }
 
 
@@ -100,13 +105,41 @@ _MODEL_METRICS: list[tuple[str, str, str, Any]] = [
     ("ollamalib_model_load_seconds_total", "counter", "Time spent loading the model.", lambda m: m.load_seconds_total),
     ("ollamalib_requests_total", "counter", "Completion requests the model's runners accepted.",
      lambda m: m.requests_total),
+    ("ollamalib_model_adapters", "gauge", "LoRA adapters applied to the model's loaded runners.",
+     lambda m: m.adapters),
 ]
 
 
-def render_metrics(models: Iterable[Any], requests: RequestMetrics | None = None) -> str:
-    """The exposition text for the engine's per-model metrics and (optionally) request latencies."""
-    models = list(models)
+def _server_lines(models: list[Any], drain: Any, max_adapters: int) -> list[str]:
+    """Totals over all models (what an endpoint picker reads per replica) and the drain state."""
+    kv_total = sum(m.kv_cells_total for m in models)
+    rows: list[tuple[str, str, float]] = [
+        ("ollamalib_requests_waiting", "Requests waiting for a sequence slot, all models.", sum(m.queued for m in models)),
+        ("ollamalib_requests_running", "Requests holding a sequence slot, all models.",
+         sum(m.slots_in_use for m in models)),
+        ("ollamalib_kv_cache_usage_ratio", "KV-cache cells in use over all loaded runners (0 to 1).",
+         sum(m.kv_cells_used for m in models) / kv_total if kv_total else 0.0),
+    ]
+    if drain is not None:
+        rows.append(("ollamalib_http_requests_in_flight", "HTTP requests being served.", drain.in_flight))
+        rows.append(("ollamalib_draining", "1 while the server drains before exiting.", int(drain.draining)))
     lines: list[str] = []
+    for name, help_text, value in rows:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(value)}"]
+    running = ",".join(m.name for m in models if m.loaded and m.adapters)
+    name = "ollamalib_lora_requests_info"
+    lines += [f"# HELP {name} Models with LoRA adapters loaded now (labels as vLLM's vllm:lora_requests_info).",
+              f"# TYPE {name} gauge",
+              f'{name}{{max_lora="{max_adapters}",running_lora_adapters="{_escape(running)}",'
+              f'waiting_lora_adapters=""}} {_number(float(int(time.time())))}']
+    return lines
+
+
+def render_metrics(models: Iterable[Any], requests: RequestMetrics | None = None, drain: Any = None,
+                   max_adapters: int = 0) -> str:
+    """The exposition text: server totals, the engine's per-model metrics and (optionally) request latencies."""
+    models = list(models)
+    lines = _server_lines(models, drain, max_adapters)
     for name, kind, help_text, value in _MODEL_METRICS:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} {kind}")
@@ -117,10 +150,14 @@ def render_metrics(models: Iterable[Any], requests: RequestMetrics | None = None
     return "\n".join(lines) + "\n"
 
 
-def metrics_route(engine: Any, requests: RequestMetrics) -> HTTPRouteHandler:
+def metrics_route(engine: Any, requests: RequestMetrics, drain: Any = None) -> HTTPRouteHandler:
+    settings = getattr(engine, "settings", None)
+    max_adapters = getattr(settings, "max_loaded_models", 0)
+
     @get("/metrics", summary="Prometheus metrics", media_type=CONTENT_TYPE)
     async def metrics() -> Response:
-        return Response(render_metrics(engine.metrics(), requests).encode(), media_type=CONTENT_TYPE)
+        text = render_metrics(engine.metrics(), requests, drain, max_adapters)
+        return Response(text.encode(), media_type=CONTENT_TYPE)
 
     return metrics
 

@@ -20,16 +20,9 @@ import anyio
 
 from ollamalib.config import Settings, format_duration
 
-from .encoding import JSON_TYPE, dumps
-from .errors import (
-    APIError,
-    anthropic_error_body,
-    body_too_large_text,
-    error_body,
-    is_anthropic_path,
-    is_openai_path,
-    openai_error_body,
-)
+from .drain import Drain, send_simple
+from .errors import APIError, body_too_large_text
+from .errors import error_json as _error_json
 from .metrics import RequestMetrics
 
 __all__ = ["ALLOWED_HEADERS", "BLOB_UPLOAD_PREFIX", "Gate", "origin_allowed"]
@@ -131,9 +124,11 @@ def _is_loopback_listener(server_host: str) -> bool:
 class Gate:
     """ASGI middleware wrapping the whole Litestar app (so it also sees unknown paths)."""
 
-    def __init__(self, app: Any, settings: Settings, metrics: RequestMetrics | None = None) -> None:
+    def __init__(self, app: Any, settings: Settings, metrics: RequestMetrics | None = None,
+                 drain: Drain | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.drain = drain
         self.origins = tuple(settings.all_origins)
         self.api_key = settings.api_key
         self.max_body = settings.max_request_bytes
@@ -159,10 +154,16 @@ class Gate:
 
         try:
             rejection = self._check(scope, extra)
+            if rejection is None and self.drain is not None:
+                rejection = self.drain.refuse(scope)
             if rejection is None:
-                await self.app(scope, self._timed(receive) if self.body_timeout else receive, send_wrapper)
+                timed = self._timed(receive) if self.body_timeout else receive
+                if self.drain is not None:
+                    await self.drain.serve(self.app, scope, timed, send_wrapper)
+                else:
+                    await self.app(scope, timed, send_wrapper)
             else:
-                await _send_simple(send_wrapper, *rejection)
+                await send_simple(send_wrapper, *rejection)
         finally:
             elapsed = time.perf_counter() - start
             if self.metrics is not None:
@@ -217,7 +218,7 @@ class Gate:
             if by_name and method == "OPTIONS":
                 return 204, [], b""
 
-        if self.api_key and method != "OPTIONS" and not (scope["path"] == "/" and method in ("GET", "HEAD")):
+        if self.api_key and method != "OPTIONS" and not (method in ("GET", "HEAD") and _open_path(scope["path"])):
             scheme, _, token = authorization.partition(" ")  # the scheme word is case-insensitive (RFC 9110)
             given = token.strip().encode("latin-1") if scheme.lower() == "bearer" else b""
             if api_key and not given:  # Anthropic's SDKs send the key as x-api-key
@@ -265,16 +266,7 @@ class Gate:
         return timed_receive
 
 
-def _error_json(path: str, status: int, text: str) -> bytes:
-    if is_anthropic_path(path):
-        return dumps(anthropic_error_body(status, text))
-    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
 
-
-async def _send_simple(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    if body:
-        headers = [*headers, (b"content-type", JSON_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    elif status != 204:
-        headers = [*headers, (b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+def _open_path(path: str) -> bool:
+    """Paths served without the API key: the liveness check and the /ui page's static files."""
+    return path == "/" or path == "/ui" or path.startswith("/ui/")

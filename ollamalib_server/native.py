@@ -23,16 +23,21 @@ from pydantic import BaseModel
 
 from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
+    BlobNotFoundError,
     DigestMismatchError,
+    InvalidDigestError,
     InvalidNameError,
+    InvalidOptionError,
+    ModelfileError,
     ModelNotFoundError,
     RequestCancelledError,
 )
 from ollamalib.gguf import GGUF_MAGIC
 from ollamalib.names import Digest, ModelName
+from ollamalib.requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
-from .decode import Struct, body_operation, decode_body, json_kind
+from .decode import Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
 from .errors import APIError, body_too_large_text
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
@@ -84,20 +89,7 @@ async def read(request: Request, spec: Struct) -> dict[str, Any]:
 
 
 def check_name(name: str) -> ModelName:
-    try:
-        return ModelName.parse(name)
-    except InvalidNameError:
-        raise APIError(400, "invalid model name") from None
-
-
-def check_top_logprobs(req: dict[str, Any]) -> None:
-    top = req.get("top_logprobs")
-    if top is not None and not 0 <= top <= 20:
-        raise APIError(400, "top_logprobs must be between 0 and 20")
-
-
-def _or_none(value: Any) -> Any:
-    return value if value not in (None, "", [], {}) else None
+    return ModelName.parse(name)  # an InvalidNameError answers "invalid model name" (the error table)
 
 
 def _stream_flag(req: dict[str, Any]) -> bool:
@@ -138,21 +130,6 @@ def clean_tool(t: dict[str, Any]) -> dict[str, Any]:
     return {"type": t.get("type") or "function", "function": function}
 
 
-def _valid_relative_path(name: str) -> bool:
-    """Go's ``fs.ValidPath``: slash-separated, no empty, ``.`` or ``..`` elements, no leading slash."""
-    if name == ".":
-        return True
-    return bool(name) and all(part not in ("", ".", "..") for part in name.split("/"))
-
-
-def _check_files(files: dict[str, str] | None) -> None:
-    for filename, digest in (files or {}).items():
-        if not _valid_relative_path(filename):
-            raise APIError(400, "file path must be relative")
-        if not digest or not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
-
-
 async def _create_base(engine: Any, value: str | None) -> str | ModelName | None:
     """``from`` over HTTP: a blob digest, or a model name (typed, so the engine never reads it as a path).
 
@@ -165,7 +142,7 @@ async def _create_base(engine: Any, value: str | None) -> str | ModelName | None
         return ModelName.parse(value)
     allowed = engine.settings.create_paths
     if not allowed or not os.path.isabs(value):
-        raise APIError(400, "invalid model name")
+        raise InvalidNameError("invalid model name")
     digest = await anyio.to_thread.run_sync(_store_server_file, engine.store, value, allowed)
     return str(digest)
 
@@ -185,38 +162,29 @@ def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Dig
     try:
         f = open(value, "rb")  # noqa: SIM115 - closed below
     except (FileNotFoundError, NotADirectoryError):
-        raise APIError(400, f"file {go_quote(value)} not found") from None
+        raise InvalidOptionError(f"file {go_quote(value)} not found") from None
     except OSError as exc:
-        raise APIError(400, f"file {go_quote(value)}: {exc.strerror or exc}") from None
+        raise InvalidOptionError(f"file {go_quote(value)}: {exc.strerror or exc}") from None
     with f:
         fd_path = Path(f"/proc/self/fd/{f.fileno()}")
         real = Path(os.readlink(fd_path)) if fd_path.is_symlink() else Path(value).resolve()
         if not any(real.is_relative_to(root) for root in roots):
             raise outside
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise APIError(400, f"file {go_quote(value)} not found")
+            raise InvalidOptionError(f"file {go_quote(value)} not found")
         if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
-            raise APIError(400, "invalid file magic")
+            raise InvalidOptionError("invalid file magic")
         f.seek(0)
         return store.put_blob(f)
-
-
-def _check_license(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    kind = "array" if isinstance(value, list) else json_kind(value)
-    raise APIError(400, f"json: cannot unmarshal {kind} into Go value of type []string")
 
 
 def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     """The route handlers of Ollama's native API over ``engine`` (an AsyncEngine)."""
 
-    async def _render_only(request: Request, kind: str, kwargs: dict[str, Any]) -> Response:
+    async def _render_only(request: Request, req: GenerateRequest | ChatRequest) -> Response:
         """``_debug_render_only``: the rendered prompt and its image count instead of an answer (Ollama's)."""
-        text, images = await until_disconnect(request, engine.render_prompt(kind, **kwargs))
-        return json_response({"model": kwargs["model"], "created_at": datetime.now(UTC),
+        text, images = await until_disconnect(request, engine.render_prompt(req))
+        return json_response({"model": req.model, "created_at": datetime.now(UTC),
                               "_debug_info": {"rendered_template": text, "image_count": images}})
 
     @route("/", http_method=["GET", "HEAD"], include_in_schema=True, summary="Liveness check")
@@ -230,156 +198,88 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     @post("/api/generate", operation_class=body_operation(rq.GENERATE), summary="Generate a completion",
           status_code=200)
     async def generate(request: Request) -> Response:
-        req = await read(request, rq.GENERATE)
-        check_top_logprobs(req)
-        model = req.get("model") or ""
-        if not model:
-            raise APIError(404, "model '' not found")
-        check_name(model)
-        if req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
-            raise APIError(400, "raw mode does not support template, system, or context")
-        prompt = req.get("prompt") or ""
-        kwargs = {
-            "model": model,
-            "prompt": prompt,
-            "suffix": _or_none(req.get("suffix")),
-            "system": _or_none(req.get("system")),
-            "template": _or_none(req.get("template")),
-            "context": _or_none(req.get("context")),
-            "think": req.get("think"),
-            "raw": req.get("raw"),
-            "format": _or_none(req.get("format")),
-            "images": _or_none(req.get("images")),
-            "options": req.get("options"),
-            "keep_alive": req.get("keep_alive"),
-            "logprobs": req.get("logprobs"),
-            "top_logprobs": req.get("top_logprobs"),
-            "truncate": req.get("truncate"),
-            "shift": req.get("shift"),
-        }
-        log.debug("generate model=%s options=%s", model, req.get("options"))
-        if req.get("_debug_render_only"):
-            return await _render_only(request, "generate", kwargs)
-        return await respond(request, engine.generate, kwargs, _stream_flag(req) and prompt != "")
+        req = GenerateRequest.from_wire(await read(request, rq.GENERATE))
+        if not req.model:
+            raise ModelNotFoundError("")
+        check_name(req.model)
+        log.debug("generate model=%s options=%s", req.model, req.options_dict())
+        if req.debug_render_only:
+            return await _render_only(request, req)
+        return await respond(request, engine.send, {"request": req}, req.stream is not False and bool(req.prompt))
 
     @post("/api/chat", operation_class=body_operation(rq.CHAT), summary="Chat", status_code=200)
     async def chat(request: Request) -> Response:
-        req = await read(request, rq.CHAT)
-        check_top_logprobs(req)
-        model = req.get("model") or ""
-        if not model:
+        body = await read(request, rq.CHAT)
+        body["messages"] = [clean_message(m) for m in body.get("messages") or []]
+        body["tools"] = [clean_tool(t) for t in body.get("tools") or []] or None
+        req = ChatRequest.from_wire(body)
+        if not req.model:
             raise APIError(400, "model is required")
-        check_name(model)
-        messages = [clean_message(m) for m in req.get("messages") or []]
-        kwargs = {
-            "model": model,
-            "messages": messages,
-            "tools": [clean_tool(t) for t in req.get("tools") or []] or None,
-            "think": req.get("think"),
-            "format": _or_none(req.get("format")),
-            "options": req.get("options"),
-            "keep_alive": req.get("keep_alive"),
-            "logprobs": req.get("logprobs"),
-            "top_logprobs": req.get("top_logprobs"),
-            "truncate": req.get("truncate"),
-            "shift": req.get("shift"),
-        }
-        log.debug("chat model=%s options=%s", model, req.get("options"))
-        if req.get("_debug_render_only"):
-            return await _render_only(request, "chat", kwargs)
-        return await respond(request, engine.chat, kwargs, _stream_flag(req) and bool(messages))
+        check_name(req.model)
+        log.debug("chat model=%s options=%s", req.model, req.options_dict())
+        if req.debug_render_only:
+            return await _render_only(request, req)
+        return await respond(request, engine.send, {"request": req}, req.stream is not False and bool(req.messages))
 
     @post("/api/embed", operation_class=body_operation(rq.EMBED), summary="Embeddings (batch)", status_code=200)
     async def embed(request: Request) -> Response:
-        req = await read(request, rq.EMBED)
-        value = req.get("input")
-        if value is None:
-            value = ""
-        elif isinstance(value, list):
-            if not all(isinstance(v, str) for v in value):
-                raise APIError(400, "invalid input type")
-        elif not isinstance(value, str):
-            raise APIError(400, "invalid input type")
-        model = req.get("model") or ""
-        if not model:
-            raise APIError(404, "model '' not found")
-        check_name(model)
-        work = call_engine(
-            engine.embed,
-            model=model,
-            input=value,
-            truncate=req.get("truncate"),
-            options=req.get("options"),
-            keep_alive=req.get("keep_alive"),
-            dimensions=req.get("dimensions"),
-        )
-        return json_response(await until_disconnect(request, work))
+        req = EmbedRequest.from_wire(await read(request, rq.EMBED))
+        if not req.model:
+            raise ModelNotFoundError("")
+        check_name(req.model)
+        return json_response(await until_disconnect(request, call_engine(engine.embed_request, req)))
 
     @post("/api/embeddings", operation_class=body_operation(rq.EMBEDDINGS), summary="Embedding (legacy)",
           status_code=200)
     async def embeddings(request: Request) -> Response:
-        req = await read(request, rq.EMBEDDINGS)
-        model = req.get("model") or ""
+        req = EmbeddingsRequest.from_wire(await read(request, rq.EMBEDDINGS))
+        model = req.model
         if not model:
             raise APIError(400, "model is required")
         check_name(model)
-        work = call_engine(
-            engine.embeddings,
-            model=model,
-            prompt=req.get("prompt") or "",
-            options=req.get("options"),
-            keep_alive=req.get("keep_alive"),
-        )
+        work = call_engine(engine.embeddings_request, req)
         try:
             result = await until_disconnect(request, work)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(model)} not found, try pulling it first") from None
+            raise ModelNotFoundError(model, f"model {go_quote(model)} not found, try pulling it first") from None
         return json_response(result)
 
     @post("/api/create", operation_class=body_operation(rq.CREATE), summary="Create a model", status_code=200)
     async def create(request: Request) -> Response:
-        req = await read(request, rq.CREATE)
-        model = req.get("model") or req.get("name") or ""
-        check_name(model)
-        _check_files(req.get("files"))
-        _check_files(req.get("adapters"))
-        if not req.get("from") and not req.get("files"):
-            raise APIError(400, "neither 'from' or 'files' was specified")
+        body = await read(request, rq.CREATE)
+        if body.get("messages") is not None:
+            body["messages"] = [clean_message(m) for m in body["messages"]]
+        check_name(body.get("model") or body.get("name") or "")
+        req = CreateRequest.from_wire(body)
+        if not req.from_ and not req.files:
+            raise ModelfileError("neither 'from' or 'files' was specified")
         kwargs = {
-            "model": model,
-            "quantize": req.get("quantize") or req.get("quantization") or None,
-            "from_": await _create_base(engine, req.get("from") or None),
-            "files": req.get("files") or None,
-            "adapters": req.get("adapters") or None,
-            "template": req.get("template"),
-            "license": _check_license(req.get("license")),
-            "system": req.get("system"),
-            "parameters": req.get("parameters"),
-            "messages": [clean_message(m) for m in req["messages"]] if req.get("messages") is not None else None,
-            "requires": req.get("requires") or None,
+            "model": req.model, "quantize": req.quantize or None, "from_": await _create_base(engine, req.from_ or None), "files": req.files,
+            "adapters": req.adapters, "template": req.template, "license": req.license, "system": req.system,
+            "parameters": req.parameters, "messages": req.messages, "requires": req.requires or None,
         }
-        return await respond(request, engine.create, kwargs, _stream_flag(req))
+        return await respond(request, engine.create, kwargs, req.stream is not False)
 
     @route("/api/blobs/{digest:str}", http_method=["HEAD"], summary="Check a blob")
     async def head_blob(digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         if not engine.store.has_blob(digest):
-            raise APIError(404, f"blob {go_quote(digest)} not found")
+            raise BlobNotFoundError(digest)
         return empty_response(200)
 
     @post("/api/blobs/{digest:str}", summary="Upload a blob (raw bytes)", status_code=201,
           request_max_body_size=None)  # streamed to disk; _put_blob enforces max_blob_bytes instead
     async def push_blob(request: Request, digest: FromPath[str]) -> Response:
         if not _DIGEST.match(digest):
-            raise APIError(400, "invalid digest format")
+            raise InvalidDigestError("invalid digest format")
         store = engine.store
         if store.has_blob(digest):
             return empty_response(200)
         try:
             await _put_blob(store, request, digest)
         except DigestMismatchError as exc:
-            raise APIError(400, f"digest mismatch, expected {go_quote(digest)}, got {go_quote(exc.actual)}") from None
+            raise DigestMismatchError(digest, exc.actual) from None
         return empty_response(201)
 
     @route("/api/tags", http_method=["GET", "HEAD"], summary="List local models")
@@ -396,7 +296,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             result = await call_engine(engine.show, model, verbose=bool(req.get("verbose")))
         except ModelNotFoundError:
-            raise APIError(404, f"model '{name.display_shortest}' not found") from None
+            raise ModelNotFoundError(name.display_shortest) from None
         if req.get("system"):
             result.system = req["system"]
         if req.get("template"):
@@ -414,7 +314,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.copy, source, destination)
         except ModelNotFoundError:
-            raise APIError(404, f"model {go_quote(source)} not found") from None
+            raise ModelNotFoundError(source, f"model {go_quote(source)} not found") from None
         return empty_response(200)
 
     @delete("/api/delete", operation_class=body_operation(rq.DELETE), summary="Delete a model", status_code=200)
@@ -426,7 +326,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             await call_engine(engine.delete, model)
         except ModelNotFoundError:
-            raise APIError(404, f"model '{model}' not found") from None
+            raise ModelNotFoundError(model) from None
         return empty_response(200)
 
     @post("/api/pull", operation_class=body_operation(rq.PULL), summary="Pull a model", status_code=200)

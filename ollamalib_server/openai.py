@@ -22,8 +22,9 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from ollamalib.errors import ModelNotFoundError
+from ollamalib.errors import InvalidOptionError, ModelNotFoundError
 from ollamalib.names import ModelName
+from ollamalib.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
 from .decode import body_operation, decode_body, parse_json
@@ -77,7 +78,7 @@ def _stop(value: Any) -> list[str] | None:
     if isinstance(value, list):
         for item in value:
             if not isinstance(item, str):
-                raise APIError(400, f"invalid type for 'stop' field: {_go_type(item)}")
+                raise InvalidOptionError(f"invalid type for 'stop' field: {_go_type(item)}")
         return list(value)
     return None
 
@@ -109,7 +110,7 @@ def _tool_call_id() -> str:
 
 def _image(url: str) -> str:
     if url.startswith(("http://", "https://")):
-        raise APIError(400, "image URLs are not currently supported, please use base64 encoded data instead")
+        raise InvalidOptionError("image URLs are not currently supported, please use base64 encoded data instead")
     for prefix in _IMAGE_PREFIXES:
         if url.startswith(prefix):
             data = url[len(prefix):]
@@ -118,7 +119,7 @@ def _image(url: str) -> str:
             except ValueError:
                 break
             return data
-    raise APIError(400, "invalid image input")
+    raise InvalidOptionError("invalid image input")
 
 
 def _tool_calls_in(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -128,9 +129,9 @@ def _tool_calls_in(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         try:
             arguments = parse_json(fn.get("arguments") or "")
         except ValueError:
-            raise APIError(400, "invalid tool call arguments") from None
+            raise InvalidOptionError("invalid tool call arguments") from None
         if not isinstance(arguments, dict):
-            raise APIError(400, "invalid tool call arguments")
+            raise InvalidOptionError("invalid tool call arguments")
         tc: dict[str, Any] = {"function": {"name": fn.get("name") or "", "arguments": arguments}}
         if call.get("id"):
             tc["id"] = call["id"]
@@ -172,27 +173,27 @@ def _messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
             start = len(out)
             for part in content:
                 if not isinstance(part, dict):
-                    raise APIError(400, "invalid message format")
+                    raise InvalidOptionError("invalid message format")
                 kind = part.get("type")
                 if kind == "text":
                     if not isinstance(part.get("text"), str):
-                        raise APIError(400, "invalid message format")
+                        raise InvalidOptionError("invalid message format")
                     out.append({"role": role, "content": part["text"]})
                 elif kind == "image_url":
                     url = part.get("image_url")
                     if isinstance(url, dict):
                         url = url.get("url")
                     if not isinstance(url, str):
-                        raise APIError(400, "invalid message format")
+                        raise InvalidOptionError("invalid message format")
                     out.append({"role": role, "content": "", "images": [_image(url)]})
                 elif kind == "input_audio":
                     audio = part.get("input_audio")
                     data = audio.get("data") if isinstance(audio, dict) else None
                     if not isinstance(data, str):
-                        raise APIError(400, "invalid message format")
+                        raise InvalidOptionError("invalid message format")
                     out.append({"role": role, "content": "", "images": [data]})
                 else:
-                    raise APIError(400, "invalid message format")
+                    raise InvalidOptionError("invalid message format")
             if len(out) > start and msg.get("tool_calls"):
                 last = out[-1]
                 last["tool_calls"] = _tool_calls_in(msg["tool_calls"])
@@ -204,7 +205,7 @@ def _messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     last["thinking"] = msg["reasoning"]
         else:
             if msg.get("tool_calls") is None:
-                raise APIError(400, f"invalid message content type: {_go_type(content)}")
+                raise InvalidOptionError(f"invalid message content type: {_go_type(content)}")
             m = {"role": role, "content": "", "tool_calls": _tool_calls_in(msg["tool_calls"])}
             if msg.get("reasoning"):
                 m["thinking"] = msg["reasoning"]
@@ -241,7 +242,7 @@ def _format(req: dict[str, Any]) -> Any:
 
 def _check_logprobs(top: int | None) -> None:
     if top is not None and not 0 <= top <= 20:
-        raise APIError(400, "top_logprobs must be between 0 and 20")
+        raise InvalidOptionError("top_logprobs must be between 0 and 20")
 
 
 def _tool_calls_out(calls: list[Any] | None) -> list[dict[str, Any]]:
@@ -301,7 +302,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def chat_completions(request: Request) -> Response:
         req = decode_body(await request.body(), rq.OA_CHAT)
         if not req.get("messages"):
-            raise APIError(400, "[] is too short - 'messages'")
+            raise InvalidOptionError("[] is too short - 'messages'")
         model = req.get("model") or ""
         if not model:
             raise APIError(400, "model is required")
@@ -318,9 +319,10 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": bool(req.get("logprobs")) or None,
             "top_logprobs": req.get("top_logprobs"),
         }
+        chat = ChatRequest.from_wire(kwargs)  # image data is base64 from the body, never a server path
         cid = f"chatcmpl-{random.randint(0, 998)}"
         if not req.get("stream"):
-            r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
+            r = await until_disconnect(request, engine.send(chat, stream=False))
             tool_calls = _tool_calls_out(r.message.tool_calls)
             message: dict[str, Any] = {"role": r.message.role or "assistant", "content": r.message.content or ""}
             if r.message.thinking:
@@ -334,7 +336,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             return _json({"id": cid, "object": "chat.completion", "created": _unix(r.created_at), "model": r.model,
                           "system_fingerprint": "fp_ollama", "choices": [choice], "usage": _usage(r)})
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-        iterator = await call_engine(engine.chat, stream=True, **kwargs)
+        iterator = await engine.send(chat, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
         return ClosingStream(_chat_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
 
@@ -344,7 +346,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = decode_body(await request.body(), rq.OA_COMPLETION)
         model = req.get("model") or ""
         if not model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(model)
         top = req.get("logprobs")
         _check_logprobs(top)
@@ -357,9 +359,10 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": True if top is not None else None,
             "top_logprobs": top,
         }
+        generate = GenerateRequest.from_wire(kwargs)
         cid = f"cmpl-{random.randint(0, 998)}"
         if not req.get("stream") or not kwargs["prompt"]:
-            r = await until_disconnect(request, call_engine(engine.generate, stream=False, **kwargs))
+            r = await until_disconnect(request, engine.send(generate, stream=False))
             choice: dict[str, Any] = {"text": r.response, "index": 0, "finish_reason": _finish(r.done_reason, False)}
             if r.logprobs:
                 choice["logprobs"] = _legacy_logprobs(r.logprobs, 0)
@@ -374,7 +377,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
 
             return ClosingStream(single(), media_type=SSE_TYPE)
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-        iterator = await call_engine(engine.generate, stream=True, **kwargs)
+        iterator = await engine.send(generate, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
         return ClosingStream(_completion_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
 
@@ -388,17 +391,18 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             inputs = value
         else:
-            raise APIError(400, "invalid input")
+            raise InvalidOptionError("invalid input")
         encoding = req.get("encoding_format") or "float"
         if encoding not in ("float", "base64"):
             raise APIError(400, f"Invalid value for 'encoding_format' = {encoding}. Supported values: "
                                 "['float', 'base64'].")
         model = req.get("model") or ""
         if not model:
-            raise APIError(404, "model '' not found")
+            raise ModelNotFoundError("")
         check_name(model)
-        work = call_engine(engine.embed, model=model, input=inputs, dimensions=req.get("dimensions"),
-                           options=req.get("options"), keep_alive=req.get("keep_alive"))
+        embed = EmbedRequest.from_wire({"model": model, "input": inputs, "dimensions": req.get("dimensions"),
+                                        "options": req.get("options"), "keep_alive": req.get("keep_alive")})
+        work = call_engine(engine.embed_request, embed)
         r = await until_disconnect(request, work)
         data = []
         for i, vector in enumerate(r.embeddings):
@@ -431,7 +435,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         try:
             info = await call_engine(engine.show, model)
         except ModelNotFoundError:
-            raise APIError(404, f"model '{model}' not found") from None
+            raise ModelNotFoundError(model) from None
         return _json({"id": model, "object": "model", "created": _unix(info.modified_at),
                       "owned_by": name.namespace})
 

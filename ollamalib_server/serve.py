@@ -7,8 +7,10 @@ effective settings as Ollama does (``server config env=map[...]``), prunes unref
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from ollamalib.config import Settings
 
 from .app import create_app
+from .drain import Drain
 from .native import server_version
 from .protocol import timed_protocol
 
@@ -95,8 +98,45 @@ def env_map(settings: Settings) -> str:
     return "map[" + " ".join(f"{k}:{v}" for k, v in sorted(settings.as_env().items())) + "]"
 
 
+def _draining_server(config: Any, drain: Drain) -> Any:
+    """A uvicorn server that drains on SIGTERM (see ``drain.py``) and stops at once on a second one."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        drain_task: asyncio.Task[None] | None = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if sig != signal.SIGTERM:
+                super().handle_exit(sig, frame)  # Ctrl-C: uvicorn's own short graceful shutdown
+                return
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not serving yet
+                loop = None
+            if drain.draining or drain.grace <= 0 or loop is None:
+                drain.abort()
+                self.should_exit = True
+            else:
+                drain.begin()
+                loop.call_soon_threadsafe(self._start_drain)
+
+        def _start_drain(self) -> None:
+            self.drain_task = asyncio.ensure_future(self._drain())
+
+        async def _drain(self) -> None:
+            if not await drain.wait_idle(drain.grace):
+                log.warning("drain grace period of %.1fs is over", drain.grace)
+                drain.abort()
+            self.should_exit = True
+
+    return DrainingServer(config)
+
+
 def serve(settings: Settings | None = None, *, engine: Any = None) -> None:
-    """Run the server in the foreground until SIGINT/SIGTERM; unloads models on the way out."""
+    """Run the server in the foreground until SIGINT/SIGTERM; unloads models on the way out.
+
+    SIGTERM drains: new work gets 503 while requests in flight finish within ``settings.drain_timeout``.
+    """
     import uvicorn
 
     from ollamalib.engine import AsyncEngine
@@ -129,6 +169,6 @@ def serve(settings: Settings | None = None, *, engine: Any = None) -> None:
                             timeout_graceful_shutdown=5, server_header=False,
                             http=timed_protocol(settings.header_timeout))
     try:
-        uvicorn.Server(config).run()
+        _draining_server(config, app.state.drain).run()
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after a graceful shutdown
         pass

@@ -19,7 +19,7 @@ from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 
-from ollamalib.errors import RequestCancelledError
+from ollamalib.errors import RegistryError, RequestCancelledError
 
 from .errors import error_status_and_text
 
@@ -110,7 +110,9 @@ def event_stream(
                 yield footer()
         except Exception as exc:
             status, text = error_status_and_text(exc)
-            log.warning("stream ended with an error: %s", text, exc_info=status >= 500)
+            # a registry that cannot be reached is the user's network, not a bug: one line, no traceback
+            log.warning("stream ended with an error: %s", text,
+                        exc_info=status >= 500 and not isinstance(exc, RegistryError))
             yield encode_error(status, text)
         finally:
             await aclose(iterator)

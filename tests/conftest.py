@@ -62,6 +62,17 @@ def gemma_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The bundled SmolLM2-135M-Instruct GGUF (ChatML template); fails, never skips, when [demo] is missing."""
+    from ollamalib.demo import chat_gguf_path
+
+    try:
+        return chat_gguf_path()
+    except ImportError as exc:
+        pytest.fail(f"the chat model is part of the [dev] install (make install): {exc}")
+
+
+@pytest.fixture(scope="session")
 def hf_models(tmp_path_factory) -> Path:
     """Tiny random Hugging Face models (llama, qwen2 sharded, gemma3) and a PEFT LoRA (lora) as safetensors.
 

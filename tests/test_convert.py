@@ -14,6 +14,7 @@ from ollamalib.convert import EXTRA_MISSING, check_safetensors
 from ollamalib.create import create_from_modelfile
 from ollamalib.errors import ConversionError, ModelfileError
 from ollamalib.gguf import GGUFInfo
+from ollamalib.runner.quantize import quantize as quantizer
 from ollamalib.types import MEDIA_TYPE_ADAPTER, MEDIA_TYPE_MODEL
 
 IDS = [1, 293, 259, 282, 295, 266, 285, 281]  # a fixed prompt in the shared tokenizer's ids
@@ -77,7 +78,7 @@ def test_modelfile_from_folder_and_quantize_q8_0(hf_models, tmp_path):
     (tmp_path / "Modelfile").write_text(f"FROM {hf_models / 'llama'}\nPARAMETER temperature 0\n")
     with Engine(models=tmp_path / "models") as engine:
         events = list(create_from_modelfile(engine.store, "tiny-q8", (tmp_path / "Modelfile").read_text(),
-                                            base_dir=tmp_path, quantize="q8_0"))
+                                            base_dir=tmp_path, quantize="q8_0", quantizer=quantizer))
         statuses = [e.status for e in events]
         assert "converting model" in statuses
         assert any(s.startswith("quantizing F16 model to Q8_0") for s in statuses)

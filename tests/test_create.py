@@ -8,6 +8,7 @@ from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
 from ollamalib.create import create_from_modelfile, create_model
 from ollamalib.errors import BlobNotFoundError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
 from ollamalib.gguf import GGUFInfo
+from ollamalib.runner.quantize import quantize as quantizer
 from ollamalib.show import show_model
 from ollamalib.types import MEDIA_TYPE_MODEL, MEDIA_TYPE_PARAMS, MEDIA_TYPE_SYSTEM, MEDIA_TYPE_TEMPLATE
 
@@ -120,7 +121,7 @@ def test_copy_delete_list_cycle(store, tiny_gguf):
 
 
 def test_quantize_f16_to_q4_k_m(store, tiny_gguf_f16):
-    events = list(create_model(store, "q", from_=str(tiny_gguf_f16), quantize="q4_K_M"))
+    events = list(create_model(store, "q", from_=str(tiny_gguf_f16), quantize="q4_K_M", quantizer=quantizer))
     quant = [e for e in events if e.status == "quantizing F16 model to Q4_K_M"]
     assert quant and quant[-1].completed == quant[-1].total
     rec = store.record("q")
@@ -130,10 +131,10 @@ def test_quantize_f16_to_q4_k_m(store, tiny_gguf_f16):
 
 def test_quantize_errors(store, tiny_gguf_f16, tmp_path):
     with pytest.raises(UnsupportedQuantizationError, match="unsupported quantization type Q2_K"):
-        statuses(create_model(store, "q", from_=str(tiny_gguf_f16), quantize="q2_K"))
-    statuses(create_model(store, "q8", from_=str(tiny_gguf_f16), quantize="q8_0"))
+        statuses(create_model(store, "q", from_=str(tiny_gguf_f16), quantize="q2_K", quantizer=quantizer))
+    statuses(create_model(store, "q8", from_=str(tiny_gguf_f16), quantize="q8_0", quantizer=quantizer))
     with pytest.raises(UnsupportedQuantizationError, match="quantization is only supported for F16, BF16 and F32 models"):
-        statuses(create_model(store, "again", from_="q8", quantize="q4_K_M"))
+        statuses(create_model(store, "again", from_="q8", quantize="q4_K_M", quantizer=quantizer))
     assert not store.exists("again")
 
 

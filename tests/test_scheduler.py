@@ -1,7 +1,8 @@
 """Scheduler rules (keep_alive, eviction, reload, queue limits, concurrency) with stand-in runners.
 
 The scheduler never looks inside a runner, so these tests load a trivial object that records its life; the
-engine tests exercise the same rules on real llama.cpp runners.
+engine tests exercise the same rules on real llama.cpp runners. Time is a ManualClock: keep-alive expiry and
+queueing are driven by advancing it and by counting the threads waiting in the scheduler, never by sleeping.
 """
 
 from __future__ import annotations
@@ -9,19 +10,63 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ollamalib.config import FOREVER, Settings
 from ollamalib.errors import ServerBusyError
-from ollamalib.scheduler import LoadSpec, Scheduler
+from ollamalib.scheduler import Clock, LoadSpec, Scheduler
+
+
+class ManualClock(Clock):
+    """A clock that moves only when told; it counts the threads waiting on the scheduler's condition."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waiting = 0
+        self._lock = threading.Condition()
+        self._conds: set[Any] = set()
+        self._seen = threading.local()  # the time each thread last read, from which its wait timeout counts
+
+    def monotonic(self) -> float:
+        with self._lock:
+            self._seen.now = self.now
+            return self.now
+
+    def wait(self, cond: threading.Condition, timeout: float | None = None) -> None:
+        with self._lock:
+            if timeout is not None and self.now >= getattr(self._seen, "now", self.now) + timeout:
+                return
+            self._conds.add(cond)
+            self.waiting += 1
+            self._lock.notify_all()
+        try:
+            cond.wait()  # the caller holds cond, so an advance() cannot notify before this wait starts
+        finally:
+            with self._lock:
+                self.waiting -= 1
+                self._lock.notify_all()
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+            conds = list(self._conds)
+        for cond in conds:
+            with cond:
+                cond.notify_all()
+
+    def wait_for_waiters(self, n: int) -> None:
+        """Block until ``n`` threads wait in the scheduler (a bound on a hang, not a timing assertion)."""
+        with self._lock:
+            assert self._lock.wait_for(lambda: self.waiting >= n, timeout=30)
 
 
 class Recorder:
     def __init__(self):
         self.loaded: list[tuple[str, object]] = []
         self.closed: list[str] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
 
     def factory(self, path: Path, opts):
         recorder = self
@@ -34,10 +79,16 @@ class Recorder:
             def close(self):
                 with recorder.lock:
                     recorder.closed.append(path.name)
+                    recorder.lock.notify_all()
 
         with self.lock:
             self.loaded.append((path.name, opts))
         return Runner()
+
+    def wait_closed(self, *names: str) -> None:
+        """Block until the runners of ``names`` were closed (the keep-alive reaper closes them on its thread)."""
+        with self.lock:
+            assert self.lock.wait_for(lambda: all(n in self.closed for n in names), timeout=30), self.closed
 
 
 def spec(name: str, opts=("ctx", 2048), parallel: int = 1) -> LoadSpec:
@@ -45,14 +96,15 @@ def spec(name: str, opts=("ctx", 2048), parallel: int = 1) -> LoadSpec:
                     digest="d" * 64, size=123, context_length=2048, num_parallel=parallel)
 
 
-def make(**kw) -> tuple[Scheduler, Recorder]:
+def make(clock: Clock | None = None, **kw) -> tuple[Scheduler, Recorder]:
     rec = Recorder()
     settings = Settings.from_env({}, models=Path("/nonexistent"), **kw)
-    return Scheduler(settings, rec.factory), rec
+    return Scheduler(settings, rec.factory, clock=clock), rec
 
 
 def test_reuse_and_keep_alive_expiry():
-    sched, rec = make(keep_alive=0.3)
+    clock = ManualClock()
+    sched, rec = make(clock, keep_alive=0.3)
     with sched.acquire(spec("a")) as lease:
         assert lease.load_duration_ns > 0
     with sched.acquire(spec("a")) as lease:
@@ -60,19 +112,26 @@ def test_reuse_and_keep_alive_expiry():
     assert len(rec.loaded) == 1
     [row] = sched.ps()
     assert row.name == "a:latest" and row.size == 123 and row.size_vram == 0 and row.context_length == 2048
-    time.sleep(0.6)
+    clock.advance(0.29)
+    assert len(sched.ps()) == 1 and rec.closed == []
+    clock.advance(0.02)
+    rec.wait_closed("a")
     assert sched.ps() == [] and rec.closed == ["a"]
 
 
 def test_idle_timer_starts_when_last_request_ends():
-    sched, rec = make(keep_alive=0.2)
+    clock = ManualClock()
+    sched, rec = make(clock, keep_alive=0.2)
     lease1 = sched.acquire(spec("a", parallel=2))
     lease2 = sched.acquire(spec("a", parallel=2))
     lease1.release()
-    time.sleep(0.35)
+    clock.advance(0.35)
     assert rec.closed == []  # still in use by lease2
     lease2.release()
-    time.sleep(0.35)
+    clock.advance(0.19)
+    assert rec.closed == []  # the idle timer started at the last release
+    clock.advance(0.02)
+    rec.wait_closed("a")
     assert rec.closed == ["a"]
 
 
@@ -111,12 +170,13 @@ def test_eviction_picks_idle_runner_expiring_soonest():
 
 
 def test_eviction_waits_for_a_busy_runner():
-    sched, rec = make(max_loaded_models=1)
+    clock = ManualClock()
+    sched, rec = make(clock, max_loaded_models=1)
     lease = sched.acquire(spec("a"))
     got = []
     t = threading.Thread(target=lambda: got.append(sched.acquire(spec("b"))))
     t.start()
-    time.sleep(0.2)
+    clock.wait_for_waiters(1)
     assert got == [] and rec.closed == []
     lease.release()
     t.join(5)
@@ -143,12 +203,13 @@ def test_explicit_unload_waits_for_in_flight():
 
 
 def test_queue_full_raises_server_busy():
-    sched, _ = make(max_queue=2)
+    clock = ManualClock()
+    sched, _ = make(clock, max_queue=2)
     hold = sched.acquire(spec("a"))  # the only slot
     waiters = [threading.Thread(target=lambda: sched.acquire(spec("a")).release()) for _ in range(2)]
     for t in waiters:
         t.start()
-    time.sleep(0.2)
+    clock.wait_for_waiters(2)
     with pytest.raises(ServerBusyError) as err:
         sched.acquire(spec("a"))
     assert str(err.value) == "server busy, please try again.  maximum pending requests exceeded"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -14,6 +14,7 @@ from ..config import Settings
 from ..errors import InvalidNameError
 from ..names import ModelName
 from ..scheduler import ModelMetrics
+from ..requests import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
 from ..store import ModelStore
 from ..types import (
     ChatResponse,
@@ -30,7 +31,7 @@ from ..types import (
 )
 from ._args import FormatArg, KeepAlive, OptionsArg
 from ._engine import Engine
-from ._run import aggregate, aiterate
+from ._run import Plan, Run, aggregate, aiterate
 
 __all__ = ["AsyncEngine"]
 
@@ -98,14 +99,12 @@ class AsyncEngine:
         shift: bool | None = None,
     ) -> GenerateResponse | AsyncIterator[GenerateResponse]:
         """Engine.generate as a coroutine; ``stream=True`` returns an async iterator."""
-        run = await self._run(
-            self.engine._prepare_generate, model, prompt or "", suffix, system=system, template=template,
-            context=context, think=think, raw=raw, format=format, images=images, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        request = GenerateRequest(
+            model=model, prompt=prompt or "", suffix=suffix, system=system, template=template, context=context,
+            think=think, raw=raw, format=format, images=images, options=options, keep_alive=keep_alive,
+            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
         )
-        if isinstance(run, GenerateResponse):
-            return _aiter_one(run) if stream else run
-        return aiterate(run, self._waiting()) if stream else await self._collect(aiterate(run, self._waiting()))
+        return await self.send(request, stream=stream)
 
     async def chat(
         self,
@@ -124,13 +123,19 @@ class AsyncEngine:
         shift: bool | None = None,
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
-        run = await self._run(
-            self.engine._prepare_chat, model, messages, tools=tools, think=think, format=format, options=options,
+        request = ChatRequest(
+            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
             keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
         )
-        if isinstance(run, ChatResponse):
-            return _aiter_one(run) if stream else run
-        return aiterate(run, self._waiting()) if stream else await self._collect(aiterate(run, self._waiting()))
+        return await self.send(request, stream=stream)
+
+    async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """Engine.send as a coroutine: plan in a worker thread, then decode awaited."""
+        plan = await self._run(self.engine.plan, request)
+        if not isinstance(plan, Plan):
+            return _aiter_one(plan) if stream else plan
+        chunks = aiterate(Run(plan, self.engine.scheduler), self._waiting())
+        return chunks if stream else await self._collect(chunks)
 
     async def embed(
         self,
@@ -141,30 +146,39 @@ class AsyncEngine:
         keep_alive: KeepAlive = None,
         dimensions: int | None = None,
     ) -> EmbedResponse:
-        call = partial(self.engine.embed, model, input, truncate, options, keep_alive, dimensions)
-        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
+                               dimensions=dimensions)
+        return await self.embed_request(request)
+
+    async def embed_request(self, request: EmbedRequest) -> EmbedResponse:
+        """Engine.embed_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.embed_request, request, limiter=self._waiting())
 
     async def embeddings(
         self, model: str = "", prompt: str | None = None, options: OptionsArg = None, keep_alive: KeepAlive = None
     ) -> EmbeddingsResponse:
-        call = partial(self.engine.embeddings, model, prompt, options, keep_alive)
-        return await anyio.to_thread.run_sync(call, limiter=self._waiting())
+        request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
+        return await self.embeddings_request(request)
 
-    async def render_prompt(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> tuple[str, int]:
+    async def embeddings_request(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        """Engine.embeddings_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.embeddings_request, request, limiter=self._waiting())
+
+    async def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """``Engine.render_prompt`` in a worker thread: the prompt and image count, without running the model."""
-        call = partial(self.engine.render_prompt, kind, **kwargs)
+        call = partial(self.engine.render_prompt, request, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._waiting())
 
-    async def count_tokens(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> int:
+    async def count_tokens(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> int:
         """``Engine.count_tokens`` in a worker thread: the prompt's length in tokens, without running the model."""
-        call = partial(self.engine.count_tokens, kind, **kwargs)
+        call = partial(self.engine.count_tokens, request, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._waiting())
 
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         if stream:
-            return _athread_iter(partial(self.engine._pull_events, model, insecure))
+            return _athread_iter(partial(self.engine.pull, model, insecure=insecure, stream=True))
         return await self._run(self.engine.pull, model, insecure=insecure)
 
     async def push(
@@ -173,7 +187,7 @@ class AsyncEngine:
         if not model:
             raise InvalidNameError("model is required")
         if stream:
-            return _athread_iter(partial(self.engine._push_events, model, insecure))
+            return _athread_iter(partial(self.engine.push, model, insecure=insecure, stream=True))
         return await self._run(self.engine.push, model, insecure=insecure)
 
     async def create(

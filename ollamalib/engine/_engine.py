@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import logging
 import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from ..config import Settings, parse_keep_alive
-from ..errors import CapabilityError, InvalidNameError, InvalidOptionError, ModelNotFoundError, OllamalibError
+from ..config import Settings
+from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, OllamalibError
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
-from ..options import default_options, merge_options, validate_options
+from ..options import default_options, merge_options
+from ..requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
@@ -40,18 +41,15 @@ from ._args import (
     FormatArg,
     KeepAlive,
     OptionsArg,
-    check_think,
-    check_top_logprobs,
+    check_message_count,
+    check_text_size,
     filter_think_tags,
-    image_b64,
+    message_texts,
     normalize,
     now,
-    options_dict,
-    to_message,
-    to_tool,
 )
 from ._images import decode_image, tag_images
-from ._run import Model, Run, aggregate, iterate, strip_bos
+from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
 
@@ -59,6 +57,7 @@ log = logging.getLogger("ollamalib.engine")
 
 IMAGE_TOKENS = 768  # what Ollama counts per image when fitting chat history (server/prompt.go)
 VISION_MIN_CTX = 2048  # the smallest num_ctx Ollama gives a model with a projector (sched.go getRunner)
+VOCABULARIES_KEPT = 4  # tokenizers loaded for prompt preparation (Engine._vocabulary)
 
 
 class Engine:
@@ -74,9 +73,15 @@ class Engine:
             settings = settings.replace(**overrides)
         self.settings = settings
         self.store = store if store is not None else ModelStore(settings.models)
+        try:  # temporary files of processes that died (lock files tell), removed at once
+            self.store.remove_leftovers()
+        except OSError:
+            pass
         self.scheduler = Scheduler(settings)
         self._info_cache: dict[tuple[str, int], GGUFInfo] = {}
         self._cache_lock = threading.Lock()
+        self._vocabs: OrderedDict[tuple[str, int], Any] = OrderedDict()  # path, mtime -> runner.Vocabulary
+        self._vocab_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -122,93 +127,12 @@ class Engine:
         shift: bool | None = None,
     ) -> GenerateResponse | Iterator[GenerateResponse]:
         """Complete ``prompt`` with ``model`` (Ollama's /api/generate); an empty prompt just loads the model."""
-        run = self._prepare_generate(
-            model, prompt or "", suffix, system=system, template=template, context=context, think=think, raw=raw,
-            format=format, images=images, options=options, keep_alive=keep_alive, logprobs=logprobs,
-            top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        request = GenerateRequest(
+            model=model, prompt=prompt or "", suffix=suffix, system=system, template=template, context=context,
+            think=think, raw=raw, format=format, images=images, options=options, keep_alive=keep_alive,
+            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
         )
-        if isinstance(run, GenerateResponse):
-            return iter([run]) if stream else run
-        if stream:
-            return iterate(run)
-        return aggregate(iterate(run))
-
-    def _prepare_generate(
-        self,
-        model: str,
-        prompt: str,
-        suffix: str | None,
-        *,
-        system: str | None,
-        template: str | None,
-        context: Sequence[int] | None,
-        think: bool | str | None,
-        raw: bool | None,
-        format: FormatArg,
-        images: Sequence[str | bytes | Path] | None,
-        options: OptionsArg,
-        keep_alive: KeepAlive,
-        logprobs: bool | None,
-        top_logprobs: int | None,
-        truncate: bool | None,
-        shift: bool | None,
-    ) -> Run | GenerateResponse:
-        started = time.perf_counter_ns()
-        check_top_logprobs(top_logprobs)
-        ka = parse_keep_alive(keep_alive)
-        if not model:
-            raise ModelNotFoundError(model)
-        m = self._model(model)
-        if raw and (template or system or context):
-            raise InvalidOptionError("raw mode does not support template, system, or context")
-        if not prompt and not images and ka == 0:
-            self._unload(m.record)
-            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="unload")
-        m.require("completion", quoted=True)
-        if suffix:
-            m.require("insert")
-        image_data = [image_b64(i) for i in images or []]
-        if image_data:
-            self._require_vision(m)
-        think = check_think(think)
-        if think and "thinking" not in m.capabilities:
-            raise CapabilityError(f'"{model}" does not support thinking')
-        if think is None and "thinking" in m.capabilities:
-            think = True
-        grammar = self._grammar(format)
-        opts = self._merged_options(m, options)
-        if not prompt and not image_data:
-            self._load_only(m, opts, ka)
-            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="load")
-        tmpl = Template(template, kind="go") if template else m.template
-        record = m.record
-
-        def build(run: Run) -> str:
-            if raw:
-                run.images = [decode_image(x) for x in image_data]
-                return prompt
-            prefix = ""
-            if context:
-                prefix = run.lease.runner.detokenize(list(context)) if run.lease else ""
-            think_kw = self._think_kwargs(think)
-            if suffix:
-                return prefix + self._render(m, tmpl, prompt=prompt, suffix=suffix, **think_kw)
-            msgs: list[Message] = []
-            sys_text = system or record.system
-            if sys_text:
-                msgs.append(Message(role="system", content=sys_text))
-            if not context:
-                msgs += record.messages
-            msgs.append(Message(role="user", content=prompt, images=image_data or None))
-            msgs, images = tag_images(msgs)
-            run.images = [decode_image(x) for x in images]
-            return prefix + self._render(m, tmpl, messages=msgs, **think_kw)
-
-        return Run(
-            engine=self, model=m, kind="generate", options=opts, keep_alive=ka, build_prompt=build, grammar=grammar,
-            think=think, raw=bool(raw), logprobs=bool(logprobs), top_logprobs=top_logprobs or 0,
-            truncate=truncate is not False, shift=shift is not False, started_ns=started,
-        )
+        return self.send(request, stream=stream)
 
     # -- chat --------------------------------------------------------------------------------------------
 
@@ -237,56 +161,98 @@ class Engine:
         shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
         """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model."""
-        run = self._prepare_chat(
-            model, messages, tools=tools, think=think, format=format, options=options, keep_alive=keep_alive,
-            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+        request = ChatRequest(
+            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
+            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
         )
-        if isinstance(run, ChatResponse):
-            return iter([run]) if stream else run
-        if stream:
-            return iterate(run)
-        return aggregate(iterate(run))
+        return self.send(request, stream=stream)
 
-    def _prepare_chat(
-        self,
-        model: str,
-        messages: Sequence[Message | Mapping[str, Any]] | None,
-        *,
-        tools: Sequence[Any] | None,
-        think: bool | str | None,
-        format: FormatArg,
-        options: OptionsArg,
-        keep_alive: KeepAlive,
-        logprobs: bool | None,
-        top_logprobs: int | None,
-        truncate: bool | None,
-        shift: bool | None,
-    ) -> Run | ChatResponse:
+    # -- typed requests ----------------------------------------------------------------------------------
+
+    def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """Run a generate or chat request (what ``generate`` and ``chat`` do once they have built it)."""
+        plan = self.plan(request)
+        if not isinstance(plan, Plan):
+            return iter([plan]) if stream else plan
+        chunks = iterate(Run(plan, self.scheduler))
+        return chunks if stream else aggregate(chunks)
+
+    def plan(self, request: GenerateRequest | ChatRequest) -> Plan | GenerateResponse | ChatResponse:
+        """Resolve a request into the plan a Run executes, or the answer itself for a load or unload call.
+
+        Raises the request's errors: unknown model, missing capability, bad format.
+        """
         started = time.perf_counter_ns()
-        check_top_logprobs(top_logprobs)
-        ka = parse_keep_alive(keep_alive)
+        if isinstance(request, GenerateRequest):
+            return self._plan_generate(request, started)
+        return self._plan_chat(request, started)
+
+    def _plan_generate(self, req: GenerateRequest, started: int) -> Plan | GenerateResponse:
+        model, prompt, ka = req.model, req.prompt or "", req.keep_alive
+        if not model:
+            raise ModelNotFoundError(model)
+        m = self._model(model)
+        check_text_size((prompt, req.suffix, req.system, req.template), self.settings.max_prompt_bytes)
+        image_data = list(req.images or [])
+        if not prompt and not image_data and ka == 0:
+            self._unload(m.record)
+            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="unload")
+        m.require("completion", quoted=True)
+        if req.suffix:
+            m.require("insert")
+        if image_data:
+            self._require_vision(m)
+        think = self._think(m, req.think)
+        grammar = self._grammar(req.format)
+        opts = self._merged_options(m, req.options_dict())
+        if not prompt and not image_data:
+            self._load_only(m, opts, ka)
+            return GenerateResponse(model=model, created_at=now(), response="", done=True, done_reason="load")
+        tmpl = Template(req.template, kind="go") if req.template else m.template
+        record, suffix, system, context, raw = m.record, req.suffix, req.system, req.context, req.raw
+
+        def build(run: Run, vocab: Any) -> str:
+            if raw:
+                run.images = [decode_image(x) for x in image_data]
+                return prompt
+            prefix = vocab.detokenize(list(context)) if context else ""
+            if suffix:
+                return prefix + self._render(m, tmpl, prompt=prompt, suffix=suffix, think=think)
+            msgs: list[Message] = []
+            sys_text = system or record.system
+            if sys_text:
+                msgs.append(Message(role="system", content=sys_text))
+            if not context:
+                msgs += record.messages
+            msgs.append(Message(role="user", content=prompt, images=image_data or None))
+            msgs, images = tag_images(msgs)
+            run.images = [decode_image(x) for x in images]
+            return prefix + self._render(m, tmpl, messages=msgs, think=think)
+
+        return self._make_plan("generate", m, req, opts, build, grammar, think, started)
+
+    def _plan_chat(self, req: ChatRequest, started: int) -> Plan | ChatResponse:
+        model, ka = req.model, req.keep_alive
         if not model:
             raise InvalidNameError("model is required")
         m = self._model(model)
-        msgs = [to_message(x) for x in messages or []]
+        check_message_count(req.messages, self.settings.max_messages)
+        msgs = list(req.messages or [])
+        check_text_size(message_texts(msgs), self.settings.max_prompt_bytes)
         if not msgs and ka == 0:
             self._unload(m.record)
             return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
                                 done=True, done_reason="unload")
         if "completion" not in m.capabilities:
             raise CapabilityError(f'"{model}" does not support chat')
-        tool_list = [to_tool(t) for t in tools or []]
+        tool_list = list(req.tools or [])
         if tool_list:
             m.require("tools")
         if any(msg.images for msg in msgs):
             self._require_vision(m)
-        think = check_think(think)
-        if think and "thinking" not in m.capabilities:
-            raise CapabilityError(f'"{model}" does not support thinking')
-        if think is None and "thinking" in m.capabilities:
-            think = True
-        grammar = self._grammar(format)
-        opts = self._merged_options(m, options)
+        think = self._think(m, req.think)
+        grammar = self._grammar(req.format)
+        opts = self._merged_options(m, req.options_dict())
         if not msgs:
             self._load_only(m, opts, ka)
             return ChatResponse(model=model, created_at=now(), message=Message(role="assistant", content=""),
@@ -297,71 +263,104 @@ class Engine:
             history.insert(0, Message(role="system", content=record.system))
         if record.config.model_family == "qwen3" or m.name.model.startswith("deepseek-r1"):
             history = filter_think_tags(history)
-        do_truncate = truncate is not False
+        do_truncate = req.truncate is not False
+        num_ctx = opts["num_ctx"]
 
-        def build(run: Run) -> str:
-            assert run.lease is not None
-            prompt, images = self._fit_chat(m, run.lease.runner, history, tool_list, think, opts["num_ctx"],
-                                            do_truncate)
+        def build(run: Run, vocab: Any) -> str:
+            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
+                                            run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
-        return Run(
-            engine=self, model=m, kind="chat", options=opts, keep_alive=ka, build_prompt=build, grammar=grammar,
-            think=think, tools=tool_list or None, logprobs=bool(logprobs), top_logprobs=top_logprobs or 0,
-            truncate=do_truncate, shift=shift is not False, started_ns=started,
+        return self._make_plan("chat", m, req, opts, build, grammar, think, started, tools=tool_list or None)
+
+    def _make_plan(
+        self, kind: Literal["generate", "chat"], m: Model, req: GenerateRequest | ChatRequest, opts: dict[str, Any],
+        build: Callable[[Run], str], grammar: str | None, think: bool | str | None, started: int,
+        tools: list[Tool] | None = None,
+    ) -> Plan:
+        return Plan(
+            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts, False),
+            vocabulary=partial(self._vocabulary, m),
+            sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
+            grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
+            truncate=req.truncate is not False, shift=req.shift is not False, started_ns=started,
         )
+
+    @staticmethod
+    def _think(m: Model, think: bool | str | None) -> bool | str | None:
+        """The request's think value against the model: on by default for a thinking model."""
+        if think and "thinking" not in m.capabilities:
+            raise CapabilityError(f'"{m.requested}" does not support thinking')
+        if think is None and "thinking" in m.capabilities:
+            return True
+        return think
 
     def _fit_chat(
         self,
         m: Model,
-        runner: Any,
+        vocab: Any,
         msgs: list[Message],
         tools: list[Tool],
         think: bool | str | None,
         num_ctx: int,
         truncate: bool,
+        check: Callable[[], None] = lambda: None,
     ) -> tuple[str, list[str]]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
         System messages and the last message are always kept. Returns the prompt and the images (base64) of the
         kept messages, which the prompt names with ``[img-N]`` tags.
+
+        Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
+        part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
+        dropped), and a prompt with no more bytes than num_ctx fits without tokenizing, so the work grows with
+        what is kept, not with the history. ``check`` runs before each render: it raises when the caller is gone.
         """
-        kw = self._think_kwargs(think)
+        kw = {"think": think}
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
+        rendered: dict[int, str] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
+            check()
             system = [x for x in msgs[:start] if x.role == "system"]
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int, untagged: str | None = None) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str]]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
-            if untagged is not None and not images:
-                return untagged, images
+            if start in rendered and not images:
+                return rendered[start], images
             return render(start, tagged), images
 
-        def fits(start: int, text: str) -> bool:
+        def fits(start: int) -> bool:
+            text = rendered[start] = render(start)
             images = sum(len(x.images or []) for x in msgs[start:])
-            n = len(runner.tokenize(strip_bos(runner, text))) + image_cost * images
-            return n <= num_ctx
+            extra = image_cost * images + 2  # a token holds at least one byte, plus a BOS and an EOS
+            if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
+                return True
+            check()
+            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
 
-        if not truncate or len(msgs) <= 1:
+        last = len(msgs) - 1
+        if not truncate or last < 1 or fits(0):
             return final(0)
-        prompt = render(0)
-        if fits(0, prompt):
-            return final(0, prompt)
-        keep, kept_prompt = len(msgs) - 1, None
-        for i in range(len(msgs) - 2, 0, -1):
-            candidate = render(i)
-            if not fits(i, candidate):
+        fitting, failing, step = last, 0, 1  # msgs[fitting:] fits (the last message is kept regardless)
+        while last - step > 0:
+            if not fits(last - step):
+                failing = last - step
                 break
-            keep, kept_prompt = i, candidate
-        if keep != 0:
-            log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - keep,
-                      len(msgs))
-        return final(keep, kept_prompt)
+            fitting, step = last - step, step * 2
+        while fitting - failing > 1:
+            middle = (fitting + failing) // 2
+            if fits(middle):
+                fitting = middle
+            else:
+                failing = middle
+        log.debug("truncating input messages which exceed context length: kept %d of %d", len(msgs) - fitting,
+                  len(msgs))
+        return final(fitting)
 
     # -- embeddings --------------------------------------------------------------------------------------
 
@@ -375,34 +374,26 @@ class Engine:
         dimensions: int | None = None,
     ) -> EmbedResponse:
         """Embed one text or a list (Ollama's /api/embed): L2-normalised vectors, optionally shortened."""
+        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
+                               dimensions=dimensions)
+        return self.embed_request(request)
+
+    def embed_request(self, req: EmbedRequest) -> EmbedResponse:
+        """Run an embed request (what ``embed`` does once it has built it)."""
         started = time.perf_counter_ns()
-        m, texts, opts, ka = self._prepare_embed(model, input, options, keep_alive, dimensions)
-        lease = self._acquire(m, opts, ka, embedding=True)
+        if not req.model:
+            raise ModelNotFoundError(req.model)
+        m = self._model(req.model)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        texts = req.texts
         try:
             if not texts:
-                return EmbedResponse(model=model, embeddings=[], total_duration=time.perf_counter_ns() - started,
+                return EmbedResponse(model=req.model, embeddings=[], total_duration=time.perf_counter_ns() - started,
                                      load_duration=lease.load_duration_ns)
-            vectors, n_tokens = lease.runner.embed(texts, truncate=truncate is not False)
+            vectors, n_tokens = lease.runner.embed(texts, truncate=req.truncate is not False)
         finally:
             lease.release()
-        return self._embed_response(model, vectors, n_tokens, dimensions, started, lease.load_duration_ns)
-
-    def _prepare_embed(
-        self, model: str, input: Any, options: OptionsArg, keep_alive: KeepAlive, dimensions: int | None
-    ) -> tuple[Model, list[str], dict[str, Any], float | None]:
-        ka = parse_keep_alive(keep_alive)
-        if isinstance(input, str):
-            texts = [input] if input else []
-        elif isinstance(input, Sequence) and all(isinstance(x, str) for x in input):
-            texts = list(input)
-        else:
-            raise InvalidOptionError("invalid input type")
-        if dimensions is not None and dimensions < 0:
-            raise InvalidOptionError("dimensions must be a positive integer")
-        if not model:
-            raise ModelNotFoundError(model)
-        m = self._model(model)
-        return m, texts, self._merged_options(m, options), ka
+        return self._embed_response(req.model, vectors, n_tokens, req.dimensions, started, lease.load_duration_ns)
 
     @staticmethod
     def _embed_response(
@@ -430,63 +421,59 @@ class Engine:
         keep_alive: KeepAlive = None,
     ) -> EmbeddingsResponse:
         """The legacy single embedding (Ollama's /api/embeddings): one vector, not normalised."""
-        m, opts, ka = self._prepare_embeddings(model, options, keep_alive)
-        lease = self._acquire(m, opts, ka, embedding=True)
-        try:
-            if not prompt:
-                return EmbeddingsResponse(embedding=[])
-            vectors, _ = lease.runner.embed([prompt], truncate=True)
-        finally:
-            lease.release()
-        return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+        return self.embeddings_request(EmbeddingsRequest(model=model, prompt=prompt, options=options,
+                                                         keep_alive=keep_alive))
 
-    def _prepare_embeddings(
-        self, model: str, options: OptionsArg, keep_alive: KeepAlive
-    ) -> tuple[Model, dict[str, Any], float | None]:
-        ka = parse_keep_alive(keep_alive)
+    def embeddings_request(self, req: EmbeddingsRequest) -> EmbeddingsResponse:
+        """Run a legacy embeddings request (what ``embeddings`` does once it has built it)."""
+        model = req.model
         if not model:
             raise InvalidNameError("model is required")
         try:
             m = self._model(model)
         except ModelNotFoundError:
             raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
-        return m, self._merged_options(m, options), ka
-
-    def render_prompt(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> tuple[str, int]:
-        """The prompt a ``generate`` or ``chat`` call with ``kwargs`` would give the model, and how many images it
-        carries, without running it (Ollama's ``_debug_render_only``). Loads the model, as Ollama does, since
-        history truncation and ``context`` need its tokenizer; a call that only loads or unloads renders "".
-        """
-        with self._loaded_run(kind, kwargs) as run:
-            return ("", 0) if run is None else (run.build_prompt(run), len(run.images))
-
-    def count_tokens(self, kind: Literal["generate", "chat"], /, **kwargs: Any) -> int:
-        """How many prompt positions a ``generate`` or ``chat`` call with ``kwargs`` would evaluate (images count
-        as the positions their embeddings take), without running it: Anthropic's ``count_tokens``."""
-        with self._loaded_run(kind, kwargs) as run:
-            if run is None:
-                return 0
-            tokens = run._tokenize(run.lease.runner, run.build_prompt(run))
-            return len(tokens) + getattr(tokens, "image_tokens", 0)
-
-    @contextlib.contextmanager
-    def _loaded_run(self, kind: Literal["generate", "chat"], kwargs: dict[str, Any]) -> Iterator[Run | None]:
-        """A prepared run of the call with ``kwargs`` whose model is loaded, closed afterwards (None: load only)."""
-        public = self.generate if kind == "generate" else self.chat
-        args = {name: p.default for name, p in inspect.signature(public).parameters.items()
-                if name != "stream" and p.default is not inspect.Parameter.empty}
-        args.update(kwargs)
-        if kind == "generate":
-            args["prompt"] = args.get("prompt") or ""
-            run = self._prepare_generate(**args)
-        else:
-            run = self._prepare_chat(**args)
-        if not isinstance(run, Run):
-            yield None
-            return
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
         try:
-            run.lease = self._acquire(run.model, run.options, run.keep_alive)
-            yield run
+            if not req.prompt:
+                return EmbeddingsResponse(embedding=[])
+            vectors, _ = lease.runner.embed([req.prompt], truncate=True)
+        finally:
+            lease.release()
+        return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
+        """The prompt a generate or chat request would give the model, and how many images it carries, without
+        running it (Ollama's ``_debug_render_only``). ``render_prompt("chat", model=..., messages=...)`` builds
+        the request from keyword arguments. Loads the model, as Ollama does, since history truncation and
+        ``context`` need its tokenizer; a call that only loads or unloads renders "".
+        """
+        rendered = self._rendered(request, kwargs, count=False)
+        return (rendered[0], rendered[1]) if rendered else ("", 0)
+
+    def count_tokens(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> int:
+        """How many prompt positions a generate or chat request would evaluate (images count as the positions
+        their embeddings take), without running it: Anthropic's ``count_tokens``. Arguments as ``render_prompt``."""
+        rendered = self._rendered(request, kwargs, count=True)
+        return rendered[2] if rendered else 0
+
+    def _rendered(self, request: GenerateRequest | ChatRequest | str, kwargs: dict[str, Any],
+                  *, count: bool) -> tuple[str, int, int] | None:
+        """The prompt, its image count and (with ``count``) its length in positions; None for a load-only call."""
+        if isinstance(request, str):
+            request = GenerateRequest(**kwargs) if request == "generate" else ChatRequest(**kwargs)
+        plan = self.plan(request)
+        if not isinstance(plan, Plan):
+            return None
+        run = Run(plan, self.scheduler)
+        try:
+            prompt = plan.build_prompt(run, plan.vocabulary())  # holding no runner slot meanwhile
+            runner = run.acquire().runner
+            n = 0
+            if count:
+                tokens = run._tokenize(runner, prompt)
+                n = len(tokens) + getattr(tokens, "image_tokens", 0)
+            return prompt, len(run.images), n
         finally:
             run.close()
 
@@ -502,8 +489,14 @@ class Engine:
     def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
 
+        from ..create import create_model
+
         ModelName.parse(model)
-        with Registry(self.store, settings=self.settings) as registry:
+
+        def build(name: ModelName, files: dict[str, str]) -> Iterator[ProgressResponse]:
+            return create_model(self.store, name, files=files)
+
+        with Registry(self.store, settings=self.settings, model_builder=build) as registry:
             yield from registry.pull(model, insecure=insecure)
 
     def push(
@@ -553,14 +546,21 @@ class Engine:
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import create_model
+        from ..create import Quantizer, create_model
+
+        quantizer: Quantizer | None = None
+        if quantize:  # the runner owns quantization (llama.cpp); create receives it
+            from ..runner.quantize import quantize as quantizer
 
         if from_ and not files and self._missing_base(from_):
             yield from self._pull_events(str(from_), False)
+        req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
+                            system=system, parameters=parameters, license=license, quantize=quantize,
+                            messages=messages, requires=requires)
         yield from create_model(
-            self.store, model, from_=from_, files=files, adapters=adapters, template=template, system=system,
-            parameters=options_dict(parameters) or None, license=license, quantize=quantize,
-            messages=[to_message(x) for x in messages] if messages else None, requires=requires,
+            self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
+            system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
+            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
         )
 
     def _missing_base(self, from_: str | ModelName) -> bool:
@@ -654,6 +654,24 @@ class Engine:
                 self._info_cache[key] = info
         return info
 
+    def _vocabulary(self, m: Model) -> Any:
+        """The tokenizer of ``m``'s weights alone (a few loaded at a time), for preparing prompts without
+        holding a runner: rendering and fitting a long chat must not keep other requests to the model waiting."""
+        from ..runner import Vocabulary
+
+        path = m.record.model_path
+        if path is None:
+            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        key = (str(path), path.stat().st_mtime_ns)
+        with self._vocab_lock:
+            vocab = self._vocabs.get(key)
+            if vocab is None:
+                vocab = self._vocabs[key] = Vocabulary(path)
+                while len(self._vocabs) > VOCABULARIES_KEPT:
+                    self._vocabs.popitem(last=False)  # freed once no preparation uses it any more
+            self._vocabs.move_to_end(key)
+            return vocab
+
     def _require_vision(self, m: Model) -> None:
         if m.record.projectors:
             return
@@ -672,11 +690,9 @@ class Engine:
         return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
                                  self.settings.max_grammar_repeats)
 
-    def _merged_options(self, m: Model, request: OptionsArg) -> dict[str, Any]:
-        """DefaultOptions < Modelfile parameters < request options, with num_ctx capped to the model's."""
-        opts = merge_options(
-            default_options(self.settings.context_length), m.record.parameters, validate_options(options_dict(request))
-        )
+    def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
+        """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
+        opts = merge_options(default_options(self.settings.context_length), m.record.parameters, request)
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
         if m.record.projectors:
@@ -693,6 +709,8 @@ class Engine:
     def _load_spec(self, m: Model, opts: Mapping[str, Any], embedding: bool) -> LoadSpec:
         from ..runner import LoadOptions
 
+        if m.record.model_path is None:
+            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
         parallel = 1 if embedding else max(1, self.settings.num_parallel)
         load = LoadOptions(
             num_ctx=opts["num_ctx"],
@@ -726,46 +744,11 @@ class Engine:
         self, m: Model, opts: Mapping[str, Any], keep_alive: float | None, *, embedding: bool | None = None
     ) -> Lease:
         """A runner for ``m``: for generation, or for embeddings (always so for an embedding model)."""
-        if m.record.model_path is None:
-            raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
         embedding = m.is_embedding if embedding is None else (embedding or m.is_embedding)
         return self.scheduler.acquire(self._load_spec(m, opts, embedding), keep_alive)
 
     def _load_only(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> None:
         self._acquire(m, opts, keep_alive).release()
-
-    def _sampling(self, opts: Mapping[str, Any], grammar: str | None, logprobs: bool, top_logprobs: int) -> Any:
-        from ..runner import SamplingOptions
-
-        num_ctx = opts["num_ctx"]
-        num_predict = opts.get("num_predict", -1)
-        if num_predict is None or num_predict < 0 or num_predict > 10 * num_ctx:
-            num_predict = 10 * num_ctx
-        repeat_last_n = opts.get("repeat_last_n", 64)
-        if repeat_last_n < 0:
-            repeat_last_n = num_ctx
-        return SamplingOptions(
-            temperature=opts.get("temperature", 0.8),
-            top_k=opts.get("top_k", 40),
-            top_p=opts.get("top_p", 0.9),
-            min_p=opts.get("min_p", 0.0),
-            typical_p=opts.get("typical_p", 1.0),
-            repeat_penalty=opts.get("repeat_penalty", 1.0),
-            repeat_last_n=repeat_last_n,
-            presence_penalty=opts.get("presence_penalty", 0.0),
-            frequency_penalty=opts.get("frequency_penalty", 0.0),
-            seed=opts.get("seed", -1),
-            num_predict=num_predict,
-            stop=list(opts.get("stop") or []),
-            num_keep=opts.get("num_keep", 4),
-            grammar=grammar,
-            logprobs=logprobs,
-            top_logprobs=top_logprobs,
-        )
-
-    @staticmethod
-    def _think_kwargs(think: bool | str | None) -> dict[str, Any]:
-        return {"think": think}
 
     def _render(self, m: Model, template: Template, **kwargs: Any) -> str:
         info = m.info
@@ -774,6 +757,36 @@ class Engine:
             eos_token=(info.eos_token if info else None) or "",
             **kwargs,
         )
+
+
+def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int) -> Any:
+    """The runner's SamplingOptions from merged options (num_predict and repeat_last_n bounded as Ollama does)."""
+    from ..runner import SamplingOptions
+
+    num_ctx = opts["num_ctx"]
+    num_predict = opts.get("num_predict", -1)
+    if num_predict is None or num_predict < 0 or num_predict > 10 * num_ctx:
+        num_predict = 10 * num_ctx
+    repeat_last_n = opts.get("repeat_last_n", 64)
+    if repeat_last_n < 0:
+        repeat_last_n = num_ctx
+    return SamplingOptions(
+        temperature=opts.get("temperature", 0.8),
+        top_k=opts.get("top_k", 40),
+        top_p=opts.get("top_p", 0.9),
+        min_p=opts.get("min_p", 0.0),
+        typical_p=opts.get("typical_p", 1.0),
+        repeat_penalty=opts.get("repeat_penalty", 1.0),
+        repeat_last_n=repeat_last_n,
+        presence_penalty=opts.get("presence_penalty", 0.0),
+        frequency_penalty=opts.get("frequency_penalty", 0.0),
+        seed=opts.get("seed", -1),
+        num_predict=num_predict,
+        stop=list(opts.get("stop") or []),
+        num_keep=opts.get("num_keep", 4),
+        logprobs=logprobs,
+        top_logprobs=top_logprobs,
+    )
 
 
 def runner_key(record: ModelRecord, embedding: bool) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
 
-from ..errors import CapabilityError
+from ..errors import CapabilityError, RequestCancelledError
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..parsers import ThinkingParser, ToolCallParser
-from ..scheduler import Lease
+from ..scheduler import Lease, LoadSpec, Scheduler
 from ..store import ModelRecord
 from ..template import Template
 from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall
@@ -22,7 +23,7 @@ from ._args import now
 from ._images import split_at_tags
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ..runner import SamplingOptions  # the runner (and llama.cpp) loads on first use, not on import
 
 T = TypeVar("T")
 
@@ -53,24 +54,33 @@ class Model:
 
 
 @dataclass
-class Run:
-    """One generate or chat request from scheduling to the final chunk (shared by Engine and AsyncEngine)."""
+class Plan:
+    """Everything one generate or chat call needs, decided once from its request: the resolved model, merged
+    options, what to load, how to sample, and how to build the prompt. A Run executes it without the Engine."""
 
-    engine: Engine
-    model: Model
     kind: Literal["generate", "chat"]
+    model: Model
     options: dict[str, Any]
     keep_alive: float | None
-    build_prompt: Callable[[Run], str]
+    load: LoadSpec
+    sampling: SamplingOptions  # without the grammar: Run adds it (after the thinking, for a thinking model)
+    build_prompt: Callable[[Run, Any], str]  # (run, tokenizer) -> prompt; sets run.images
+    vocabulary: Callable[[], Any]  # the model's tokenizer alone, to prepare the prompt without holding a runner
     grammar: str | None = None
     think: bool | str | None = None
     tools: list[Tool] | None = None
     raw: bool = False
-    logprobs: bool = False
-    top_logprobs: int = 0
     truncate: bool = True
     shift: bool = True
     started_ns: int = field(default_factory=time.perf_counter_ns)
+
+
+@dataclass
+class Run:
+    """One generate or chat request from scheduling to the final chunk (shared by Engine and AsyncEngine)."""
+
+    plan: Plan
+    scheduler: Scheduler
     lease: Lease | None = None
     seq: Any = None
     prompt: str = ""
@@ -81,27 +91,60 @@ class Run:
     switch: bool = False  # the thinking has ended: restart decoding with the grammar
     _raw: list[str] = field(default_factory=list)
     _closed: bool = False
+    _state: threading.Lock = field(default_factory=threading.Lock)  # close() may come from another thread
+
+    @property
+    def model(self) -> Model:
+        return self.plan.model
 
     # -- blocking part: schedule, render, tokenize, submit -----------------------------------------------
 
+    def acquire(self) -> Lease:
+        """The runner the plan names, loaded if needed."""
+        if self.lease is None:
+            lease = self.scheduler.acquire(self.plan.load, self.plan.keep_alive)
+            with self._state:
+                self.lease = lease
+        return self.lease
+
     def start(self) -> None:
-        """Acquire a runner (loading it if needed), build the prompt and start decoding."""
-        self.lease = self.engine._acquire(self.model, self.options, self.keep_alive)
-        runner = self.lease.runner
-        self.prompt = self.build_prompt(self)
-        tokens = self._tokenize(runner, self.prompt)
-        if self.think and "thinking" in self.model.capabilities:
-            tags = self.model.template.thinking_tags
+        """Build the prompt, acquire a runner (loading it if needed) and start decoding.
+
+        The prompt is rendered, fitted and tokenized with the model's Vocabulary before a runner is acquired, so
+        a long preparation holds no slot. ``close()`` from another thread (the client went away) stops the
+        preparation at its next step and hands back whatever was acquired; ``start`` then raises
+        RequestCancelledError.
+        """
+        plan = self.plan
+        vocab = plan.vocabulary()
+        self.prompt = plan.build_prompt(self, vocab)
+        tokens = None if self.images else vocab.tokenize(strip_bos(vocab, self.prompt))
+        self.check_cancelled()
+        runner = self.acquire().runner
+        self.check_cancelled()
+        if tokens is None:
+            tokens = self._tokenize(runner, self.prompt)
+        if plan.think and "thinking" in plan.model.capabilities:
+            tags = plan.model.template.thinking_tags
             opening, closing = tags if tags and all(tags) else DEFAULT_THINK_TAGS
             started = self.prompt.rstrip().endswith(opening)
             self.thinking_parser = ThinkingParser(opening, closing, started=started)
-        if self.tools:
-            self.tool_parser = ToolCallParser(self.model.template.tool_call_prefix or "{")
-        grammar = self.grammar
+        if plan.tools:
+            self.tool_parser = ToolCallParser(plan.model.template.tool_call_prefix or "{")
+        grammar = plan.grammar
         if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
             self.format_after_thinking, grammar = grammar, None
-        sampling = self.engine._sampling(self.options, grammar, self.logprobs, self.top_logprobs)
-        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        sampling = replace(plan.sampling, grammar=grammar)
+        seq = runner.submit(tokens, sampling, shift=plan.shift, truncate=plan.truncate)
+        with self._state:
+            self.seq = seq
+        self.check_cancelled()
+
+    def check_cancelled(self) -> None:
+        """Raise RequestCancelledError once ``close()`` was called (and release what ``start`` holds)."""
+        if self._closed:
+            self._free()
+            raise RequestCancelledError()
 
     def restart_with_format(self) -> None:
         """The thinking has ended: decode the answer again from prompt + thinking, under the grammar."""
@@ -112,11 +155,11 @@ class Run:
         thought = raw[: end + len(self.thinking_parser.closing)] if end >= 0 else ""
         runner = self.lease.runner
         tokens = self._tokenize(runner, self.prompt + thought)
-        sampling = self.engine._sampling(self.options, self.format_after_thinking, self.logprobs, self.top_logprobs)
+        sampling = replace(self.plan.sampling, grammar=self.format_after_thinking)
         self.thinking_parser = None
         self.format_after_thinking = None
         self.switch = False
-        self.seq = runner.submit(tokens, sampling, shift=self.shift, truncate=self.truncate)
+        self.seq = runner.submit(tokens, sampling, shift=self.plan.shift, truncate=self.plan.truncate)
 
     def _tokenize(self, runner: Any, prompt: str) -> Any:
         """Token ids of the prompt, or an ImagePrompt when its ``[img-N]`` tags name images."""
@@ -128,16 +171,20 @@ class Run:
         return runner.tokenize(text)
 
     def close(self) -> None:
-        """Stop decoding (if still running) and hand the runner back; safe to call twice."""
-        if self._closed:
-            return
+        """Stop decoding (if still running) and hand the runner back; safe to call twice, and from another
+        thread while ``start`` runs (which then stops at its next step)."""
         self._closed = True
+        self._free()
+
+    def _free(self) -> None:
+        with self._state:
+            seq, lease = self.seq, self.lease
         try:
-            if self.seq is not None:
-                self.seq.cancel()
+            if seq is not None:
+                seq.cancel()
         finally:
-            if self.lease is not None:
-                self.lease.release()
+            if lease is not None:
+                lease.release()
 
     # -- per piece: split thinking and tool calls, build chunks ------------------------------------------
 
@@ -181,7 +228,7 @@ class Run:
         return thinking, content, calls
 
     def _logprobs(self, piece: Any) -> list[Logprob] | None:
-        if not self.logprobs:
+        if not self.plan.sampling.logprobs:
             return None
         raw = getattr(piece, "logprobs", None)
         if not raw:
@@ -191,7 +238,7 @@ class Run:
     def _chunk(
         self, content: str, thinking: str, calls: list[ToolCall], logprobs: list[Logprob] | None
     ) -> GenerateResponse | ChatResponse:
-        if self.kind == "generate":
+        if self.plan.kind == "generate":
             return GenerateResponse(
                 model=self.model.requested,
                 created_at=now(),
@@ -214,15 +261,15 @@ class Run:
             "done": True,
             "done_reason": getattr(piece, "done_reason", None) or "stop",
             "stop_sequence": getattr(piece, "stop_sequence", None),
-            "total_duration": time.perf_counter_ns() - self.started_ns,
+            "total_duration": time.perf_counter_ns() - self.plan.started_ns,
             "load_duration": self.lease.load_duration_ns if self.lease else 0,
             "prompt_eval_count": getattr(piece, "prompt_eval_count", None),
             "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
             "eval_count": getattr(piece, "eval_count", None),
             "eval_duration": getattr(piece, "eval_duration_ns", None),
         }
-        if self.kind == "generate":
-            context = None if self.raw else list(getattr(piece, "context", None) or [])
+        if self.plan.kind == "generate":
+            context = None if self.plan.raw else list(getattr(piece, "context", None) or [])
             return GenerateResponse(model=self.model.requested, created_at=now(), response="", context=context,
                                     **metrics)
         return ChatResponse(model=self.model.requested, created_at=now(),
@@ -299,7 +346,9 @@ def iterate(run: Run) -> Iterator[Any]:
 async def aiterate(run: Run, limiter: anyio.CapacityLimiter | None = None) -> AsyncIterator[Any]:
     """The chunks of a run for ``async for``: blocking steps in worker threads, decoding awaited."""
     try:
-        await anyio.to_thread.run_sync(run.start, limiter=limiter)
+        # abandon_on_cancel: a client that goes away does not wait for the preparation; the close() below
+        # makes it stop at its next step.
+        await anyio.to_thread.run_sync(run.start, limiter=limiter, abandon_on_cancel=True)
         while True:
             async for piece in run.seq:
                 for chunk in run.handle(piece):

@@ -15,7 +15,12 @@ Contract (what the scheduler and the Engine rely on):
   slots of ``num_ctx`` tokens each (capped at the model's training context: ``runner.context_length``). A
   bad file raises RunnerError. Attributes: ``model_path, options, n_ctx_train, n_vocab, n_embd, bos_token,
   eos_token, bos_id, eos_id, add_bos, is_embedding, can_shift, context_length``.
-- ``tokenize(text, add_special=True, parse_special=True)``, ``detokenize(tokens)``, ``token_bytes(token)``.
+- ``tokenize(text, add_special=True, parse_special=True)``, ``detokenize(tokens)``, ``token_bytes(token)``; every
+  token id a caller passes in (``detokenize``, ``submit``...) is checked against the vocabulary first
+  (``check_tokens``: InvalidOptionError, 400), since llama.cpp aborts the process on a bad one. Tokenizing takes
+  time linear in the text, also with many special tokens in it.
+- ``Vocabulary(model_path)``: the same tokenizer loaded alone (vocab-only), so the Engine can render and fit a
+  prompt without holding a runner slot or lock.
 - Images: with ``LoadOptions(projector="mmproj.gguf")`` the runner loads a libmtmd projector (``has_vision``);
   ``tokenize_images([text, image_bytes, text, ...]) -> ImagePrompt`` tokenizes text and images (PNG, JPEG, GIF,
   BMP... file bytes) in order; each image takes as many positions as it has embeddings, holding negative ids
@@ -67,6 +72,7 @@ from ._media import ImagePrompt
 from ._runner import PROMPT_TOO_LONG, Runner, truncate_prompt
 from ._stream import Sequence
 from ._types import Final, LoadOptions, Piece, RunnerError, RunnerStats, SamplingOptions, TokenLogprob
+from ._vocab import Vocabulary
 
 __all__ = [
     "PROMPT_TOO_LONG",
@@ -80,5 +86,6 @@ __all__ = [
     "SamplingOptions",
     "Sequence",
     "TokenLogprob",
+    "Vocabulary",
     "truncate_prompt",
 ]

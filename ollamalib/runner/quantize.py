@@ -15,32 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import OllamalibError, UnsupportedQuantizationError
-from ..gguf import GGUFInfo
+from ..gguf import QUANTIZATION_TYPES, QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
 
 __all__ = ["QUANTIZATION_TYPES", "QUANTIZE_SOURCES", "normalize_quantization", "quantize"]
 
-QUANTIZATION_TYPES: dict[str, int] = {"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_S": 14, "Q4_K_M": 15, "BF16": 32}
-"""Target names Ollama accepts, with their llama.cpp ``llama_ftype``."""
-
-QUANTIZE_SOURCES = ("F16", "BF16", "F32")
-
-_ALIASES = {"Q4_K": "Q4_K_M"}
-_SUPPORTED_TEXT = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
 _TENSOR_LINE = re.compile(rb"^\[\s*(\d+)/\s*(\d+)\]")
 _lock = threading.Lock()
 
 Progress = Callable[[int, int], None]
-
-
-def normalize_quantization(qtype: str) -> str:
-    """The canonical name of a quantization type ("q4_k_m" -> "Q4_K_M"), with Ollama's error for others."""
-    name = qtype.upper()
-    name = _ALIASES.get(name, name)
-    if name not in QUANTIZATION_TYPES:
-        raise UnsupportedQuantizationError(
-            f"unsupported quantization type {qtype.upper()} - supported types are {_SUPPORTED_TEXT}"
-        )
-    return name
 
 
 def quantize(src: str | Path, dst: str | Path, type: str, progress: Progress | None = None) -> Path:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ._errors import TemplateExecError, TemplateSyntaxError
 from ._template import DEFAULT_TEMPLATE, Template, TemplateKind, detect_kind
-from .gotemplate import GoTemplate
-from .named import NamedTemplate, levenshtein, load_named_templates, match_named_template
+from ._gotemplate import GoTemplate
+from ._named import NamedTemplate, levenshtein, load_named_templates, match_named_template
 
 __all__ = [
     "DEFAULT_TEMPLATE",

@@ -28,7 +28,7 @@ from ._gonodes import (
     TemplateNode,
 )
 from .._go.values import GoMap, GoNil, GoSlice, GoStruct
-from .gotemplate import GoTemplate, response_action
+from ._gotemplate import GoTemplate, response_action
 
 __all__ = [
     "OllamaValues",

@@ -15,7 +15,7 @@ from ..errors import TemplateError
 from . import _inspect
 from ._jinja import compile_jinja, jinja_variables, render_jinja, to_jinja_messages, to_jinja_tools
 from ._ollama import OllamaValues, execute_ollama, prepare, to_template_messages, to_template_tools
-from .gotemplate import GoTemplate
+from ._gotemplate import GoTemplate
 
 __all__ = ["DEFAULT_TEMPLATE", "Template", "TemplateKind", "detect_kind"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ from .run import Session, load_model, stream_answer
 __all__ = ["Repl"]
 
 PROMPT, ALT_PROMPT = ">>> ", "... "
+PLACEHOLDER, ALT_PLACEHOLDER = "Send a message (/? for help)", 'Use """ to end multi-line input'
 TRIPLE = '"""'
+GREY, DEFAULT, CLEAR_TO_EOL = "\x1b[38;5;245m", "\x1b[0m", "\x1b[K"  # Ollama's readline colours
 
 USAGE = """Available Commands:
   /set            Set session variables
@@ -116,6 +120,50 @@ class History:
         return self.readline.get_line_buffer() if self.readline else ""
 
 
+class Placeholder:
+    """Ollama's grey hint on an empty input line, drawn after GNU readline's own redisplay (through ctypes).
+
+    Shown while the line is empty, erased by the first key typed; off when stdin/stdout are not terminals or
+    readline is libedit or missing, so input() then works exactly as before.
+    """
+
+    def __init__(self, readline: Any) -> None:
+        self.text = ""
+        self._shown = False
+        self._lib: Any = None
+        self._hook: Any = None
+        if readline is None or "libedit" in (readline.__doc__ or "") or not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL(readline.__file__)  # dlsym on it also finds libreadline's symbols
+            self._end = ctypes.c_int.in_dll(lib, "rl_end")
+            self._redisplay = ctypes.CFUNCTYPE(None)(("rl_redisplay", lib))
+            self._hook = ctypes.CFUNCTYPE(None)(self._draw)
+            ctypes.c_void_p.in_dll(lib, "rl_redisplay_function").value = ctypes.cast(self._hook, ctypes.c_void_p).value
+            self._lib = lib
+        except (OSError, ValueError, AttributeError, TypeError):  # pragma: no cover - another readline build
+            self._lib = None
+
+    def _draw(self) -> None:
+        self._redisplay()
+        if self._end.value == 0 and self.text:
+            os.write(1, f"{GREY}{self.text}{DEFAULT}\x1b[{len(self.text)}D".encode())
+            self._shown = True
+        elif self._shown:
+            os.write(1, CLEAR_TO_EOL.encode())
+            self._shown = False
+
+    def read(self, prompt: str, text: str) -> str:
+        """input(prompt) with ``text`` as the placeholder."""
+        self.text, self._shown = text, False
+        try:
+            return input(prompt)
+        finally:
+            self.text = ""
+
+
 class Repl:
     """Reads prompts and /commands until /bye, /exit or Ctrl+D; each prompt is answered through ``chat``."""
 
@@ -123,6 +171,7 @@ class Repl:
         self.ctx = ctx
         self.s = session
         self.history = History(ctx.settings.home_dir / "history", enabled=not ctx.settings.nohistory)
+        self.placeholder = Placeholder(self.history.readline)
         self.buffer: list[str] = []
         self.multiline: str | None = None  # None, "prompt" or "system"
 
@@ -149,7 +198,9 @@ class Repl:
                 self.out()
 
     def read(self) -> str:
-        return input(ALT_PROMPT if self.multiline or self.buffer else PROMPT)
+        if self.multiline or self.buffer:
+            return self.placeholder.read(ALT_PROMPT, ALT_PLACEHOLDER)
+        return self.placeholder.read(PROMPT, PLACEHOLDER)
 
     def run(self) -> int:
         while True:

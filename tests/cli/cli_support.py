@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from netutil import free_port
+from netutil import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -84,12 +84,7 @@ class LiveServer:
     log: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_server(cli: CLI, via_cli: bool = False) -> LiveServer:

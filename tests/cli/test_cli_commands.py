@@ -330,3 +330,19 @@ def test_backend_choice(tmp_path, script_gguf):
     assert normalize_host("example.com") == "http://example.com:11434"
     assert normalize_host("http://h:8080/") == "http://h:8080"
     assert normalize_host("https://h") == "https://h:443"
+
+
+def test_pull_from_a_host_that_does_not_resolve(tmp_path):
+    """Ollama's message names the registry host; the server logs one line with the cause, no traceback."""
+    local = make_cli(tmp_path / "offline")
+    server = start_server(local)
+    try:
+        r = local.with_host(server.url)("pull", "nonexistent.invalid/library/x:latest")
+    finally:
+        server.stop()
+    assert r.returncode == 1
+    assert ('Error: pull model manifest: Get "https://nonexistent.invalid/v2/library/x/manifests/latest": '
+            "dial tcp: lookup nonexistent.invalid: no such host") in r.stderr
+    log = server.log.read_text()
+    assert [line for line in log.splitlines() if "no such host" in line and "nonexistent.invalid" in line]
+    assert "Traceback" not in log

@@ -13,7 +13,7 @@ from ollamalib_cli.commands import repl
 from ollamalib_cli.main import build_parser
 
 DOC = (REPO / "docs" / "cli.md").read_text()
-COMMANDS = ["serve", "create", "show", "run", "stop", "pull", "push", "list", "ps", "cp", "rm", "help"]
+COMMANDS = ["serve", "create", "show", "run", "stop", "pull", "push", "list", "ps", "cp", "rm", "prune", "help"]
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 
 

@@ -126,3 +126,22 @@ def test_ctrl_c_stops_an_answer_and_ctrl_d_exits(cli, tiny_gguf):
     child.close()
     assert child.exitstatus == 0
     assert not (cli.home / "history").exists()  # OLLAMA_NOHISTORY
+
+
+def test_repl_shows_ollamas_grey_placeholders(cli, script_gguf):
+    cli.create("scripted", script_gguf, "")
+    child = spawn(cli, "scripted")
+    grey = "\x1b[38;5;245m{}\x1b[0m"
+    child.expect_exact(grey.format("Send a message (/? for help)"))  # on the empty line, after the prompt
+    child.send("/")
+    child.expect_exact("\x1b[K")  # the first key typed erases it
+    child.send("?\r")
+    child.expect_exact("Available Commands:")
+    child.expect_exact(PROMPT)
+    child.expect_exact(grey.format("Send a message (/? for help)"))
+    child.sendline('"""')
+    child.expect_exact("... ")
+    child.expect_exact(grey.format('Use """ to end multi-line input'))
+    child.sendline('line one"""')
+    child.expect_exact(PROMPT)
+    assert finish(child) == 0

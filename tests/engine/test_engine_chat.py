@@ -24,15 +24,8 @@ TOOLS = [
 
 
 def _prompt(engine: Engine, model: str, messages, **kw) -> str:
-    """The rendered prompt a chat request would send to the model (run started and closed again)."""
-    defaults = dict(tools=None, think=None, format=None, options=None, keep_alive=None, logprobs=None,
-                    top_logprobs=None, truncate=None, shift=None)
-    run = engine._prepare_chat(model, messages, **{**defaults, **kw})
-    run.start()
-    try:
-        return run.prompt
-    finally:
-        run.close()
+    """The rendered prompt a chat request would send to the model."""
+    return engine.render_prompt("chat", model=model, messages=messages, **kw)[0]
 
 
 def test_chat_answer_and_stream(engine: Engine, scripted):

@@ -8,6 +8,8 @@ import time
 import jsonschema
 import pytest
 
+from ollamalib.engine._engine import sampling_options
+from ollamalib.requests import GenerateRequest
 from ollamalib.engine import Engine
 from ollamalib.errors import (
     CapabilityError,
@@ -98,23 +100,12 @@ def test_raw_mode_uses_prompt_verbatim_and_has_no_context(engine: Engine, script
 def test_system_template_and_messages_precedence(engine: Engine, scripted, go_template):
     model = scripted(" ok", system="modelfile system", template=go_template,
                      messages=[{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "reply"}])
-    run = engine._prepare_generate(model, "now", None, system=None, template=None, context=None, think=None,
-                                   raw=None, format=None, images=None, options=None, keep_alive=None,
-                                   logprobs=None, top_logprobs=None, truncate=None, shift=None)
-    run.start()
-    try:
-        assert run.prompt.startswith("<|im_start|>system\nmodelfile system<|im_end|>\n")
-        assert "earlier" in run.prompt and "reply" in run.prompt and run.prompt.endswith("<|im_start|>assistant\n")
-    finally:
-        run.close()
-    run = engine._prepare_generate(model, "now", None, system="request system", template="{{ .System }}|{{ .Prompt }}",
-                                   context=[1, 2], think=None, raw=None, format=None, images=None, options=None,
-                                   keep_alive=None, logprobs=None, top_logprobs=None, truncate=None, shift=None)
-    run.start()
-    try:
-        assert run.prompt.endswith("request system|now")  # request system wins; no MESSAGEs with a context
-    finally:
-        run.close()
+    prompt, _ = engine.render_prompt("generate", model=model, prompt="now")
+    assert prompt.startswith("<|im_start|>system\nmodelfile system<|im_end|>\n")
+    assert "earlier" in prompt and "reply" in prompt and prompt.endswith("<|im_start|>assistant\n")
+    prompt, _ = engine.render_prompt("generate", model=model, prompt="now", system="request system",
+                                     template="{{ .System }}|{{ .Prompt }}", context=[1, 2])
+    assert prompt.endswith("request system|now")  # request system wins; no MESSAGEs with a context
 
 
 def test_context_continues_a_conversation(engine: Engine, scripted):
@@ -122,16 +113,11 @@ def test_context_continues_a_conversation(engine: Engine, scripted):
     first = engine.generate(model=model, prompt="one")
     second = engine.generate(model=model, prompt="two", context=first.context)
     assert second.prompt_eval_count > first.prompt_eval_count + 1
-    run = engine._prepare_generate(model, "two", None, system=None, template=None, context=first.context,
-                                   think=None, raw=None, format=None, images=None, options=None, keep_alive=None,
-                                   logprobs=None, top_logprobs=None, truncate=None, shift=None)
-    run.start()
-    try:  # the context's text, then the new turn
-        head, tail = run.prompt.split(" next", 1)  # the context detokenized (SentencePiece adds spaces)
-        assert "one" in head and "two" not in head
-        assert tail == "<|im_start|>user\ntwo<|im_end|>\n<|im_start|>assistant\n"
-    finally:
-        run.close()
+    prompt, _ = engine.render_prompt("generate", model=model, prompt="two", context=first.context)
+    # the context's text, then the new turn
+    head, tail = prompt.split(" next", 1)  # the context detokenized (SentencePiece adds spaces)
+    assert "one" in head and "two" not in head
+    assert tail == "<|im_start|>user\ntwo<|im_end|>\n<|im_start|>assistant\n"
 
 
 def test_suffix_needs_insert_capability(engine: Engine, scripted, go_template):
@@ -205,8 +191,7 @@ def test_every_option_reaches_the_runner(engine: Engine, tiny):
     [entry] = engine.scheduler.loaded()
     load = entry.spec.load_options
     assert (load.num_ctx, load.num_batch, load.num_thread, load.num_gpu, load.use_mmap) == (512, 32, 1, 0, False)
-    m = engine._model(tiny)
-    sampling = engine._sampling(engine._merged_options(m, ALL_OPTIONS), None, False, 0)
+    sampling = engine.plan(GenerateRequest(model=tiny, prompt="hello", options=ALL_OPTIONS)).sampling
     for key in ("num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
                 "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop"):
         assert getattr(sampling, key) == pytest.approx(ALL_OPTIONS[key]), key
@@ -221,9 +206,9 @@ def test_ollama_defaults_and_precedence(engine: Engine, scripted):
     defaults = (opts["top_p"], opts["min_p"], opts["repeat_last_n"], opts["num_keep"], opts["seed"])
     assert defaults == (0.9, 0.0, 64, 4, -1)
     assert opts["num_ctx"] == 2048  # settings' 4096 capped at the model's trained context
-    sampling = engine._sampling(opts, None, False, 0)
+    sampling = sampling_options(opts, False, 0)
     assert sampling.num_predict == 10 * 2048 and sampling.stop == []
-    assert engine._sampling({**opts, "repeat_last_n": -1}, None, False, 0).repeat_last_n == 2048
+    assert sampling_options({**opts, "repeat_last_n": -1}, False, 0).repeat_last_n == 2048
 
 
 def test_temperature_zero_is_deterministic_and_top_k_one_too(engine: Engine, tiny):

@@ -8,6 +8,7 @@ import pytest
 
 from ollamalib.engine import Engine
 from ollamalib.errors import InvalidFormatError, InvalidOptionError
+from ollamalib.types import Message
 
 
 @pytest.mark.parametrize("bad", [-1, 10**6, 2**70])
@@ -68,3 +69,57 @@ def test_schemas_within_the_bound_still_constrain_output(engine: Engine, scripte
             strict.generate(model=model, prompt="x", format=schema)
     finally:
         strict.close()
+
+
+def _chat(n: int) -> list[dict]:
+    return [{"role": ("user", "assistant")[i % 2], "content": f"message number {i}"} for i in range(n)]
+
+
+def test_too_many_messages_is_a_400_and_too_much_text_a_413(engine: Engine, scripted, settings):
+    from ollamalib.errors import PayloadTooLargeError
+
+    model = scripted(" ok")
+    with pytest.raises(InvalidOptionError, match=r"^too many messages: 100,000, more than the 50,000 allowed "
+                                                 r"\(OLLAMALIB_MAX_MESSAGES\)$") as e:
+        engine.chat(model=model, messages=_chat(100_000))
+    assert e.value.status_code == 400
+    small = Engine(settings.replace(max_prompt_bytes=1000))
+    try:
+        with pytest.raises(PayloadTooLargeError, match=r"OLLAMALIB_MAX_PROMPT_BYTES") as e:
+            small.chat(model=model, messages=[{"role": "user", "content": "é" * 501}])
+        assert e.value.status_code == 413
+        with pytest.raises(PayloadTooLargeError):
+            small.generate(model=model, prompt="x" * 600, system="y" * 600)
+        assert small.chat(model=model, messages=[{"role": "user", "content": "é" * 499}]).message.content == " ok"
+    finally:
+        small.close()
+
+
+def test_fitting_a_long_chat_renders_a_logarithmic_number_of_times(settings, scripted_gguf, monkeypatch):
+    """100,000 messages into a 256-token context: Ollama's loop renders and tokenizes once per message kept;
+    this one doubles and bisects, so the work follows what is kept, and the answer is the same."""
+    eng = Engine(settings.replace(max_messages=200_000, context_length=256))
+    try:
+        eng.create("long", from_=str(scripted_gguf(" ok")))
+        renders: list[int] = []
+        real = eng._render
+
+        def spy(m, template, **kw):
+            renders.append(len(kw.get("messages") or ()))
+            return real(m, template, **kw)
+
+        monkeypatch.setattr(eng, "_render", spy)
+        msgs = _chat(100_000)
+        prompt, _ = eng.render_prompt("chat", model="long", messages=msgs)
+        assert len(renders) < 2 * 17 + 3
+        assert sum(renders) < 100_000 + 40 * max(renders[1:])  # the whole history once, then only what is kept
+        assert prompt.endswith("message number 99999<|im_end|>\n<|im_start|>assistant\n")
+        kept = prompt.count("<|im_start|>") - 1
+        vocab = eng._vocabulary(eng._model("long"))
+        assert len(vocab.tokenize(prompt)) <= 256
+        m = eng._model("long")
+        one_more = eng._render(m, m.template, messages=[Message(**x) for x in msgs[-kept - 1:]])
+        assert len(vocab.tokenize(one_more)) > 256  # no more messages would have fitted
+        assert eng.chat(model="long", messages=msgs).message.content == " ok"
+    finally:
+        eng.close()

@@ -17,6 +17,7 @@ from regtest_servers import (
 )
 
 from ollamalib.config import Settings
+from ollamalib.create import create_model
 from ollamalib.registry import Registry
 from ollamalib.store import ModelStore
 
@@ -77,6 +78,7 @@ def make_registry(reg_settings: Settings) -> Iterator[Callable[..., Registry]]:
         kw.setdefault("insecure", True)
         kw.setdefault("retry_backoff", 0.01)
         kw.setdefault("stall_timeout", 5.0)
+        kw.setdefault("model_builder", lambda name, files: create_model(store, name, files=files))
         reg = Registry(store, **kw)
         made.append(reg)
         return reg

@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from netutil import free_port
+from netutil import free_port, stop_process
 
 DOCKER_REGISTRY = "/usr/bin/docker-registry"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -37,15 +38,12 @@ class DockerRegistry:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
-def start_docker_registry(root: Path, htpasswd: Path | None = None) -> DockerRegistry:
+def start_docker_registry(root: Path, htpasswd: Path | None = None, *, tls: tuple[Path, Path] | None = None,
+                          accesslog: bool = False) -> DockerRegistry:
+    """Start it; ``tls`` = (certificate, key) serves https, ``accesslog`` writes request lines to registry.log."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     auth = ""
@@ -54,10 +52,13 @@ def start_docker_registry(root: Path, htpasswd: Path | None = None) -> DockerReg
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"log:\n  level: error\n  accesslog:\n    disabled: {'false' if accesslog else 'true'}\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "")
+        + auth
     )
+    scheme, verify = ("https", ssl.create_default_context(cafile=str(tls[0]))) if tls else ("http", True)
     log = open(root / "registry.log", "wb")
     proc = subprocess.Popen([DOCKER_REGISTRY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 15
@@ -65,7 +66,7 @@ def start_docker_registry(root: Path, htpasswd: Path | None = None) -> DockerReg
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code in (200, 401):
+            if httpx.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=1, verify=verify).status_code in (200, 401):
                 return DockerRegistry(f"127.0.0.1:{port}", root, proc)
         except httpx.HTTPError:
             time.sleep(0.05)

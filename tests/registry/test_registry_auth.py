@@ -13,7 +13,7 @@ from regtest_servers import PASSWORD, USER, FakeRegistry, make_manifest
 
 from ollamalib.errors import RegistryError, UnauthorizedError
 from ollamalib.registry import load_or_create_key
-from ollamalib.registry.auth import Challenge, parse_challenge, signed_payload, token_url
+from ollamalib.registry._auth import Challenge, parse_challenge, signed_payload, token_url
 from ollamalib.registry.keys import sign
 from ollamalib.types import MEDIA_TYPE_MODEL
 
@@ -144,7 +144,8 @@ def test_realm_on_another_host_is_refused(make_store, make_registry, home):
 def test_push_and_pull_through_htpasswd_basic_auth(
     htpasswd_registry, tiny_gguf, make_store, make_registry, repo_name, reg_settings
 ):
-    creds = reg_settings.replace(registry_username=USER, registry_password=PASSWORD)
+    creds = reg_settings.replace(registry_username=USER, registry_password=PASSWORD,
+                                 registry_host=htpasswd_registry.host, insecure_registries=(htpasswd_registry.host,))
     name = repo_name(htpasswd_registry.host)
     store = make_store("local")
     raw = create_gguf_model(store, name, tiny_gguf)
@@ -165,6 +166,7 @@ def test_basic_auth_without_or_with_wrong_credentials_is_unauthorized(
     synthetic_model(store, name, 100)
     with pytest.raises(UnauthorizedError, match="^unauthorized: access denied$"):
         list(make_registry(store).push(name))
-    wrong = reg_settings.replace(registry_username=USER, registry_password="nope")
+    wrong = reg_settings.replace(registry_username=USER, registry_password="nope",
+                                 registry_host=htpasswd_registry.host, insecure_registries=(htpasswd_registry.host,))
     with pytest.raises(UnauthorizedError, match="^pull model manifest: unauthorized: access denied$"):
         list(make_registry(make_store("t"), settings=wrong).pull(name))

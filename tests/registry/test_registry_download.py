@@ -13,7 +13,7 @@ from regtest_models import blob_names, model_digest, synthetic_model
 from regtest_servers import FakeRegistry, Logged, LoggingProxy, make_manifest
 
 from ollamalib.errors import DigestMismatchError
-from ollamalib.registry.download import RATE_WINDOW, SMALL_BLOB
+from ollamalib.registry._download import RATE_WINDOW, SMALL_BLOB
 from ollamalib.types import MEDIA_TYPE_MODEL
 
 

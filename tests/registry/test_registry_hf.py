@@ -9,7 +9,7 @@ from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
 from regtest_servers import FakeHuggingFace
 
 from ollamalib.errors import ModelNotFoundError, RegistryError
-from ollamalib.registry.hf import GGUFFile, choose_gguf, choose_projector
+from ollamalib.registry._hf import GGUFFile, choose_gguf, choose_projector
 from ollamalib.types import MEDIA_TYPE_MODEL, MEDIA_TYPE_PROJECTOR
 
 REPO = "tester/Tiny-Chat-GGUF"
@@ -178,3 +178,14 @@ def test_choose_projector_prefers_the_quant_then_unquantized():
     assert choose_projector(files, "q8_0").path == "mmproj-model-Q8_0.gguf"
     assert choose_projector(files[:1], "Q4_K_M") is None
     assert choose_projector([GGUFFile("mmproj.gguf", 1)], "Q4_K_M").path == "mmproj.gguf"
+
+
+@pytest.fixture
+def make_registry(make_registry, reg_settings, hf_endpoint):
+    """Registries that reach the fake hub through Settings.hf_endpoint, as HF_ENDPOINT sets it."""
+
+    def make(store, **kw):
+        kw.setdefault("settings", reg_settings.replace(hf_endpoint=f"http://{hf_endpoint.host}"))
+        return make_registry(store, **kw)
+
+    return make

@@ -19,7 +19,7 @@ from regtest_servers import FakeRegistry, LoggingProxy, fetched_bytes, make_mani
 from ollamalib.errors import DigestMismatchError, ModelNotFoundError, RegistryError
 from ollamalib.names import Digest, ModelName
 from ollamalib.registry import InsecureProtocolError
-from ollamalib.registry.download import Part, default_part_size
+from ollamalib.registry._download import Part, default_part_size
 from ollamalib.types import MEDIA_TYPE_MODEL
 
 REPO = Path(__file__).resolve().parents[2]

@@ -32,3 +32,21 @@ def test_the_last_id_is_valid_and_the_runner_keeps_working(script_runner: Runner
     assert isinstance(script_runner.detokenize([last]), str)
     pieces = list(script_runner.submit(script_runner.tokenize("hi"), SamplingOptions(num_predict=2)))
     assert pieces[-1].done and pieces[-1].eval_count >= 1
+
+
+def test_long_texts_with_special_tokens_tokenize_in_chunks_to_the_same_ids(babble_runner: Runner, monkeypatch):
+    import random
+
+    from ollamalib.runner import _llama
+
+    pieces = ["<|im_start|>", "<|im_end|>", "<s>", "</s>", "<think>", "</think>", "<unk>", "user", "\n", " ", "  ",
+              "hello", " world", "é", "日本", "<", "|", "im_", "start|>", "<|im", "\t", "the sky", "0x48"]
+    rng = random.Random(12)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(50, 400))) for _ in range(60)]
+    texts.append("<|im_start|>user\nhello<|im_end|>\n" * 300)
+    model = babble_runner._model
+    whole = [model._tokenize(t, True, True) for t in texts]
+    monkeypatch.setattr(_llama, "_CHUNK_CHARS", 40)
+    assert len(model._chunks(texts[-1])) > 100
+    for text, expected in zip(texts, whole):
+        assert model.tokenize(text, True, True) == expected, text

@@ -126,8 +126,10 @@ class ServerProcess:
         return self.process.wait()
 
 
-def start_server_process(tmp: Path, models: Path, **env_extra: str) -> ServerProcess:
-    """Start the server module on a free port with the given store and OLLAMA_* variables; wait until it answers."""
+def start_server_process(tmp: Path, models: Path, *, prefix: list[str] | None = None, **env_extra: str) -> ServerProcess:
+    """Start the server module on a free port with the given store and OLLAMA_* variables; wait until it answers.
+
+    ``prefix`` goes before the command (``["taskset", "-c", "1"]``)."""
     port = free_port()
     env = {
         **os.environ,
@@ -140,7 +142,7 @@ def start_server_process(tmp: Path, models: Path, **env_extra: str) -> ServerPro
     }
     log = tmp / f"server-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "ollamalib_server"], env=env, stdout=out,
+        proc = subprocess.Popen([*(prefix or []), sys.executable, "-m", "ollamalib_server"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=tmp)
     srv = ServerProcess(f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + 60

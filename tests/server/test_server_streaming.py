@@ -65,7 +65,7 @@ def test_queue_full_answers_503(server_factory):
 
 
 class FailingStream:
-    """Wraps the real AsyncEngine; generate streams real chunks, then fails after ``after`` of them."""
+    """Wraps the real AsyncEngine; generate and chat requests stream real chunks, then fail after ``after``."""
 
     def __init__(self, engine, after=3):
         self._engine = engine
@@ -74,8 +74,8 @@ class FailingStream:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    async def generate(self, *args, stream=False, **kwargs):
-        return self._failing(await self._engine.generate(*args, stream=stream, **kwargs), stream)
+    async def send(self, request, *, stream=False):
+        return self._failing(await self._engine.send(request, stream=stream), stream)
 
     def _failing(self, inner, stream):
         if not stream:
@@ -93,9 +93,6 @@ class FailingStream:
                 await inner.aclose()
 
         return chunks()
-
-    async def chat(self, *args, stream=False, **kwargs):
-        return self._failing(await self._engine.chat(*args, stream=stream, **kwargs), stream)
 
 
 @pytest.fixture

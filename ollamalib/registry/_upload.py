@@ -22,8 +22,8 @@ from ..errors import InvalidNameError, RegistryError
 from ..names import Digest, ModelName
 from ..store import ModelStore
 from ..types import Layer, ProgressResponse
-from .download import PROGRESS_INTERVAL, default_part_size
-from .transport import RemoteNotFoundError, Transport, location
+from ._download import PROGRESS_INTERVAL, default_part_size
+from ._transport import RemoteNotFoundError, Transport, location
 
 __all__ = ["BlobUploader"]
 

@@ -1,13 +1,13 @@
 """Registry: pull models from and push them to an OCI registry (Ollama's, a private one) into a ModelStore.
 
 The protocol, progress statuses and error texts are Ollama's (server/images.go ``PullModel``/``PushModel``);
-``hf.co/<user>/<repo>[:<quant>]`` names are pulled from Hugging Face instead (see ``hf.py``).
+``hf.co/<user>/<repo>[:<quant>]`` names are pulled from Hugging Face instead (see ``_hf.py``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import httpx
@@ -18,14 +18,17 @@ from ..errors import ModelNotFoundError, RegistryError, UnauthorizedError
 from ..names import Digest, ModelName
 from ..store import ModelStore
 from ..types import MEDIA_TYPE_MANIFEST, Layer, Manifest, ProgressResponse
-from . import hf
-from .auth import Authenticator
-from .download import NUM_PARTS, SOLO_RATE, BlobDownloader
+from . import _hf as hf
+from ._auth import Authenticator, RegistryCredentials
+from ._download import NUM_PARTS, SOLO_RATE, BlobDownloader
 from .keys import load_or_create_key
-from .transport import InsecureProtocolError, RemoteNotFoundError, Transport
-from .upload import BlobUploader
+from ._transport import InsecureProtocolError, RemoteNotFoundError, Transport
+from ._upload import BlobUploader
 
-__all__ = ["Registry"]
+__all__ = ["ModelBuilder", "Registry"]
+
+ModelBuilder = Callable[[ModelName, dict[str, str]], Iterator[ProgressResponse]]
+"""Builds model ``name`` from GGUF blobs (file name -> digest) already in the store; yields progress."""
 
 
 class Registry:
@@ -35,6 +38,8 @@ class Registry:
     closing it early leaves a download that the next pull resumes. ``part_size``/``max_parts`` set the Range
     parts of a download (Ollama's layout by default); ``solo_rate`` (bytes/s) is the speed of one in-order
     stream below which the other parts get streams of their own (None: all parts at once, as Ollama does).
+    ``model_builder(name, files)`` turns the GGUF blobs of a Hugging Face pull into a model (the engine
+    passes ``create_model``; the registry does not build models itself).
     """
 
     def __init__(
@@ -52,16 +57,18 @@ class Registry:
         max_retries: int = 6,
         retry_backoff: float = 1.0,
         hf_endpoint: str | None = None,
+        model_builder: ModelBuilder | None = None,
     ) -> None:
         self.store = store
         self.settings = settings if settings is not None else Settings.from_env()
         self.insecure = insecure
         self.hf_endpoint = hf_endpoint
+        self.model_builder = model_builder
         self._owns_http = http is None
         self.http = http if http is not None else _default_client(verify, max_parts)
         self._key: Ed25519PrivateKey | None = None
         self._key_lock = threading.Lock()
-        auth = Authenticator(self._signing_key, self.settings.registry_username, self.settings.registry_password)
+        auth = Authenticator(self._signing_key, RegistryCredentials.from_settings(self.settings))
         self.transport = Transport(self.http, auth)
         self.downloader = BlobDownloader(
             store,
@@ -111,13 +118,15 @@ class Registry:
         yield ProgressResponse(status="pulling manifest")
         raw, manifest = self._pull_manifest(model, base, name)
         layers = _layers(manifest)
-        for layer in layers:
-            digest = Digest.parse(layer.digest)
-            url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
-            yield from self.downloader.download(url, digest, size_hint=layer.size)
-        yield ProgressResponse(status="verifying sha256 digest")
-        yield ProgressResponse(status="writing manifest")
-        self.store.put_manifest(model, raw)
+        with self.store.claim() as claim:  # a delete meanwhile must not free blobs this pull found present
+            claim.add(*manifest.digests())
+            for layer in layers:
+                digest = Digest.parse(layer.digest)
+                url = f"{base}/v2/{model.namespace}/{model.model}/blobs/{digest}"
+                yield from self.downloader.download(url, digest, size_hint=layer.size)
+            yield ProgressResponse(status="verifying sha256 digest")
+            yield ProgressResponse(status="writing manifest")
+            self.store.put_manifest(model, raw)
         yield from self._remove_unused(old - manifest.digests())
         yield ProgressResponse(status="success")
 

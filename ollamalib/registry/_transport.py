@@ -12,12 +12,12 @@ import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
 from ..errors import RegistryError, UnauthorizedError
-from .auth import Authenticator
+from ._auth import Authenticator
 
 __all__ = ["InsecureProtocolError", "RemoteNotFoundError", "Transport", "user_agent"]
 
@@ -66,7 +66,7 @@ class Transport:
     def _headers(self, url: str, extra: dict[str, str] | None, with_auth: bool) -> dict[str, str]:
         headers = {"User-Agent": self.user_agent}
         if with_auth:
-            headers.update(self.auth.headers(urlsplit(url).netloc))
+            headers.update(self.auth.headers(url))
         if extra:
             headers.update(extra)
         return headers
@@ -84,7 +84,6 @@ class Transport:
         check: bool = True,
     ) -> Iterator[httpx.Response]:
         """Send a request (body not read yet) with the 401-then-retry-once rule; raise on error statuses."""
-        host = urlsplit(url).netloc
         for attempt in range(2):
             content = body() if body is not None else None
             request = self.http.build_request(
@@ -102,7 +101,7 @@ class Transport:
                 if resp.status_code == 401 and with_auth:
                     resp.read()
                     if attempt == 0:
-                        self.auth.handle_unauthorized(resp, host, self.http, self.user_agent)
+                        self.auth.handle_unauthorized(resp, url, self.http, self.user_agent)
                         continue
                     raise UnauthorizedError()
                 if check:
@@ -153,5 +152,21 @@ def location(resp: httpx.Response, *names: str) -> str | None:
     return None
 
 
+_NO_SUCH_HOST = ("Name or service not known", "nodename nor servname", "No address associated",
+                 "Temporary failure in name resolution", "getaddrinfo failed", "[Errno -2]", "[Errno -3]", "[Errno -5]")
+
+
 def _transport_error(exc: httpx.HTTPError) -> RegistryError:
-    return RegistryError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    """Go's ``url.Error`` text for a failed request: ``Get "<url>": dial tcp: lookup <host>: no such host``."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        request = exc.request
+    except RuntimeError:  # an error raised outside a request
+        return RegistryError(text)
+    host, port = request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80)
+    if isinstance(exc, httpx.ConnectError):
+        if any(marker in str(exc) for marker in _NO_SUCH_HOST):
+            text = f"dial tcp: lookup {host}: no such host"
+        elif "Connection refused" in str(exc):
+            text = f"dial tcp {host}:{port}: connect: connection refused"
+    return RegistryError(f'{request.method.capitalize()} "{request.url}": {text}')

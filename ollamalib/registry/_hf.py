@@ -2,15 +2,14 @@
 
 huggingface-hub lists the repository and builds the file URL (so ``HF_ENDPOINT`` and the user's token
 apply); the file whose name carries the quantization tag (``Q4_K_M`` by default, also for ``latest``) is
-downloaded with the registry's parallel, resumable downloader into the store, and ``create_model`` turns
-it into a model (template and parameters read from the GGUF). A repository that also holds a vision projector
-(``mmproj*.gguf``) gives the model a projector layer as well, as Ollama's Hugging Face pulls do. Split
-(``-00001-of-00003``) files are refused: a store blob is one file, and llama.cpp finds shards by file name.
+downloaded with the registry's parallel, resumable downloader into the store, and the registry's
+``model_builder`` (the engine passes ``create_model``) turns it into a model (template and parameters read from
+the GGUF). A repository that also holds a vision projector (``mmproj*.gguf``) gives the model a projector
+layer as well, as Ollama's Hugging Face pulls do. Split (``-00001-of-00003``) files are refused: a store blob is one file, and llama.cpp finds shards by file name.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from ..names import Digest, ModelName
 from ..types import ProgressResponse
 
 if TYPE_CHECKING:
-    from .client import Registry
+    from ._client import Registry
 
 __all__ = ["DEFAULT_QUANT", "HF_HOSTS", "GGUFFile", "choose_gguf", "choose_projector", "is_hf_name", "pull"]
 
@@ -118,8 +117,8 @@ def list_gguf_files(repo_id: str, endpoint: str | None) -> list[GGUFFile]:
 
 
 def _endpoint(registry: Registry) -> str | None:
-    # HF_ENDPOINT is read on each pull (huggingface-hub reads it once, at import).
-    return registry.hf_endpoint or os.environ.get("HF_ENDPOINT") or None
+    # passed to huggingface-hub on each call (it reads HF_ENDPOINT once, at import)
+    return registry.hf_endpoint or registry.settings.hf_endpoint or None
 
 
 def pull(registry: Registry, name: ModelName) -> Iterator[ProgressResponse]:
@@ -127,8 +126,8 @@ def pull(registry: Registry, name: ModelName) -> Iterator[ProgressResponse]:
     from huggingface_hub import hf_hub_url
     from huggingface_hub.utils import build_hf_headers
 
-    from ..create import create_model
-
+    if registry.model_builder is None:
+        raise RegistryError("pulling from Hugging Face needs a model builder (Registry(model_builder=...))")
     store = registry.store
     endpoint = _endpoint(registry)
     repo_id = f"{name.namespace}/{name.model}"
@@ -150,7 +149,7 @@ def pull(registry: Registry, name: ModelName) -> Iterator[ProgressResponse]:
             digest = yield from _download_unhashed(registry, url, headers, file)
         files[filename] = str(digest)
     yield ProgressResponse(status="verifying sha256 digest")
-    for event in create_model(store, name, files=files):
+    for event in registry.model_builder(name, files):
         if event.status in _PASSED_THROUGH:
             yield event
     yield from registry._remove_unused(old - store.resolve(name).manifest.digests())

@@ -35,11 +35,11 @@ from urllib.parse import urlsplit
 import filelock
 import httpx
 
-from ..errors import DigestMismatchError, RegistryError
+from ..errors import DigestMismatchError, NoSpaceError, RegistryError
 from ..names import Digest
 from ..store import ModelStore
 from ..types import ProgressResponse
-from .transport import Transport, location, raise_for_status
+from ._transport import Transport, location, raise_for_status
 
 __all__ = ["BlobDownloader", "Part", "default_part_size"]
 
@@ -300,6 +300,9 @@ class BlobDownloader:
                 yield from self._download_small(url, digest, final, status, expected, headers)
                 return
             parts = self._layout(expected if expected is not None else self._head_size(url, headers))
+        # Room for what is still to come, checked before the first byte: a pull that cannot fit fails at once
+        # with Ollama's "no space left on device" instead of filling the disk first.
+        self.store.ensure_space(sum(p.size - p.completed for p in parts))
         try:
             yield from self._download_parts(url, digest, final, partial, status, parts, resumed, headers)
         except _Resized as exc:
@@ -333,6 +336,7 @@ class BlobDownloader:
         job = _Job(parts, final, fd, url, headers, stored=resumed)
         total = job.total
         workers = _Workers(self, job, [p for p in parts if not p.done])
+        full = False
         try:
             if os.fstat(fd).st_size != total:
                 os.ftruncate(fd, total)
@@ -363,6 +367,11 @@ class BlobDownloader:
             for path in final.parent.glob(final.name + "-partial-*"):
                 path.unlink(missing_ok=True)
             yield ProgressResponse(status=status, digest=str(digest), total=total, completed=total)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            full = True
+            raise NoSpaceError() from exc
         finally:
             job.stop.set()
             workers.join()
@@ -370,8 +379,31 @@ class BlobDownloader:
                 job.hasher.join()
             if fd >= 0:
                 os.close(fd)
-                if partial.exists():
+                if full:
+                    self._after_disk_full(job, final, partial)
+                elif partial.exists():
                     job.save()
+
+    def _after_disk_full(self, job: _Job, final: Path, partial: Path) -> None:
+        """Keep a download that filled the disk only as far as its bytes run contiguously from the start
+        (parts beyond are dropped and the file truncated there), and only if the rest would now fit (the
+        space was taken by something that has since let go); otherwise remove the partial file and its part
+        states, so that a full disk is not kept full by a download that cannot finish."""
+        kept = job.ready()
+        try:
+            if kept:
+                os.truncate(partial, kept)
+                for part in job.parts:
+                    part.completed = max(0, min(part.size, kept - part.offset))
+                job.stored = False
+                job.save()
+                if self.store.free_space_reserve_left() >= job.total - kept:
+                    log.info("%s: disk full; kept %d resumable bytes", final.name, kept)
+                    return
+        except OSError:
+            pass
+        log.info("%s: disk full; removed the partial download", final.name)
+        _remove_download(final, partial)
 
     def _too_slow(self, job: _Job, rates: deque[tuple[float, int]]) -> bool:
         """Whether the lone stream has run for ``RATE_WINDOW`` below ``solo_rate`` (``rates`` holds its
@@ -395,7 +427,13 @@ class BlobDownloader:
         if actual != digest.hex:
             raise _mismatch(digest, actual)
         partial = final.with_name(final.name + "-partial")
-        partial.write_bytes(data)
+        try:
+            partial.write_bytes(data)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            if exc.errno == errno.ENOSPC:
+                raise NoSpaceError() from exc
+            raise
         os.chmod(partial, self.store.file_mode())
         os.replace(partial, final)
         yield _progress(status, digest, len(data), len(data))
