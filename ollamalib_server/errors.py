@@ -127,8 +127,15 @@ def is_openai_path(path: str) -> bool:
 
 
 def error_json(path: str, status: int, text: str) -> bytes:
-    """The encoded error body for ``path``: OpenAI's shape under ``/v1``, Ollama's elsewhere."""
-    return dumps(openai_error_body(status, text) if is_openai_path(path) else error_body(text))
+    """The encoded error body for ``path``: Anthropic's under ``/v1/messages``, OpenAI's under ``/v1``, else Ollama's."""
+    return dumps(error_body_for(path, status, text))
+
+
+def error_body_for(path: str, status: int, text: str) -> dict[str, object]:
+    """The error body ``path`` answers with (see ``error_json``)."""
+    if is_anthropic_path(path):
+        return anthropic_error_body(status, text)
+    return openai_error_body(status, text) if is_openai_path(path) else error_body(text)
 
 
 def exception_handler(request: Request, exc: Exception) -> Response:
@@ -147,10 +154,6 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers.update(exc.headers)
     if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
-    path = request.url.path
-    if is_anthropic_path(path):
-        body = anthropic_error_body(status, text)
-    else:
-        body = openai_error_body(status, text) if is_openai_path(path) else error_body(text)
+    body = error_body_for(request.url.path, status, text)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 

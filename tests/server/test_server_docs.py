@@ -21,6 +21,7 @@ def docs_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docs-server")
     store: ModelStore = build_store(tmp / "models", tmp / "gguf")
     store.copy("hello", "gemma3:270m")
+    store.copy("hello", "smollm2:135m")
     settings = make_settings(tmp, tmp / "models", context_length=512)
     srv = start_server(AsyncEngine(settings), settings)
     yield srv
