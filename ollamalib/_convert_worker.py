@@ -97,7 +97,7 @@ def convert_lora(directory: Path, base: Path, out: Path) -> int:
             return 1
         a, b = pair["lora_A"], pair["lora_B"]
         if arch in _PERMUTED_ARCHS and module.endswith(("q_proj", "k_proj")):
-            b = _permute(b, n_head, n_head_kv if module.endswith("k_proj") else n_head)
+            b = _permute(b, n_head_kv if module.endswith("k_proj") else n_head)
         writer.add_tensor(f"{name}.lora_a", a.numpy())  # type: ignore[union-attr]
         writer.add_tensor(f"{name}.lora_b", b.numpy())  # type: ignore[union-attr]
     writer.write_header_to_file()
@@ -107,10 +107,9 @@ def convert_lora(directory: Path, base: Path, out: Path) -> int:
     return 0
 
 
-def _permute(weights: object, n_head: int, n_head_kv: int) -> object:
-    """The llama converter's Q/K row order, applied to LoRA B (rows are output features: P(BA) = (PB)A)."""
-    w = weights  # a torch tensor [out, rank]
-    heads = n_head_kv if n_head_kv != n_head else n_head
+def _permute(w: object, heads: int) -> object:
+    """The llama converter's Q/K row order for ``heads`` heads (Q: all heads, K: the KV heads), applied to LoRA B
+    (a torch tensor [out, rank]; rows are output features: P(BA) = (PB)A)."""
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)  # type: ignore[attr-defined]
 
 

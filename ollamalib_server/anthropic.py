@@ -154,20 +154,24 @@ def _check(req: dict[str, Any]) -> str:
     return model
 
 
-def _kwargs(req: dict[str, Any], model: str) -> dict[str, Any]:
-    max_tokens = req.get("max_tokens")
-    if max_tokens is None:
-        raise APIError(400, "max_tokens: Field required")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise APIError(400, "max_tokens: must be a positive integer")
+def _prompt_args(req: dict[str, Any]) -> dict[str, Any]:
+    """What shapes the prompt: messages, tools (none with ``tool_choice`` none) and thinking."""
     tools = _tools(req)
     choice = req.get("tool_choice") or {}
     if isinstance(choice, dict) and choice.get("type") == "none":
         tools = None
     thinking = req.get("thinking") or {}
     think = True if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
-    return {"model": model, "messages": chat_messages(req), "tools": tools, "options": _options(req),
-            "think": think, "keep_alive": req.get("keep_alive")}
+    return {"messages": chat_messages(req), "tools": tools, "think": think}
+
+
+def _kwargs(req: dict[str, Any], model: str) -> dict[str, Any]:
+    max_tokens = req.get("max_tokens")
+    if max_tokens is None:
+        raise APIError(400, "max_tokens: Field required")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise APIError(400, "max_tokens: must be a positive integer")
+    return {"model": model, **_prompt_args(req), "options": _options(req), "keep_alive": req.get("keep_alive")}
 
 
 def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
@@ -220,9 +224,7 @@ def anthropic_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def count_tokens(request: Request) -> Response:
         req = decode_body(await request.body(), COUNT_BODY)
         model = _check(req)
-        kwargs = _kwargs({**req, "max_tokens": req.get("max_tokens") or 1}, model)
-        count = await call_engine(engine.count_tokens, "chat", model=model, messages=kwargs["messages"],
-                                  tools=kwargs["tools"], think=kwargs["think"])
+        count = await call_engine(engine.count_tokens, "chat", model=model, **_prompt_args(req))
         return Response(dumps({"input_tokens": count}), media_type=JSON_TYPE)
 
     return [messages, count_tokens]
