@@ -2,7 +2,8 @@
 
 The files load in llama.cpp, tokenize, generate and embed, and are written in a few tens of milliseconds. Two modes:
 
-- random weights (deterministic from ``seed``): a model that babbles;
+- random weights (deterministic from ``seed``): a model that babbles; ``endless=True`` also keeps greedy decoding
+  from ever picking a control token (end of text, end of turn), so it babbles until ``num_predict``;
 - ``script="..."``: weights wired so that the model answers any prompt with exactly that text and then ``</s>``,
   whatever the sampler settings. Each UTF-8 byte of the script is its own private byte token (text ``<0x48>@0``,
   which llama.cpp decodes as the byte 0x48 but never produces when tokenizing), and each one's one-hot embedding
@@ -104,6 +105,7 @@ def write_tiny_gguf(
     chat_template: str | None = None,
     seed: int = 0,
     script: str | None = None,
+    endless: bool = False,
     name: str = "tiny-llama",
     extra_metadata: Mapping[str, Any] | None = None,
 ) -> Path:
@@ -161,6 +163,10 @@ def write_tiny_gguf(
         tensors["output.weight"] = out
     else:
         tensors["token_embd.weight"] = mat(n_vocab, n_embd, 0.02)
+        if endless:  # control tokens score 0 while the best of ~900 random logits is positive: greedy never ends
+            out = tensors["token_embd.weight"].copy()
+            out[:len(_CONTROL)] = 0.0
+            tensors["output.weight"] = out
     tensors["output_norm.weight"] = np.ones(n_embd, np.float32)
     for i in range(n_layer):
         p = f"blk.{i}."

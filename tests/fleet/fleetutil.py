@@ -120,14 +120,16 @@ def publish_tiny_model(reg: TlsRegistry, work: Path, repo: str = "library/tiny",
                        embedding: bool = False) -> str:
     """Create a tiny real GGUF model and push it to ``reg``; returns its reference ``HOST:PORT/repo:latest``.
 
-    ``script`` is the model's fixed answer; ``None`` gives random weights that babble until ``num_predict``."""
+    ``script`` is the model's fixed answer; ``None`` gives random weights that never pick an end token under greedy
+    decoding, with ``num_ctx`` 8192 so that ``num_predict`` (capped at ten contexts) allows minutes of babble."""
     import ssl
 
     ref = f"{reg.host}/{repo}:latest"
     gguf = write_tiny_gguf(work / f"{repo.replace('/', '-')}.gguf", chat_template=CHATML_TEMPLATE,
-                           script=None if embedding else script, embedding=embedding, n_embd=128)
+                           script=None if embedding else script, embedding=embedding, n_embd=128,
+                           endless=script is None and not embedding, n_ctx_train=8192)
     store = ModelStore(work / "publisher-models")
-    create_gguf_model(store, ref, gguf)
+    create_gguf_model(store, ref, gguf, parameters={"num_ctx": 8192} if script is None and not embedding else None)
     settings = Settings.from_env({}, models=store.root, data_dir=work / "publisher", home_dir=work / "publisher-home")
     with httpx.Client(verify=ssl.create_default_context(cafile=str(reg.ca))) as http:
         with Registry(store, settings=settings, http=http) as registry:
