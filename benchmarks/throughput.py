@@ -38,7 +38,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,10 +125,15 @@ def stream_completion(http: httpx.Client, body: dict, started: float) -> tuple[i
     return tokens, (first or time.perf_counter()) - started
 
 
-def concurrent_completions(base_url: str, model: str, clients: int, tokens: int, timeout: float) -> Batch:
-    """``clients`` threads each stream one completion, all released together; the round's aggregate."""
-    body = {"model": model, "prompt": PROMPT, "max_tokens": tokens, "temperature": 0, "seed": 1, "stream": True,
-            "stream_options": {"include_usage": True}}
+def concurrent_completions(base_url: str, model: str, clients: int, tokens: int, timeout: float, *,
+                           prompts: Sequence[str] | None = None, extra: Mapping[str, object] | None = None) -> Batch:
+    """``clients`` threads each stream one completion, all released together; the round's aggregate.
+
+    Every client sends ``PROMPT`` unless ``prompts`` gives one per client; ``extra`` adds fields to every body.
+    """
+    bodies = [{"model": model, "prompt": prompts[k] if prompts else PROMPT, "max_tokens": tokens, "temperature": 0,
+               "seed": 1, "stream": True, "stream_options": {"include_usage": True}, **(extra or {})}
+              for k in range(clients)]
     https = [httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=10)) for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
     results: list[tuple[int, float] | BaseException | None] = [None] * clients
@@ -138,7 +143,7 @@ def concurrent_completions(base_url: str, model: str, clients: int, tokens: int,
         try:
             barrier.wait(30)
             started = time.perf_counter()
-            results[k] = stream_completion(https[k], body, started)
+            results[k] = stream_completion(https[k], bodies[k], started)
         except BaseException as exc:  # reported by the caller
             results[k] = exc
         ends[k] = time.perf_counter()
