@@ -31,6 +31,7 @@ from .requests import (
     PullRequest,
     PushRequest,
     Request,
+    RerankRequest,
     ShowRequest,
 )
 from .types import (
@@ -43,6 +44,7 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     Tool,
@@ -315,6 +317,25 @@ class Client:
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return self._send(_call("/api/embeddings", EmbeddingsResponse, request))
 
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self._send(_call("/api/rerank", RerankResponse, request))
+
     def pull(self, model: str, *, insecure: bool = False,
              stream: bool = False) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/pull."""
@@ -461,6 +482,25 @@ class AsyncClient:
         """POST /api/embeddings (legacy, one prompt)."""
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return await self._send(_call("/api/embeddings", EmbeddingsResponse, request))
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return await self._send(_call("/api/rerank", RerankResponse, request))
 
     async def pull(self, model: str, *, insecure: bool = False,
                    stream: bool = False) -> ProgressResponse | AsyncIterator[ProgressResponse]:

@@ -20,6 +20,7 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     Tool,
@@ -40,6 +41,7 @@ API_METHODS = (
     "ps",
     "pull",
     "push",
+    "rerank",
     "show",
 )
 """The method names every implementation exposes (checked by the parity test)."""
@@ -111,6 +113,20 @@ class OllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
 
     def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
@@ -210,6 +226,20 @@ class AsyncOllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
 
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
