@@ -14,14 +14,15 @@ from pathlib import Path
 import llama_cpp.llama_cpp as C
 
 from ..errors import ContextLengthError
-from ._embed import Embedder
+from ._embed import INPUT_TOO_LONG, Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
+from ._score import ScoreSpec
 from ._stream import Sequence
 from ._text import TextStream
-from ._types import LoadOptions, RunnerError, RunnerStats, SamplingOptions
+from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
 
 __all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_image_prompt", "truncate_prompt"]
 
@@ -275,6 +276,76 @@ class Runner:
             )
             self._loop.submit(job)
         return seq
+
+    # -- scoring ------------------------------------------------------------------------------------------
+
+    def score(self, prompt: Tokens[int], continuations: Tokens[Tokens[int]]) -> Sequence:
+        """Start scoring ``continuations`` (token lists) after ``prompt`` instead of sampling; thread-safe.
+
+        The Sequence yields one final Piece; its ``result.scores`` holds each continuation's per-token log
+        probabilities (sum them for the continuation's). The prompt waits for a slot like any request and reuses
+        a cached prefix; a prompt that leaves no room for the longest continuation raises ContextLengthError.
+        """
+        if self._loop is None:
+            raise RunnerError("this runner was loaded for embeddings and cannot score continuations")
+        tokens = self.check_tokens(prompt)
+        conts = tuple(tuple(self.check_tokens(c, "a continuation")) for c in continuations)
+        if not conts or not all(conts):
+            raise RunnerError("nothing to score: every continuation needs at least one token")
+        if not tokens:
+            if self.bos_id < 0:
+                raise RunnerError("the prompt is empty")
+            tokens = [self.bos_id]
+        if len(tokens) + max(map(len, conts)) - 1 > self.context_length - 1:
+            raise ContextLengthError(PROMPT_TOO_LONG)
+        sampling = SamplingOptions(temperature=0.0, num_predict=1)
+        with self._open():
+            seq = Sequence(tokens, sampling, self._loop.cancel)
+            job = Job(
+                seq=seq, prompt=tokens, original=tokens, sampler=Sampler(self._model, sampling, [], self.context_length),
+                limit=1, fill=False, shift=False, num_keep=0, top_logprobs=0, logprobs=False, stream=TextStream([]),
+                score=ScoreSpec(conts),
+            )
+            self._loop.submit(job)
+        return seq
+
+    def score_all(self, requests: Tokens[tuple[Tokens[int], Tokens[Tokens[int]]]]) -> list[Final]:
+        """Score many ``(prompt, continuations)`` at once (they spread over the slots and their prompts are read
+        together) and wait for all; a failure cancels the rest."""
+        seqs = [self.score(prompt, conts) for prompt, conts in requests]
+        try:
+            for seq in seqs:
+                for _ in seq:
+                    pass
+        except BaseException:
+            for seq in seqs:
+                seq.cancel()
+            raise
+        return [seq.result for seq in seqs if seq.result is not None]
+
+    @property
+    def ranks(self) -> bool:
+        """Whether this is an embedding runner of a rank-pooling model (a cross-encoder), so ``rank`` works."""
+        return self._embedder is not None and self._embedder.ranks
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The most tokens one ``embed``/``rank`` input may have on this runner (``num_ctx`` when generating)."""
+        return self._embedder.limit if self._embedder is not None else self.context_length
+
+    def rank(self, inputs: Tokens[Tokens[int]]) -> list[list[float]]:
+        """The classifier outputs (``n_cls_out`` floats) of each tokenized input on a rank-pooling model.
+
+        Inputs are packed into as few batches as they fill; one longer than ``max_input_tokens`` raises
+        ContextLengthError (the caller truncates, since only it knows which part of a pair may be cut).
+        """
+        if self._embedder is None or not self._embedder.ranks:
+            raise RunnerError("this runner was not loaded for a rank-pooling (reranker) model")
+        prepared = [self.check_tokens(t, "a rerank input") for t in inputs]
+        if any(len(t) > self._embedder.limit for t in prepared):
+            raise ContextLengthError(INPUT_TOO_LONG)
+        with self._open():
+            return self._embedder.run(prepared)[0]
 
     # -- embeddings ---------------------------------------------------------------------------------------
 
