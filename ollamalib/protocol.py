@@ -22,6 +22,7 @@ from .types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 
@@ -41,6 +42,7 @@ API_METHODS = (
     "pull",
     "push",
     "show",
+    "systemone",
 )
 """The method names every implementation exposes (checked by the parity test)."""
 
@@ -48,6 +50,7 @@ OptionsArg = Mapping[str, Any] | Options | None
 FormatArg = str | Mapping[str, Any] | None
 ImageArg = str | bytes | Path
 MessageArg = Message | Mapping[str, Any]
+StateArg = str | Mapping[str, Any] | Sequence[Any]
 ToolArg = Tool | Mapping[str, Any] | Any
 
 
@@ -111,6 +114,14 @@ class OllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
 
     def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
@@ -210,6 +221,14 @@ class AsyncOllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    async def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
 
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False

@@ -7,7 +7,7 @@ serialise without unset fields, as Ollama's ``omitempty`` does.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
@@ -47,6 +47,12 @@ __all__ = [
     "ShowResponse",
     "StatusResponse",
     "SubscriptableModel",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneNoulAnswer",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -260,6 +266,52 @@ class ProgressResponse(SubscriptableModel):
     digest: str | None = None
     total: int | None = None
     completed: int | None = None
+
+
+# --- decisions (POST /v1/systemone) ---------------------------------------------------------------------
+
+
+class SystemOneNoulAnswer(SubscriptableModel):
+    """A true/false answer: ``noul`` is the probability of true."""
+
+    type: Literal["noul"] = "noul"
+    noul: float
+
+
+class SystemOneChoiceAnswer(SubscriptableModel):
+    """A choice: the most probable option, every option's probability, and how strongly the model favours it."""
+
+    type: Literal["choice"] = "choice"
+    choice: str
+    probabilities: dict[str, float]
+    confidence: float
+
+
+class SystemOneScoreAnswer(SubscriptableModel):
+    """A score: the expected zero-based level (may be fractional), the levels' descriptions and probabilities."""
+
+    type: Literal["score"] = "score"
+    score: float
+    legend: dict[str, str]
+    probabilities: dict[str, float]
+    confidence: float
+
+
+SystemOneAnswer = Annotated[SystemOneNoulAnswer | SystemOneChoiceAnswer | SystemOneScoreAnswer,
+                            Field(discriminator="type")]
+
+
+class SystemOneUsage(SubscriptableModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class SystemOneResponse(SubscriptableModel):
+    """What ``/v1/systemone`` answers (the official client's ``SystemOneResponse``)."""
+
+    model: str = ""
+    answers: dict[str, SystemOneAnswer] = Field(default_factory=dict)
+    usage: SystemOneUsage = Field(default_factory=SystemOneUsage)
 
 
 # --- model management -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ __all__ = [
     "PULL",
     "PUSH",
     "SHOW",
+    "SYSTEMONE",
 ]
 
 # --- custom decoders ------------------------------------------------------------------------------------
@@ -321,4 +322,31 @@ OA_EMBED = Struct(
         "keep_alive": KEEP_ALIVE,
     },
     required=("model", "input"),
+)
+
+
+_CONTENT = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.OBJECT),
+                          Schema(type=OpenAPIType.ARRAY)])
+
+SYSTEMONE = Struct(
+    "SystemOneRequest",
+    {
+        "model": String(),
+        "state": AnyValue(_CONTENT, "the situation the questions are about: text, or a JSON object or array"),
+        "questions": AnyValue(
+            Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"type": Schema(type=OpenAPIType.STRING, enum=["choice", "noul", "score"]),
+                            "instructions": _CONTENT,
+                            "criteria": Schema(one_of=[Schema(type=OpenAPIType.OBJECT),
+                                                       Schema(type=OpenAPIType.ARRAY)])},
+                required=["type", "instructions"])),
+            "named questions: choice (criteria {option: description|null}), noul (optional criteria "
+            "{true, false}), score (criteria: level descriptions, lowest first)",
+        ),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+        "stream": Bool(),
+    },
+    required=("model", "state", "questions"),
 )

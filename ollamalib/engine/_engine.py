@@ -18,7 +18,16 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
-from ..requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
+from ..requests import (
+    ChatRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    SystemOneContent,
+    SystemOneRequest,
+)
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
@@ -35,8 +44,11 @@ from ..types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
+    SystemOneUsage,
     Tool,
 )
+from . import _decide
 from ._args import (
     FormatArg,
     KeepAlive,
@@ -441,6 +453,50 @@ class Engine:
         finally:
             lease.release()
         return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        """Answer typed questions about ``state`` (Ollama's /v1/systemone): each answer comes from the model's
+        probabilities of the allowed answers (choice options, true/false, score levels), not from sampling."""
+        return self.systemone_request(SystemOneRequest(model=model, state=state, questions=questions,
+                                                       keep_alive=keep_alive))
+
+    def systemone_request(self, req: SystemOneRequest) -> SystemOneResponse:
+        """Run a decision request (what ``systemone`` does once it has built it); no streaming."""
+        if not req.model:
+            raise InvalidNameError("model is required")
+        m = self._model(req.model)
+        if "completion" not in m.capabilities:
+            raise CapabilityError(f'"{req.model}" does not support systemone')
+        questions = req.questions or {}
+        state = req.state if req.state is not None else ""
+        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
+                         self.settings.max_prompt_bytes)
+        vocab = self._vocabulary(m)
+        asks = []
+        for qid, question in questions.items():
+            text = strip_bos(vocab, self._render(m, m.template, messages=_decide.messages(state, question),
+                                                 think=False))
+            prompt = vocab.tokenize(text)
+            forms = _decide.forms(question)
+            conts = [_decide.continuation_tokens(vocab.tokenize, text, prompt, form) for group in forms for form in group]
+            asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
+        try:
+            finals = lease.runner.score_all([(ask.prompt, ask.continuations) for ask in asks])
+        finally:
+            lease.release()
+        answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
+                   for ask, final in zip(asks, finals)}
+        usage = SystemOneUsage(input_tokens=sum(len(ask.prompt) for ask in asks), output_tokens=len(asks))
+        return SystemOneResponse(model=req.model, answers=answers, usage=usage)
 
     def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """The prompt a generate or chat request would give the model, and how many images it carries, without

@@ -71,6 +71,7 @@ OPERATIONS = [
     ("HEAD", "/api/ready"),
     ("POST", "/v1/responses"), ("GET", "/v1/responses/{rid}"), ("DELETE", "/v1/responses/{rid}"),
     ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
+    ("POST", "/v1/systemone"),
 ]
 
 
