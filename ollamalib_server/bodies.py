@@ -64,13 +64,15 @@ _KIND_SCHEMA = {
     "float": lambda: Schema(type=OpenAPIType.NUMBER),
     "bool": lambda: Schema(type=OpenAPIType.BOOLEAN),
     "list": lambda: Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+    "str": lambda: Schema(type=OpenAPIType.STRING),  # with the option's choices as its enum (below)
 }
 OPTIONS_MAP = Map(
     AnyValue(),
     go="map[string]interface {}",
     schema=Schema(
         type=OpenAPIType.OBJECT,
-        properties={name: _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
+        properties={name: Schema(type=OpenAPIType.STRING, enum=list(spec.choices)) if spec.choices
+                    else _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
         additional_properties=True,
         description="model options (Modelfile PARAMETER names)",
     ),
