@@ -18,6 +18,7 @@ from .errors import APIError
 
 __all__ = [
     "CHAT",
+    "CONTEXT_OVERFLOW",
     "COPY",
     "CREATE",
     "DELETE",
@@ -78,6 +79,7 @@ OPTIONS_MAP = Map(
     ),
 )
 
+CONTEXT_OVERFLOW = String()  # ollamalib: the context_overflow option as a top-level field of OpenAI/Anthropic bodies
 
 # --- Ollama's request types (api/types.go) --------------------------------------------------------------
 
@@ -285,6 +287,7 @@ OA_CHAT = Struct(
         "top_logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model", "messages"),
 )
@@ -306,6 +309,7 @@ OA_COMPLETION = Struct(
         "logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model",),
 )

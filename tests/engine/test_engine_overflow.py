@@ -34,7 +34,7 @@ def test_generate_cut_is_reported_and_logged(engine: Engine, tiny, caplog):
     t = resp.truncation
     assert resp.truncated is True and t is not None
     assert t.n_ctx == 64 and t.n_prompt_tokens > 64 and t.n_dropped_messages is None
-    assert t.n_prompt_tokens - t.n_dropped_tokens == resp.prompt_eval_count < 64  # what was evaluated
+    assert resp.prompt_eval_count <= t.n_prompt_tokens - t.n_dropped_tokens < 64  # kept (some maybe cached)
     warning = next(r for r in caplog.records if "prompt truncated" in r.getMessage())
     assert warning.levelno == logging.WARNING
     text = warning.getMessage()
@@ -53,7 +53,7 @@ def test_chat_history_drop_is_reported(engine: Engine, tiny, caplog):
     assert final.done and final.truncated is True and t is not None
     assert t.n_ctx == 256 and t.n_prompt_tokens > 256
     assert t.n_dropped_messages is not None and 0 < t.n_dropped_messages < 81
-    assert t.n_prompt_tokens - t.n_dropped_tokens == final.prompt_eval_count <= 256
+    assert final.prompt_eval_count <= t.n_prompt_tokens - t.n_dropped_tokens <= 256
     assert any(f"({t.n_dropped_messages} oldest messages)" in r.getMessage() for r in caplog.records)
 
 
