@@ -546,7 +546,7 @@ class Engine:
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import Quantizer, create_model
+        from ..create import Quantizer, create_from_request
 
         quantizer: Quantizer | None = None
         if quantize:  # the runner owns quantization (llama.cpp); create receives it
@@ -557,11 +557,7 @@ class Engine:
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
                             messages=messages, requires=requires)
-        yield from create_model(
-            self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
-            system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
-            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
-        )
+        yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
