@@ -280,7 +280,7 @@ class Engine:
         tools: list[Tool] | None = None,
     ) -> Plan:
         return Plan(
-            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts, False),
+            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts),
             vocabulary=partial(self._vocabulary, m),
             sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
             grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
@@ -394,7 +394,7 @@ class Engine:
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         texts = req.texts
         try:
             if not texts:
@@ -443,7 +443,7 @@ class Engine:
             m = self._model(model)
         except ModelNotFoundError:
             raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
             if not req.prompt:
                 return EmbeddingsResponse(embedding=[])
@@ -556,7 +556,7 @@ class Engine:
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import Quantizer, create_model
+        from ..create import Quantizer, create_from_request
 
         quantizer: Quantizer | None = None
         if quantize:  # the runner owns quantization (llama.cpp); create receives it
@@ -567,11 +567,7 @@ class Engine:
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
                             messages=messages, requires=requires)
-        yield from create_model(
-            self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
-            system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
-            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
-        )
+        yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
@@ -713,14 +709,16 @@ class Engine:
         return opts
 
     def _unload(self, record: ModelRecord) -> None:
-        for embedding in (False, True):
-            self.scheduler.unload(runner_key(record, embedding))
+        self.scheduler.unload(runner_key(record))
 
-    def _load_spec(self, m: Model, opts: Mapping[str, Any], embedding: bool) -> LoadSpec:
+    def _load_spec(self, m: Model, opts: Mapping[str, Any]) -> LoadSpec:
+        """What to load for ``m``: one runner per model serves generate, chat and embed alike (an embedding
+        model's runner has only its embedding context; a generative model's makes one on its first embed)."""
         from ..runner import LoadOptions
 
         if m.record.model_path is None:
             raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        embedding = m.is_embedding
         parallel = 1 if embedding else max(1, self.settings.num_parallel)
         load = LoadOptions(
             num_ctx=opts["num_ctx"],
@@ -738,7 +736,7 @@ class Engine:
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
         return LoadSpec(
-            key=runner_key(rec, embedding),
+            key=runner_key(rec),
             model_path=rec.model_path or Path(),
             load_options=load,
             name=m.name.display_shortest,
@@ -750,12 +748,9 @@ class Engine:
             num_parallel=parallel,
         )
 
-    def _acquire(
-        self, m: Model, opts: Mapping[str, Any], keep_alive: float | None, *, embedding: bool | None = None
-    ) -> Lease:
-        """A runner for ``m``: for generation, or for embeddings (always so for an embedding model)."""
-        embedding = m.is_embedding if embedding is None else (embedding or m.is_embedding)
-        return self.scheduler.acquire(self._load_spec(m, opts, embedding), keep_alive)
+    def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:
+        """The runner of ``m`` (loaded if needed), for any of its calls."""
+        return self.scheduler.acquire(self._load_spec(m, opts), keep_alive)
 
     def _load_only(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> None:
         self._acquire(m, opts, keep_alive).release()
@@ -799,9 +794,9 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
     )
 
 
-def runner_key(record: ModelRecord, embedding: bool) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
-    """A runner's identity: weights, adapters, projectors, and whether it was loaded for embeddings."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)), embedding)
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A runner's identity: weights, adapters and projectors (one runner for generation and embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:
