@@ -67,9 +67,9 @@ def test_answers_are_the_models_probabilities(engine: Engine, tiny: str, tiny_gg
     assert resp.usage.output_tokens == 3 and resp.usage.input_tokens > 3 * 20
 
     expected = _reference(engine, tiny_gguf, tiny)
-    assert list(choice.probabilities.values()) == pytest.approx(expected["label"], abs=1e-4)
-    assert noul.noul == pytest.approx(expected["urgent"][0], abs=1e-4)
-    assert list(score.probabilities.values()) == pytest.approx(expected["severity"], abs=1e-4)
+    assert list(choice.probabilities.values()) == pytest.approx(expected["label"], abs=1e-3)
+    assert noul.noul == pytest.approx(expected["urgent"][0], abs=1e-3)
+    assert list(score.probabilities.values()) == pytest.approx(expected["severity"], abs=1e-3)
 
 
 def test_answers_written_either_way_count_once(engine: Engine, tiny: str) -> None:
@@ -101,7 +101,7 @@ def test_async_engine_answers_the_same(engine: Engine, tiny: str) -> None:
 
     resp = asyncio.run(run())
     assert resp.answers["label"].choice == sync.answers["label"].choice
-    assert resp.answers["severity"].score == pytest.approx(sync.answers["severity"].score, abs=1e-4)
+    assert resp.answers["severity"].score == pytest.approx(sync.answers["severity"].score, abs=1e-3)
 
 
 @pytest.mark.parametrize(("questions", "text"), [

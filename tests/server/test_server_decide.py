@@ -54,8 +54,8 @@ def test_official_client_systemone(live: LiveServer) -> None:
     theirs = asyncio.run(via_async())
     for got in (mine, theirs):
         assert got.answers["queue"].choice == queue.choice
-        assert got.answers["refund"].noul == pytest.approx(refund.noul, abs=1e-4)
-        assert got.answers["frustration"].score == pytest.approx(frustration.score, abs=1e-4)
+        assert got.answers["refund"].noul == pytest.approx(refund.noul, abs=1e-3)
+        assert got.answers["frustration"].score == pytest.approx(frustration.score, abs=1e-3)
         assert got.usage.input_tokens == resp.usage.input_tokens
 
 
