@@ -23,6 +23,7 @@ from .types import (
     RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 
@@ -43,6 +44,7 @@ API_METHODS = (
     "push",
     "rerank",
     "show",
+    "systemone",
 )
 """The method names every implementation exposes (checked by the parity test)."""
 
@@ -50,6 +52,7 @@ OptionsArg = Mapping[str, Any] | Options | None
 FormatArg = str | Mapping[str, Any] | None
 ImageArg = str | bytes | Path
 MessageArg = Message | Mapping[str, Any]
+StateArg = str | Mapping[str, Any] | Sequence[Any]
 ToolArg = Tool | Mapping[str, Any] | Any
 
 
@@ -127,6 +130,14 @@ class OllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> RerankResponse: ...
+
+    def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
 
     def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
@@ -240,6 +251,14 @@ class AsyncOllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> RerankResponse: ...
+
+    async def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
 
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False

@@ -14,7 +14,16 @@ from ..config import Settings
 from ..errors import InvalidNameError
 from ..names import ModelName
 from ..scheduler import ModelMetrics
-from ..requests import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest, RerankRequest
+from ..requests import (
+    ChatRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    RerankRequest,
+    SystemOneContent,
+    SystemOneRequest,
+)
 from ..store import ModelStore
 from ..types import (
     ChatResponse,
@@ -28,6 +37,7 @@ from ..types import (
     RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 from ._args import FormatArg, KeepAlive, OptionsArg
@@ -186,6 +196,20 @@ class AsyncEngine:
     async def rerank_request(self, request: RerankRequest) -> RerankResponse:
         """Engine.rerank_request in a worker thread."""
         return await anyio.to_thread.run_sync(self.engine.rerank_request, request, limiter=self._waiting())
+
+    async def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        request = SystemOneRequest(model=model, state=state, questions=questions, keep_alive=keep_alive)
+        return await self.systemone_request(request)
+
+    async def systemone_request(self, request: SystemOneRequest) -> SystemOneResponse:
+        """Engine.systemone_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.systemone_request, request, limiter=self._waiting())
 
     async def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """``Engine.render_prompt`` in a worker thread: the prompt and image count, without running the model."""

@@ -43,8 +43,10 @@ Contract (what the scheduler and the Engine rely on):
 - Sampling follows Ollama's options: temperature 0 is greedy; seed -1/None draws fresh entropy per request;
   a fixed seed repeats output; ``grammar`` (GBNF) constrains output; ``logprobs``/``top_logprobs`` attach
   Ollama-shaped entries computed from the raw logits.
-- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on a runner loaded with ``embedding=True``;
-  too long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on any runner: one loaded with ``embedding=True``
+  (an embedding model) has only its embedding context; a generation runner makes a second context on the same
+  weights on its first ``embed`` (never a second load), so a model used for chat and embed is one runner. Too
+  long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
 - Scoring instead of sampling (``_score``): ``score(prompt_tokens, continuations) -> Sequence`` and
   ``score_all([(prompt, continuations), ...]) -> [Final]``; ``Final.scores`` holds each continuation's per-token
   log probabilities after the prompt (rerank's yes/no, a decision's options). Scoring prompts that wait together

@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Iterator
 from collections.abc import Sequence as Tokens
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp.llama_cpp as C
@@ -100,8 +101,10 @@ class Runner:
     """A model loaded with fixed LoadOptions.
 
     Generation: ``submit(prompt_tokens, SamplingOptions)`` returns a Sequence at once; iterate it for Pieces.
-    Up to ``num_parallel`` sequences decode together; more wait in a FIFO. Embedding runners
-    (``LoadOptions(embedding=True)``) answer ``embed()`` instead. ``close()`` frees everything.
+    Up to ``num_parallel`` sequences decode together; more wait in a FIFO. ``embed()`` works on every runner:
+    an embedding runner (``LoadOptions(embedding=True)``) has only an embedding context, a generation runner
+    makes a second context on the same loaded weights on its first ``embed()`` (never a second load), so one
+    model serves chat and embeddings as one runner. ``close()`` frees everything.
     """
 
     def __init__(self, model_path: str | Path, options: LoadOptions | None = None) -> None:
@@ -112,7 +115,7 @@ class Runner:
         self._loop: DecodeLoop | None = None
         self._embedder: Embedder | None = None
         self._projector: Projector | None = None
-        self._ctx = None
+        self._contexts: list[object] = []  # every llama.cpp context made from the model, freed on close
         model = Model(self.model_path, n_gpu_layers=options.num_gpu, use_mmap=options.use_mmap)
         self._model = model
         try:
@@ -129,27 +132,42 @@ class Runner:
             if self.n_ctx_train > 0:
                 num_ctx = min(num_ctx, self.n_ctx_train)
             self.context_length = num_ctx
-            params = _context_params(model, options, num_ctx)
-            self._ctx = model.new_context(params)
-            model.apply_adapters(self._ctx, tuple(options.adapters))
-            mem = C.llama_get_memory(self._ctx)
-            self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
-            self._kv_cells = params.n_ctx
-            self._size = int(C.llama_model_size(model.ptr)) + self._kv_cells * model.kv_bytes_per_cell(
-                kv_cache_type(options.kv_cache_type))
+            self._kv_cells = 0
+            self._size = int(C.llama_model_size(model.ptr))
             if options.embedding:
-                self._embedder = Embedder(model, self._ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
-                                          num_ctx=num_ctx)
+                self._embedder = self._new_embedder()
+                ctx = self._contexts[0]
+                self._kv_cells = num_ctx
             else:
+                params = _context_params(model, options, num_ctx)
+                ctx = self._new_context(params)
+                self._kv_cells = params.n_ctx  # the cells the slots use (what kv_cache_usage_ratio is over)
                 if options.projector:
                     self._projector = Projector(model, Path(options.projector), n_threads=params.n_threads)
-                self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
+                self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
                                         num_batch=params.n_batch, projector=self._projector)
+            mem = C.llama_get_memory(ctx)
+            self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
             self._free()
             raise
-        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._ctx, self._model,
+        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._contexts, self._model,
                                            self._projector)
+
+    def _new_context(self, params: ContextParams) -> object:
+        """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
+        ctx = self._model.new_context(params)
+        self._contexts.append(ctx)
+        self._model.apply_adapters(ctx, tuple(self.options.adapters))
+        self._size += params.n_ctx * self._model.kv_bytes_per_cell(kv_cache_type(self.options.kv_cache_type))
+        return ctx
+
+    def _new_embedder(self) -> Embedder:
+        """The embedding context (``num_ctx`` cells, see ``_context_params``) and its Embedder."""
+        params = _context_params(self._model, replace(self.options, embedding=True), self.context_length)
+        ctx = self._new_context(params)
+        return Embedder(self._model, ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
+                        num_ctx=self.context_length)
 
     @property
     def has_vision(self) -> bool:
@@ -334,11 +352,13 @@ class Runner:
     def embed(self, inputs: list[str], *, truncate: bool = True) -> tuple[list[list[float]], int]:
         """Raw pooled vectors for each input and the total number of input tokens.
 
-        Inputs longer than the context are cut to fit, or raise ContextLengthError when ``truncate`` is False.
+        Inputs longer than the context are cut to fit, or raise ContextLengthError when ``truncate`` is False. On a
+        generation runner the first call makes the embedding context (on the same weights, beside the decode
+        thread's context, which keeps generating meanwhile).
         """
-        if self._embedder is None:
-            raise RunnerError("this runner was not loaded for embeddings")
         with self._open():
+            if self._embedder is None:
+                self._embedder = self._new_embedder()
             return self._embedder.embed(list(inputs), truncate)
 
     # -- state --------------------------------------------------------------------------------------------
@@ -395,20 +415,20 @@ class Runner:
             yield
 
     def _free(self) -> None:
-        Runner._shutdown(self._loop, self._ctx, self._model, self._projector)
-        self._ctx = None
+        Runner._shutdown(self._loop, self._contexts, self._model, self._projector)
 
     @staticmethod
-    def _shutdown(loop: DecodeLoop | None, ctx: object, model: Model, projector: Projector | None = None) -> None:
+    def _shutdown(loop: DecodeLoop | None, contexts: list[object], model: Model,
+                  projector: Projector | None = None) -> None:
         if loop is not None and loop.is_decode_thread():
-            # A garbage collection on the decode thread itself: free the context from another thread, after the
+            # A garbage collection on the decode thread itself: free the contexts from another thread, after the
             # loop has left the llama.cpp call it is in the middle of.
-            threading.Thread(target=Runner._shutdown, args=(loop, ctx, model, projector), daemon=True).start()
+            threading.Thread(target=Runner._shutdown, args=(loop, contexts, model, projector), daemon=True).start()
             return
         if loop is not None:
             loop.close()
         if projector is not None:
             projector.free()
-        if ctx:
-            C.llama_free(ctx)
+        while contexts:
+            C.llama_free(contexts.pop())
         model.free()

@@ -72,6 +72,7 @@ OPERATIONS = [
     ("POST", "/v1/responses"), ("GET", "/v1/responses/{rid}"), ("DELETE", "/v1/responses/{rid}"),
     ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
     ("POST", "/api/rerank"), ("POST", "/v1/rerank"),
+    ("POST", "/v1/systemone"),
 ]
 
 
