@@ -69,6 +69,15 @@ class LowLevel:
         ptr = C.llama_get_embeddings_seq(self.ctx, 0)
         return [float(v) for v in np.ctypeslib.as_array(ptr, shape=(self.n_cls_out,))]
 
+    def next_logprobs(self, prompt: Sequence[int], tokens: Sequence[int]) -> list[float]:
+        """The log probability of each of ``tokens`` as the next token after ``prompt`` (one evaluation)."""
+        C.llama_memory_clear(C.llama_get_memory(self.ctx), True)
+        self._decode(prompt)
+        logits = np.ctypeslib.as_array(C.llama_get_logits_ith(self.ctx, -1), shape=(self.n_vocab,))
+        logits = logits.astype(np.float64)
+        norm = logits.max() + math.log(np.exp(logits - logits.max()).sum())
+        return [float(logits[t] - norm) for t in tokens]
+
     def logprobs(self, prompt: Sequence[int], continuation: Sequence[int]) -> list[float]:
         """Each continuation token's log probability after ``prompt`` (a fresh KV cache, one sequence)."""
         C.llama_memory_clear(C.llama_get_memory(self.ctx), True)
