@@ -9,7 +9,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 # Text a notebook's printed output must contain (beyond running without errors).
-EXPECTED = {"01_quickstart.ipynb": ["success", "Paris", "{'capital': 'Paris'}"]}
+EXPECTED = {"01_quickstart.ipynb": ["success", "Paris", "{'capital': 'Paris'}"],
+            "03_rag.ipynb": ["'rerank']", "Paris"]}
 
 
 @pytest.mark.e2e
