@@ -13,7 +13,8 @@ Three rerankers, 32 documents each (``--docs``):
 
 Both sides use the same GGUF, context size and thread count; the model is loaded before timing. The loop is the
 shortest correct program on the low-level API (``tests/score_reference.py``). Prints documents/s, the ratio
-(ollamalib / loop; the target is 2x or better) and the largest score difference. No timed asserts.
+(ollamalib / loop; the target is 2x or better) and the largest score difference. The two sides run alternately,
+both models loaded, and each keeps its best run, so a change in the machine's load hits both. No timed asserts.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from gguf_factory import write_tiny_gguf  # noqa: E402
-from score_reference import low_level  # noqa: E402
+from score_reference import LowLevel, low_level  # noqa: E402
 
 QUERY = "Why is the sky blue?"
 SENTENCES = [
@@ -56,47 +58,52 @@ def documents(n: int) -> list[str]:
     return [f"{SENTENCES[i % len(SENTENCES)]} (note {i})" for i in range(n)]
 
 
-def best_rate(run: Callable[[], list[float]], n_docs: int, runs: int) -> tuple[float, list[float]]:
-    """The best documents/s over ``runs`` (after one warm-up run) and the scores of the last run."""
-    scores = run()
-    times = []
+def interleaved(ours: Callable[[], list[float]], theirs: Callable[[], list[float]], n_docs: int,
+                runs: int) -> tuple[float, float, list[float], list[float]]:
+    """The best documents/s of each side over ``runs``, run alternately (after one warm-up each) so a change in
+    the machine's load hits both, and the scores of each side's last run."""
+    our_scores, their_scores = ours(), theirs()
+    our_times, their_times = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        scores = run()
-        times.append(time.perf_counter() - t0)
-    return n_docs / min(times), scores
+        for fn, times in ((ours, our_times), (theirs, their_times)):
+            t0 = time.perf_counter()
+            scores = fn()
+            times.append(time.perf_counter() - t0)
+            if fn is ours:
+                our_scores = scores
+            else:
+                their_scores = scores
+    return n_docs / min(our_times), n_docs / min(their_times), our_scores, their_scores
 
 
-def loop_cross(path: Path, docs: list[str], runs: int) -> tuple[float, list[float]]:
-    with low_level(path, n_ctx=NUM_CTX, rank=True) as ll:
-        bos = ll.tokenize("", add_special=True)
-        pairs = [bos + ll.tokenize(QUERY) + ll.tokenize(d) for d in docs]
-        return best_rate(lambda: [ll.rank(p)[0] for p in pairs], len(docs), runs)
+def loop_cross(ll: LowLevel, docs: list[str]) -> Callable[[], list[float]]:
+    bos = ll.tokenize("", add_special=True)
+    pairs = [bos + ll.tokenize(QUERY) + ll.tokenize(d) for d in docs]
+    return lambda: [ll.rank(p)[0] for p in pairs]
 
 
-def loop_generative(path: Path, template: str, docs: list[str], runs: int) -> tuple[float, list[float]]:
-    with low_level(path, n_ctx=NUM_CTX) as ll:
-        yes, no = ll.tokenize("yes")[0], ll.tokenize("no")[0]
-        prompts = [ll.tokenize(template.replace("{query}", QUERY).replace("{document}", d), add_special=True)
-                   for d in docs]
+def loop_generative(ll: LowLevel, template: str, docs: list[str]) -> Callable[[], list[float]]:
+    yes, no = ll.tokenize("yes")[0], ll.tokenize("no")[0]
+    prompts = [ll.tokenize(template.replace("{query}", QUERY).replace("{document}", d), add_special=True)
+               for d in docs]
 
-        def run() -> list[float]:
-            out = []
-            for p in prompts:
-                lp_yes, lp_no = ll.next_logprobs(p, [yes, no])
-                out.append(1.0 / (1.0 + math.exp(lp_no - lp_yes)))
-            return out
+    def run() -> list[float]:
+        out = []
+        for p in prompts:
+            lp_yes, lp_no = ll.next_logprobs(p, [yes, no])
+            out.append(1.0 / (1.0 + math.exp(lp_no - lp_yes)))
+        return out
 
-        return best_rate(run, len(docs), runs)
+    return run
 
 
-def engine_rate(engine, model: str, docs: list[str], runs: int) -> tuple[float, list[float]]:
+def engine_run(engine: Any, model: str, docs: list[str]) -> Callable[[], list[float]]:
     def run() -> list[float]:
         r = engine.rerank(model, QUERY, docs, options={"num_ctx": NUM_CTX})
         by_index = {x.index: x.relevance_score for x in r.results}
         return [by_index[i] for i in range(len(docs))]
 
-    return best_rate(run, len(docs), runs)
+    return run
 
 
 def main() -> None:
@@ -121,16 +128,16 @@ def main() -> None:
             engine.create("smol-rerank", from_=str(chat_gguf_path()), template=SMOL_PROMPT)
             engine.create("gemma-rerank", from_=str(demo_gguf_path()), template=GEMMA_PROMPT)
             cases = [
-                ("tiny cross-encoder", "tiny-rerank", lambda: loop_cross(tiny, docs, args.runs)),
-                ("SmolLM2-135M generative", "smol-rerank",
-                 lambda: loop_generative(chat_gguf_path(), SMOL_PROMPT, docs, args.runs)),
-                ("Gemma 3 270M generative", "gemma-rerank",
-                 lambda: loop_generative(demo_gguf_path(), GEMMA_PROMPT, docs, args.runs)),
+                ("tiny cross-encoder", "tiny-rerank", tiny, True, None),
+                ("SmolLM2-135M generative", "smol-rerank", chat_gguf_path(), False, SMOL_PROMPT),
+                ("Gemma 3 270M generative", "gemma-rerank", demo_gguf_path(), False, GEMMA_PROMPT),
             ]
-            for label, model, loop in cases:
-                ours, our_scores = engine_rate(engine, model, docs, args.runs)
-                engine.generate(model, keep_alive=0)  # unload: the loop gets the cores alone
-                theirs, their_scores = loop()
+            for label, model, path, cross, template in cases:
+                with low_level(path, n_ctx=NUM_CTX, rank=cross) as ll:
+                    loop = loop_cross(ll, docs) if cross else loop_generative(ll, template, docs)
+                    ours, theirs, our_scores, their_scores = interleaved(engine_run(engine, model, docs), loop,
+                                                                         len(docs), args.runs)
+                engine.generate(model, keep_alive=0)  # unload before the next model
                 diff = max(abs(a - b) for a, b in zip(our_scores, their_scores))
                 rows.append((label, ours, theirs, diff))
         finally:

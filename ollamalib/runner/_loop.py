@@ -126,6 +126,9 @@ class DecodeLoop:
         self.num_ctx = num_ctx
         self.num_batch = num_batch
         self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
+        # Scoring prompts are read packed only where that gives the scores of one prompt at a time up to
+        # rounding: with a sliding-window cache (Gemma 3) packed prompts moved P(yes) by up to 2e-2.
+        self.packs_scores = int(C.llama_model_n_swa(model.ptr)) == 0 and not C.llama_model_is_recurrent(model.ptr)
         self.slots = [Slot(i) for i in range(n_slots)]
         self._batch = Batch(max(num_batch, n_slots))
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -257,7 +260,7 @@ class DecodeLoop:
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
         scoring = [j for j in self._active if j.score is not None and j.todo and len(j.todo) <= budget]
-        if len(scoring) > 1:
+        if len(scoring) > 1 and self.packs_scores:
             budget -= self._read_packed(scoring, budget)
         for job in [j for j in self._active if j.todo]:
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
