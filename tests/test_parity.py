@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ollamalib import AsyncClient, AsyncEngine, Client, Engine
+from ollamalib.requests import ChatRequest, GenerateRequest
 from ollamalib.errors import (
     CapabilityError,
     InvalidOptionError,
@@ -139,3 +140,13 @@ def test_good_requests_answer_alike(surfaces, tmp_path: Path):
                  lambda r: [len(v) for v in r.embeddings])
     assert dims == [8, 8]
     _same(run_everywhere(surfaces, "show", "tiny"), lambda r: (r.capabilities, r.details.family))
+
+
+def test_send_takes_the_typed_request_everywhere(surfaces):
+    """``send(request)``, which the CLI uses, answers as ``generate``/``chat`` do on all four surfaces."""
+    request = GenerateRequest(model="tiny", prompt="Hello", options=GREEDY)
+    sent = _same(run_everywhere(surfaces, "send", request), lambda r: (r.response, r.done_reason, r.eval_count))
+    assert sent == _same(run_everywhere(surfaces, "generate", "tiny", "Hello", options=GREEDY),
+                         lambda r: (r.response, r.done_reason, r.eval_count))
+    chat = ChatRequest(model="tiny", messages=USER, options=GREEDY)
+    assert _same(run_everywhere(surfaces, "send", chat), lambda r: r.message.role) == "assistant"
