@@ -263,12 +263,12 @@ class Engine:
             history.insert(0, Message(role="system", content=record.system))
         if record.config.model_family == "qwen3" or m.name.model.startswith("deepseek-r1"):
             history = filter_think_tags(history)
-        do_truncate = req.truncate is not False
+        do_truncate = req.truncate is not False and self._overflow(opts) == "truncate"
         num_ctx = opts["num_ctx"]
 
         def build(run: Run, vocab: Any) -> str:
-            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
-                                            run.check_cancelled)
+            prompt, images, run.fitted = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
+                                                        run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
@@ -284,8 +284,14 @@ class Engine:
             vocabulary=partial(self._vocabulary, m),
             sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
             grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
-            truncate=req.truncate is not False, shift=req.shift is not False, started_ns=started,
+            truncate=req.truncate is not False, shift=req.shift is not False, overflow=self._overflow(opts),
+            started_ns=started,
         )
+
+    def _overflow(self, opts: Mapping[str, Any]) -> str:
+        """The request's context_overflow policy: its option (or the Modelfile's), else the setting, else
+        Ollama's truncation."""
+        return opts.get("context_overflow") or self.settings.context_overflow or "truncate"
 
     @staticmethod
     def _think(m: Model, think: bool | str | None) -> bool | str | None:
@@ -306,11 +312,12 @@ class Engine:
         num_ctx: int,
         truncate: bool,
         check: Callable[[], None] = lambda: None,
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], tuple[int, int] | None]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
-        System messages and the last message are always kept. Returns the prompt and the images (base64) of the
-        kept messages, which the prompt names with ``[img-N]`` tags.
+        System messages and the last message are always kept. Returns the prompt, the images (base64) of the
+        kept messages, which the prompt names with ``[img-N]`` tags, and, when messages were dropped, how many
+        and the token count of the whole chat (what the truncation report says).
 
         Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
         part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
@@ -320,6 +327,7 @@ class Engine:
         kw = {"think": think}
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
         rendered: dict[int, str] = {}
+        counted: dict[int, int] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
             check()
@@ -327,12 +335,13 @@ class Engine:
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str], tuple[int, int] | None]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
+            dropped = (start - sum(x.role == "system" for x in msgs[:start]), counted[0]) if start else None
             if start in rendered and not images:
-                return rendered[start], images
-            return render(start, tagged), images
+                return rendered[start], images, dropped
+            return render(start, tagged), images, dropped
 
         def fits(start: int) -> bool:
             text = rendered[start] = render(start)
@@ -341,7 +350,8 @@ class Engine:
             if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
                 return True
             check()
-            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
+            counted[start] = len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images
+            return counted[start] <= num_ctx
 
         last = len(msgs) - 1
         if not truncate or last < 1 or fits(0):
