@@ -490,9 +490,11 @@ class Engine:
         check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
                          self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
         asks = []
         for qid, question in questions.items():
-            text = strip_bos(vocab, self._render(m, m.template, messages=_decide.messages(state, question),
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
                                                  think=False))
             prompt = vocab.tokenize(text)
             forms = _decide.forms(question)
