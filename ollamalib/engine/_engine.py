@@ -502,7 +502,10 @@ class Engine:
             asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
         lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
-            finals = lease.runner.score_all([(ask.prompt, ask.continuations) for ask in asks])
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
         finally:
             lease.release()
         answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
