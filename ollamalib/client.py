@@ -32,6 +32,7 @@ from .requests import (
     PushRequest,
     Question,
     Request,
+    RerankRequest,
     ShowRequest,
     SystemOneContent,
     SystemOneRequest,
@@ -46,6 +47,7 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     SystemOneResponse,
@@ -324,6 +326,25 @@ class Client:
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return self._send(_call("/api/embeddings", EmbeddingsResponse, request))
 
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self._send(_call("/api/rerank", RerankResponse, request))
+
     def systemone(self, model: str = "", state: SystemOneContent = "",
                   questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
                   keep_alive: float | str | None = None) -> SystemOneResponse:
@@ -476,6 +497,25 @@ class AsyncClient:
         """POST /api/embeddings (legacy, one prompt)."""
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return await self._send(_call("/api/embeddings", EmbeddingsResponse, request))
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return await self._send(_call("/api/rerank", RerankResponse, request))
 
     async def systemone(self, model: str = "", state: SystemOneContent = "",
                         questions: Mapping[str, Question | Mapping[str, Any]] | None = None,

@@ -20,6 +20,7 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     SystemOneResponse,
@@ -41,6 +42,7 @@ API_METHODS = (
     "ps",
     "pull",
     "push",
+    "rerank",
     "show",
     "systemone",
 )
@@ -114,6 +116,20 @@ class OllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
 
     def systemone(
         self,
@@ -221,6 +237,20 @@ class AsyncOllamaAPI(Protocol):
         options: OptionsArg = None,
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
 
     async def systemone(
         self,

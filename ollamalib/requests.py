@@ -50,6 +50,7 @@ __all__ = [
     "PushRequest",
     "Question",
     "Request",
+    "RerankRequest",
     "ScoreQuestion",
     "ShowRequest",
     "SystemOneContent",
@@ -423,6 +424,40 @@ class EmbedRequest(_Loaded):
     def texts(self) -> list[str]:
         """The inputs as a list (an empty string is no input)."""
         return [self.input] if isinstance(self.input, str) and self.input else list(self.input or [])
+
+
+class RerankRequest(_Loaded):
+    """``/api/rerank``: order ``documents`` by relevance to ``query`` (a reranker model; see ollamalib.rerank)."""
+
+    go_name = "RerankRequest"
+    query: str = ""
+    documents: list[str] = Field(default_factory=list)
+    top_n: int | None = None
+    return_documents: bool | None = None
+    instruction: str | None = None
+    truncate: bool | None = None
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _documents(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v):
+            return list(v)
+        raise InvalidOptionError("documents must be a list of strings")
+
+    @field_validator("top_n")
+    @classmethod
+    def _top_n(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise InvalidOptionError("top_n must be a positive integer")
+        return v
+
+    @model_validator(mode="after")
+    def _some_documents(self) -> RerankRequest:
+        if not self.documents:
+            raise InvalidOptionError("documents must not be empty")
+        return self
 
 
 class EmbeddingsRequest(_Loaded):

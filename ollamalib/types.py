@@ -44,6 +44,8 @@ __all__ = [
     "ProcessModel",
     "ProcessResponse",
     "ProgressResponse",
+    "RerankResponse",
+    "RerankResult",
     "ShowResponse",
     "StatusResponse",
     "SubscriptableModel",
@@ -262,6 +264,25 @@ class ChatResponse(_Metrics):
 class EmbedResponse(SubscriptableModel):
     model: str = ""
     embeddings: list[list[float]] = Field(default_factory=list)
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+
+
+class RerankResult(SubscriptableModel):
+    """One document's relevance: its index in the request, its score, and its text when asked for."""
+
+    index: int = 0
+    relevance_score: float = 0.0
+    document: str | None = None
+
+
+class RerankResponse(SubscriptableModel):
+    """``/api/rerank``: results by descending ``relevance_score``; ``truncated`` lists documents cut to fit."""
+
+    model: str = ""
+    results: list[RerankResult] = Field(default_factory=list)
+    truncated: list[int] | None = None
     total_duration: int | None = None
     load_duration: int | None = None
     prompt_eval_count: int | None = None

@@ -30,6 +30,7 @@ __all__ = [
     "OA_EMBED",
     "PULL",
     "PUSH",
+    "RERANK",
     "SHOW",
     "SYSTEMONE",
 ]
@@ -179,6 +180,24 @@ EMBED = Struct(
         "options": OPTIONS_MAP,
     },
     required=("model",),
+)
+RERANK = Struct(
+    "RerankRequest",
+    {
+        "model": String(),
+        "query": String(),
+        # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
+        "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
+            Schema(type=OpenAPIType.STRING),
+            Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})]))),
+        "top_n": Int(),
+        "return_documents": Bool(),
+        "instruction": String(),
+        "truncate": Bool(),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+    },
+    required=("model", "query", "documents"),
 )
 EMBEDDINGS = Struct(
     "EmbeddingRequest",

@@ -20,6 +20,7 @@ from ..requests import (
     EmbedRequest,
     GenerateRequest,
     Question,
+    RerankRequest,
     SystemOneContent,
     SystemOneRequest,
 )
@@ -33,6 +34,7 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     SystemOneResponse,
@@ -172,6 +174,28 @@ class AsyncEngine:
     async def embeddings_request(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         """Engine.embeddings_request in a worker thread."""
         return await anyio.to_thread.run_sync(self.engine.embeddings_request, request, limiter=self._waiting())
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return await self.rerank_request(request)
+
+    async def rerank_request(self, request: RerankRequest) -> RerankResponse:
+        """Engine.rerank_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.rerank_request, request, limiter=self._waiting())
 
     async def systemone(
         self,

@@ -18,6 +18,7 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
+from ..rerank import reranker_for
 from ..requests import (
     ChatRequest,
     CreateRequest,
@@ -25,6 +26,7 @@ from ..requests import (
     EmbedRequest,
     GenerateRequest,
     Question,
+    RerankRequest,
     SystemOneContent,
     SystemOneRequest,
 )
@@ -42,6 +44,7 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
     SystemOneResponse,
@@ -61,6 +64,7 @@ from ._args import (
     now,
 )
 from ._images import decode_image, tag_images
+from ._rerank import Pairs, answer_tokens, generative_scores, order
 from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
@@ -463,6 +467,56 @@ class Engine:
         finally:
             lease.release()
         return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    # -- rerank ------------------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        """Order ``documents`` by relevance to ``query`` with a reranker model (a cross-encoder, or a generative
+        reranker judging each pair yes/no); ``top_n`` keeps the best, ``return_documents`` adds their text."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self.rerank_request(request)
+
+    def rerank_request(self, req: RerankRequest) -> RerankResponse:
+        """Run a rerank request (what ``rerank`` does once it has built it)."""
+        started = time.perf_counter_ns()
+        if not req.model:
+            raise ModelNotFoundError(req.model)
+        m = self._model(req.model)
+        reranker = reranker_for(m.record, m.info)
+        if reranker is None:
+            raise CapabilityError(f'"{req.model}" does not support rerank')
+        vocab = self._vocabulary(m)
+        opts = self._merged_options(m, req.options_dict())
+        cross = reranker.kind == "cross-encoder"
+        lease = self._acquire(m, opts, req.keep_alive)
+        try:
+            runner = lease.runner
+            if cross:
+                pairs = Pairs(vocab, reranker, req, runner.max_input_tokens)
+                scores = [float(v[0]) for v in runner.rank(pairs.inputs)]
+            else:
+                answers = answer_tokens(vocab, reranker)
+                pairs = Pairs(vocab, reranker, req, runner.context_length - max(map(len, answers)))
+                scores = generative_scores(runner.score_all([(p, answers) for p in pairs.inputs]))
+        finally:
+            lease.release()
+        if any(math.isnan(v) or math.isinf(v) for v in scores):
+            raise OllamalibError("rerank score contains NaN or Inf values")
+        return order(req, req.model, scores, pairs, started, lease.load_duration_ns, time.perf_counter_ns())
 
     # -- decisions ---------------------------------------------------------------------------------------
 
