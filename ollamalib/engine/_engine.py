@@ -544,9 +544,11 @@ class Engine:
         check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
                          self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
         asks = []
         for qid, question in questions.items():
-            text = strip_bos(vocab, self._render(m, m.template, messages=_decide.messages(state, question),
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
                                                  think=False))
             prompt = vocab.tokenize(text)
             forms = _decide.forms(question)
@@ -554,7 +556,10 @@ class Engine:
             asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
         lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
-            finals = lease.runner.score_all([(ask.prompt, ask.continuations) for ask in asks])
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
         finally:
             lease.release()
         answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
