@@ -18,7 +18,18 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
-from ..requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
+from ..rerank import reranker_for
+from ..requests import (
+    ChatRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    RerankRequest,
+    SystemOneContent,
+    SystemOneRequest,
+)
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
@@ -33,10 +44,14 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
+    SystemOneUsage,
     Tool,
 )
+from . import _decide
 from ._args import (
     FormatArg,
     KeepAlive,
@@ -49,6 +64,7 @@ from ._args import (
     now,
 )
 from ._images import decode_image, tag_images
+from ._rerank import Pairs, answer_tokens, generative_scores, order
 from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
@@ -451,6 +467,105 @@ class Engine:
         finally:
             lease.release()
         return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    # -- rerank ------------------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        """Order ``documents`` by relevance to ``query`` with a reranker model (a cross-encoder, or a generative
+        reranker judging each pair yes/no); ``top_n`` keeps the best, ``return_documents`` adds their text."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self.rerank_request(request)
+
+    def rerank_request(self, req: RerankRequest) -> RerankResponse:
+        """Run a rerank request (what ``rerank`` does once it has built it)."""
+        started = time.perf_counter_ns()
+        if not req.model:
+            raise ModelNotFoundError(req.model)
+        m = self._model(req.model)
+        reranker = reranker_for(m.record, m.info)
+        if reranker is None:
+            raise CapabilityError(f'"{req.model}" does not support rerank')
+        vocab = self._vocabulary(m)
+        opts = self._merged_options(m, req.options_dict())
+        cross = reranker.kind == "cross-encoder"
+        lease = self._acquire(m, opts, req.keep_alive)
+        try:
+            runner = lease.runner
+            if cross:
+                pairs = Pairs(vocab, reranker, req, runner.max_input_tokens)
+                scores = [float(v[0]) for v in runner.rank(pairs.inputs)]
+            else:
+                answers = answer_tokens(vocab, reranker)
+                pairs = Pairs(vocab, reranker, req, runner.context_length - max(map(len, answers)))
+                scores = generative_scores(runner.score_all([(p, answers) for p in pairs.inputs]))
+        finally:
+            lease.release()
+        if any(math.isnan(v) or math.isinf(v) for v in scores):
+            raise OllamalibError("rerank score contains NaN or Inf values")
+        return order(req, req.model, scores, pairs, started, lease.load_duration_ns, time.perf_counter_ns())
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        """Answer typed questions about ``state`` (Ollama's /v1/systemone): each answer comes from the model's
+        probabilities of the allowed answers (choice options, true/false, score levels), not from sampling."""
+        return self.systemone_request(SystemOneRequest(model=model, state=state, questions=questions,
+                                                       keep_alive=keep_alive))
+
+    def systemone_request(self, req: SystemOneRequest) -> SystemOneResponse:
+        """Run a decision request (what ``systemone`` does once it has built it); no streaming."""
+        if not req.model:
+            raise InvalidNameError("model is required")
+        m = self._model(req.model)
+        if "completion" not in m.capabilities:
+            raise CapabilityError(f'"{req.model}" does not support systemone')
+        questions = req.questions or {}
+        state = req.state if req.state is not None else ""
+        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
+                         self.settings.max_prompt_bytes)
+        vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
+        asks = []
+        for qid, question in questions.items():
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
+                                                 think=False))
+            prompt = vocab.tokenize(text)
+            forms = _decide.forms(question)
+            conts = [_decide.continuation_tokens(vocab.tokenize, text, prompt, form) for group in forms for form in group]
+            asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
+        try:
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
+        finally:
+            lease.release()
+        answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
+                   for ask, final in zip(asks, finals)}
+        usage = SystemOneUsage(input_tokens=sum(len(ask.prompt) for ask in asks), output_tokens=len(asks))
+        return SystemOneResponse(model=req.model, answers=answers, usage=usage)
 
     def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """The prompt a generate or chat request would give the model, and how many images it carries, without
