@@ -17,6 +17,7 @@ import os
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -67,6 +68,7 @@ _THINK_HELP = '"high", "medium", "low", "max", true, or false'
 _DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _GO_TYPES: dict[Any, str] = {str: "string", bool: "bool", int: "int", float: "float64"}
+_WIRE: ContextVar[dict[str, Any] | None] = ContextVar("ollamalib_request_wire", default=None)
 
 
 def json_kind(value: Any) -> str:
@@ -220,10 +222,8 @@ def to_options(value: Any) -> Options | None:
                                  "map[string]interface {}")
     try:
         return Options.model_construct(**validate_options(value))
-    except InvalidOptionError as exc:  # Ollama finds these while scheduling (handleScheduleError): status 500
-        if "status_code" not in vars(exc):  # unless the error set its own (a bad choice is plain bad input)
-            exc.status_code = 500
-        raise
+    except InvalidOptionError as exc:
+        raise exc.scheduled() from None
 
 
 # --- the models ---------------------------------------------------------------------------------------------
@@ -252,9 +252,16 @@ class Request(CheckedModel):
                                   f"{cls.go_name or cls.__name__}.{wire} of type {go}")
 
     @classmethod
-    def from_wire(cls, body: Mapping[str, Any]) -> Any:
-        """The request a decoded JSON body describes; strings are never read as local file paths."""
-        return cls.model_validate(dict(body), context={"wire": True})
+    def from_wire(cls, body: Mapping[str, Any], *, max_messages: int | None = None) -> Any:
+        """The request a decoded JSON body describes; strings are never read as local file paths.
+
+        ``max_messages`` (Settings.max_messages) refuses a longer chat before any message is converted.
+        """
+        token = _WIRE.set({"wire": True, "max_messages": max_messages})
+        try:  # a context var, not model_validate(context=): CheckedModel's own __init__ would drop that
+            return cls.model_validate(dict(body))
+        finally:
+            _WIRE.reset(token)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body Ollama's API takes for this request (aliases applied, unset fields left out)."""
@@ -385,6 +392,9 @@ class ChatRequest(_Inference):
     @field_validator("messages", mode="before")
     @classmethod
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
+        limit = _context(info).get("max_messages")
+        if limit is not None and isinstance(v, Sequence):
+            check_message_count(v, limit)
         return _messages(v, _local(info))
 
     @field_validator("tools", mode="before")
@@ -685,6 +695,13 @@ class _ResolvesCreate(typing.Protocol):
     def create_args(self, base_dir: str | os.PathLike[str] | None = None) -> Any: ...
 
 
+def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
+    """At most ``limit`` messages in one chat (Settings.max_messages)."""
+    if messages is not None and len(messages) > limit:
+        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
+                                 "(OLLAMALIB_MAX_MESSAGES)")
+
+
 def _messages(value: Any, paths: bool) -> Any:
     if value is None or isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         return value
@@ -693,7 +710,12 @@ def _messages(value: Any, paths: bool) -> Any:
 
 def _local(info: ValidationInfo) -> bool:
     """Whether a request was built in this process (image strings may name local files), not read from a body."""
-    return not (info.context or {}).get("wire")
+    return not _context(info).get("wire")
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    """How the request is being built: ``from_wire``'s settings (``wire``, ``max_messages``), else none."""
+    return info.context or _WIRE.get() or {}
 
 
 def _valid_relative_path(name: str) -> bool:

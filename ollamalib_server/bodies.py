@@ -10,11 +10,11 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
+from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
 from ollamalib.requests import THINK_LEVELS
 
 from .decode import AnyValue, Bool, Custom, Float, Int, Map, Slice, String, Struct, json_kind
-from .errors import APIError
 
 __all__ = [
     "CHAT",
@@ -40,7 +40,7 @@ __all__ = [
 
 def _base64(value: Any) -> Any:
     if not isinstance(value, str):  # the content is checked by the request model (ollamalib.requests.to_image)
-        raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
+        raise InvalidOptionError(f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
     return value
 
 

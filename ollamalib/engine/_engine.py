@@ -29,6 +29,7 @@ from ..requests import (
     RerankRequest,
     SystemOneContent,
     SystemOneRequest,
+    check_message_count,
 )
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
@@ -56,7 +57,6 @@ from ._args import (
     FormatArg,
     KeepAlive,
     OptionsArg,
-    check_message_count,
     check_text_size,
     filter_think_tags,
     message_texts,
