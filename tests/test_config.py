@@ -111,3 +111,12 @@ def test_input_limits_from_the_environment():
     assert Settings.from_env({}).max_grammar_repeats == 100_000
     assert Settings.from_env({"OLLAMALIB_MAX_GRAMMAR_REPEATS": "500"}).max_grammar_repeats == 500
     assert Settings.from_env({"OLLAMALIB_MAX_GRAMMAR_REPEATS": "junk"}).max_grammar_repeats == 100_000
+
+
+def test_prompt_cache_size_from_the_environment():
+    assert Settings.from_env({}).cache_ram_mib == 2048
+    assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "512"}).cache_ram_mib == 512
+    assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "0"}).cache_ram_mib == 0
+    assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "-3"}).cache_ram_mib == 0
+    assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "lots"}).cache_ram_mib == 2048
+    assert Settings.from_env({}).as_env()["OLLAMALIB_CACHE_RAM"] == "2048"

@@ -724,6 +724,7 @@ class Engine:
             projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
+            prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
         )
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())

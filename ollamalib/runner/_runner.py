@@ -95,6 +95,13 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
                          options.flash_attention, options.kv_cache_type, n_outputs_max=seqs)
 
 
+def _exact_replay(sampling: SamplingOptions) -> bool:
+    """Whether a prompt cached whole is re-read exactly (see ``SamplingOptions.exact_replay``)."""
+    if sampling.exact_replay is not None:
+        return sampling.exact_replay
+    return sampling.seed is not None and sampling.seed != -1 and sampling.temperature > 0
+
+
 class Runner:
     """A model loaded with fixed LoadOptions.
 
@@ -143,7 +150,8 @@ class Runner:
                 if options.projector:
                     self._projector = Projector(model, Path(options.projector), n_threads=params.n_threads)
                 self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=params.n_batch, projector=self._projector)
+                                        num_batch=params.n_batch, projector=self._projector,
+                                        cache_bytes=max(0, options.prompt_cache_bytes))
         except BaseException:
             self._free()
             raise
@@ -253,7 +261,7 @@ class Runner:
                 seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
                 num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
                 logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
-                images=dict(images),
+                images=dict(images), replay=_exact_replay(sampling),
             )
             self._loop.submit(job)
         return seq
@@ -280,6 +288,7 @@ class Runner:
         slots = loop.slots
         cached = [len(s.cache) for s in slots]
         jobs = [s.job for s in slots]
+        cache = loop.cache
         return RunnerStats(
             slots_total=len(slots),
             slots_in_use=sum(1 for job in jobs if job is not None and not job.seq.cancelled),
@@ -296,6 +305,11 @@ class Runner:
             slot_cached_tokens=cached,
             context_length=self.context_length,
             size=self._size,
+            prompt_cache_hits=cache.hits if cache else 0,
+            prompt_cache_misses=cache.misses if cache else 0,
+            prompt_cache_tokens=cache.tokens_restored if cache else 0,
+            prompt_cache_bytes=cache.bytes if cache else 0,
+            prompt_cache_entries=len(cache) if cache else 0,
         )
 
     @property

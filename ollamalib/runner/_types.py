@@ -40,6 +40,7 @@ class LoadOptions:
     projector: str | None = None  # multimodal projector (mmproj) GGUF path: images become prompt input
     flash_attention: bool | None = None  # None: llama.cpp decides
     kv_cache_type: str = "f16"
+    prompt_cache_bytes: int = 0  # host RAM for KV states of prefixes that lost their slot (0: no prompt cache)
 
 
 @dataclass
@@ -62,6 +63,10 @@ class SamplingOptions:
     grammar: str | None = None  # GBNF text, rule "root"
     logprobs: bool = False
     top_logprobs: int = 0
+    exact_replay: bool | None = None
+    """A prompt cached whole re-reads its last chunk as it was first read, so the logits (and a seeded request's
+    output) are exactly the first run's; otherwise only its last token is evaluated (faster, logits differ in the
+    last bits). None: only for a seeded request that samples (a fixed seed and temperature > 0)."""
 
 
 class TokenLogprob(TypedDict, total=False):
@@ -128,6 +133,11 @@ class RunnerStats:
     slot_cached_tokens: list[int]
     context_length: int
     size: int
+    prompt_cache_hits: int = 0  # requests that got their prefix from the host-RAM prompt cache
+    prompt_cache_misses: int = 0  # requests with an uncached prompt the cache could have served and did not
+    prompt_cache_tokens: int = 0  # prompt tokens restored from the cache instead of being evaluated
+    prompt_cache_bytes: int = 0  # bytes the cache holds now
+    prompt_cache_entries: int = 0
 
     @property
     def kv_cache_usage_ratio(self) -> float:
