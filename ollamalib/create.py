@@ -24,6 +24,7 @@ from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
     MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_DRAFT,
     MEDIA_TYPE_LICENSE,
     MEDIA_TYPE_MANIFEST,
     MEDIA_TYPE_MESSAGES,
@@ -48,6 +49,7 @@ _REPLACED_BY_NEW = {
     "messages": (MEDIA_TYPE_MESSAGES,),
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
+    "draft": (MEDIA_TYPE_DRAFT,),
 }
 Quantizer = Callable[[Path, Path, str], object]
 """Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
@@ -60,6 +62,7 @@ def create_model(
     from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
+    draft_files: Mapping[str, str] | None = None,
     template: str | None = None,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
@@ -78,13 +81,17 @@ def create_model(
 
     ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
 
+    ``draft_files`` (file name -> blob digest of one GGUF) becomes the draft layer: a smaller model with the same
+    vocabulary that the runner uses for speculative decoding.
+
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
     """
     if claim is None:
         with store.claim() as own:
             yield from create_model(
-                store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
+                store, name, from_=from_, files=files, adapters=adapters, draft_files=draft_files, template=template,
+                system=system,
                 parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
                 templates_dir=templates_dir, quantizer=quantizer, claim=own,
             )
@@ -180,6 +187,14 @@ def create_model(
             yield ProgressResponse(status="converting adapter")
             adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
+    if draft_files:
+        if len(draft_files) != 1:
+            raise ModelfileError("a draft model must be a single GGUF file")
+        ((filename, digest),) = draft_files.items()
+        _check_relative(filename)
+        layer = _blob_layer(store, digest, MEDIA_TYPE_DRAFT, seen, claim)
+        _read_gguf(store.blob_path(layer.digest))  # a GGUF with all its tensor data, checked now, not at load
+        replace("draft", [layer])
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
         replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen, claim) for t in texts])
@@ -398,6 +413,8 @@ def modelfile_arguments(
         adapters[path.name] = str(store.put_blob_file(path, claim=claim))
     if adapters:
         kw["adapters"] = adapters
+    for value in modelfile.drafts[-1:]:  # DRAFT <path or model name>: its weights become the draft layer
+        kw["draft_files"] = _draft_files(value, base, store, claim)
     if modelfile.template is not None:
         kw["template"] = modelfile.template
     if modelfile.system is not None:
@@ -411,6 +428,20 @@ def modelfile_arguments(
     if modelfile.requires is not None:
         kw["requires"] = modelfile.requires
     return kw
+
+
+def _draft_files(value: str, base: Path, store: ModelStore, claim: Claim | None) -> dict[str, str]:
+    """A DRAFT value as a ``draft_files`` map: a local GGUF is stored as a blob, a model name gives its weights."""
+    path = resolve_path(value, base)
+    if path is not None and path.is_file():
+        return {path.name: str(store.put_blob_file(path, claim=claim))}
+    if path is not None and path.exists():
+        raise ModelfileError(f"a draft model must be a single GGUF file: {value}")
+    stored = store.claim_model(value, claim) if claim is not None else store.resolve(value)
+    layer = next((la for la in stored.manifest.layers if la.mediaType == MEDIA_TYPE_MODEL), None)
+    if layer is None:
+        raise ModelfileError(f"draft model {value} has no weights layer")
+    return {"model.gguf": layer.digest}
 
 
 def create_from_modelfile(

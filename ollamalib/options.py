@@ -71,10 +71,13 @@ _SPECS = (
     OptionSpec("presence_penalty", "float", 0.0, False, "penalty for tokens already present"),
     OptionSpec("frequency_penalty", "float", 0.0, False, "penalty scaled by token frequency"),
     OptionSpec("stop", "list", None, False, "stop sequences (a list; repeat PARAMETER stop to add more)"),
+    # ollamalib's own (after Ollama's options, in their order)
+    OptionSpec("draft_ngram", "int", None, False,
+               "speculative decoding by n-gram prompt lookup with n-grams of up to this many tokens; 0 off"),
 )
 
 OPTIONS: Mapping[str, OptionSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
-"""Every option Ollama accepts, by JSON name, in api/types.go order."""
+"""Every option Ollama accepts, by JSON name, in api/types.go order, then ollamalib's own (``draft_ngram``)."""
 
 RUNNER_OPTIONS: frozenset[str] = frozenset(spec.name for spec in _SPECS if spec.runner)
 """Options fixed when a model is loaded; changing one means reloading the runner."""

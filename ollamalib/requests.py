@@ -432,6 +432,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -457,7 +458,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():

@@ -38,6 +38,7 @@ def test_option_table_matches_ollama_options_struct():
         "num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread", "draft_num_predict",
         "num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
         "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop",
+        "draft_ngram",  # ollamalib's own, after Ollama's
     ]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OPTIONS.items()}
     assert {k for k, v in kinds.items() if v == "float"} == {

@@ -61,6 +61,8 @@ def create_arguments(api: Any, modelfile: Any, base: Path, view: ProgressView) -
         kw["files"] = {Path(f).name: _upload(api, Path(f), view) for f in args.files}
     if args.adapters:
         kw["adapters"] = {Path(f).name: _upload(api, Path(f), view) for f in args.adapters}
+    if args.draft_files:
+        kw["draft_files"] = {Path(f).name: _upload(api, Path(f), view) for f in args.draft_files}
     if args.template is not None:
         kw["template"] = args.template
     if args.system is not None:
