@@ -117,6 +117,7 @@ class Final:
     logprobs: list[TokenLogprob] | None = None
     draft_count: int = 0
     draft_accepted_count: int = 0
+    scores: list[list[float]] | None = None  # a scoring request: each continuation's per-token log probabilities
 
 
 @dataclass
