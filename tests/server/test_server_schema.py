@@ -26,7 +26,7 @@ from schemathesis import GenerationMode  # noqa: E402
 from srvutil import build_store, start_server_process  # noqa: E402
 
 OPTION_TYPE_ERROR = re.compile(r'option \\"\w+\\" must be of ')
-MODELS = [None, "tiny", "hello", "tiny-embed", "toolbot", "jsonbot"]
+MODELS = [None, "tiny", "hello", "tiny-embed", "toolbot", "jsonbot", "tiny-rerank"]
 EXCLUDED = {("POST", "/api/pull"), ("POST", "/api/push"), ("DELETE", "/api/delete")}
 
 
@@ -71,6 +71,8 @@ OPERATIONS = [
     ("HEAD", "/api/ready"),
     ("POST", "/v1/responses"), ("GET", "/v1/responses/{rid}"), ("DELETE", "/v1/responses/{rid}"),
     ("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"),
+    ("POST", "/api/rerank"), ("POST", "/v1/rerank"),
+    ("POST", "/v1/systemone"),
 ]
 
 
