@@ -116,11 +116,18 @@ def _call(path: str, cls: type[Any] | None, request: Request, stream: bool | Non
 
 
 def _generate(stream: bool, **kw: Any) -> _Call:
-    return _call("/api/generate", GenerateResponse, GenerateRequest(**kw), stream)
+    return _typed(GenerateRequest(**kw), stream)
 
 
 def _chat(stream: bool, **kw: Any) -> _Call:
-    return _call("/api/chat", ChatResponse, ChatRequest(**kw), stream)
+    return _typed(ChatRequest(**kw), stream)
+
+
+def _typed(request: GenerateRequest | ChatRequest, stream: bool) -> _Call:
+    """The call for a generate or chat request (``send``, and what ``generate`` and ``chat`` build)."""
+    if isinstance(request, GenerateRequest):
+        return _call("/api/generate", GenerateResponse, request, stream)
+    return _call("/api/chat", ChatResponse, request, stream)
 
 
 def _create(stream: bool, **kw: Any) -> _Call:
@@ -312,6 +319,10 @@ class Client:
                      truncate=truncate, shift=shift)
         return self._send(call, stream=stream)
 
+    def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """POST a typed generate or chat request (Engine.send over HTTP)."""
+        return self._send(_typed(request, stream), stream=stream)
+
     def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
               options: OptionsArg = None, keep_alive: float | str | None = None,
               dimensions: int | None = None) -> EmbedResponse:
@@ -483,6 +494,10 @@ class AsyncClient:
                      options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
                      truncate=truncate, shift=shift)
         return await self._send(call, stream=stream)
+
+    async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """POST a typed generate or chat request (AsyncEngine.send over HTTP)."""
+        return await self._send(_typed(request, stream), stream=stream)
 
     async def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
                     options: OptionsArg = None, keep_alive: float | str | None = None,

@@ -220,7 +220,7 @@ def _choice(spec: OptionSpec, value: str) -> str:
     if value.lower() in spec.choices:
         return value.lower()
     allowed = " or ".join(go_quote(c) for c in spec.choices)
-    raise InvalidOptionError(f"invalid {spec.name} value: {go_quote(value)} (must be {allowed})")
+    raise InvalidOptionError(f"invalid {spec.name} value: {go_quote(value)} (must be {allowed})", status_code=400)
 
 
 def merge_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -221,7 +221,8 @@ def to_options(value: Any) -> Options | None:
     try:
         return Options.model_construct(**validate_options(value))
     except InvalidOptionError as exc:  # Ollama finds these while scheduling (handleScheduleError): status 500
-        exc.status_code = 500
+        if "status_code" not in vars(exc):  # unless the error set its own (a bad choice is plain bad input)
+            exc.status_code = 500
         raise
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ollamalib import AsyncClient, AsyncEngine, Client, Engine
+from ollamalib.requests import ChatRequest, GenerateRequest
 from ollamalib.errors import (
     CapabilityError,
     InvalidOptionError,
@@ -151,3 +152,13 @@ def test_good_requests_answer_alike(surfaces, tmp_path: Path):
     choice = _same(run_everywhere(surfaces, "systemone", "tiny", {"sky": "blue"}, {**NOUL, **decision}),
                    lambda r: (r.answers["c"].choice, sorted(r.answers), r.usage.output_tokens))
     assert choice == (choice[0], ["c", "q"], 2) and choice[0] in ("red", "blue")
+
+
+def test_send_takes_the_typed_request_everywhere(surfaces):
+    """``send(request)``, which the CLI uses, answers as ``generate``/``chat`` do on all four surfaces."""
+    request = GenerateRequest(model="tiny", prompt="Hello", options=GREEDY)
+    sent = _same(run_everywhere(surfaces, "send", request), lambda r: (r.response, r.done_reason, r.eval_count))
+    assert sent == _same(run_everywhere(surfaces, "generate", "tiny", "Hello", options=GREEDY),
+                         lambda r: (r.response, r.done_reason, r.eval_count))
+    chat = ChatRequest(model="tiny", messages=USER, options=GREEDY)
+    assert _same(run_everywhere(surfaces, "send", chat), lambda r: r.message.role) == "assistant"
