@@ -379,7 +379,7 @@ class Client:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -388,7 +388,7 @@ class Client:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return self._send(call, stream=stream)
 
     def create_blob(self, path: str | Path) -> str:
@@ -555,7 +555,7 @@ class AsyncClient:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -564,7 +564,7 @@ class AsyncClient:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return await self._send(call, stream=stream)
 
     async def create_blob(self, path: str | Path) -> str:

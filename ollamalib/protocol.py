@@ -162,6 +162,7 @@ class OllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]: ...
 
     def create_blob(self, path: str | Path) -> str: ...
@@ -283,6 +284,7 @@ class AsyncOllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]: ...
 
     async def create_blob(self, path: str | Path) -> str: ...

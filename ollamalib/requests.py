@@ -602,6 +602,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -623,7 +624,7 @@ class CreateRequest(_Named):
     ) -> CreateRequest:
         """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
 
-        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER paths are
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER/DRAFT paths are
         resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
         (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
         """
@@ -634,6 +635,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -650,7 +652,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():

@@ -212,6 +212,7 @@ CREATE = Struct(
         "from": String(),
         "files": Map(String()),
         "adapters": Map(String()),
+        "draft_files": Map(String()),
         "template": String(),
         "system": String(),
         "license": AnyValue(

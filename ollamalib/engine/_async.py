@@ -252,9 +252,10 @@ class AsyncEngine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
-                       parameters, messages, requires=requires)
+                       parameters, messages, requires=requires, draft_files=draft_files)
         if stream:
             events = await self._run(call, stream=True)
             return _athread_iter(lambda: events)

@@ -654,22 +654,24 @@ class Engine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
 
         A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
         Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
+        ``draft_files`` ({file name: blob digest} of one GGUF) is a draft model for speculative decoding.
         """
         ModelName.parse(model)
         events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
-                                     parameters, messages, requires)
+                                     parameters, messages, requires, draft_files)
         return events if stream else _last(events)
 
     def _create_events(
         self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
-        requires: str | None,
+        requires: str | None, draft_files: dict[str, str] | None = None,
     ) -> Iterator[ProgressResponse]:
         from ..create import Quantizer, create_from_request
 
@@ -681,7 +683,7 @@ class Engine:
             yield from self._pull_events(str(from_), False)
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
-                            messages=messages, requires=requires)
+                            messages=messages, requires=requires, draft_files=draft_files)
         yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
@@ -813,7 +815,8 @@ class Engine:
 
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
-        opts = merge_options(default_options(self.settings.context_length), m.record.parameters, request)
+        defaults = default_options(self.settings.context_length, has_draft=m.record.draft is not None)
+        opts = merge_options(defaults, m.record.parameters, request)
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
         if m.record.projectors:
@@ -847,10 +850,12 @@ class Engine:
             projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
+            draft=str(m.record.draft) if m.record.draft and not embedding else None,
             prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
         )
         rec = m.record
-        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
+        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
+                   if p and p.is_file())
         return LoadSpec(
             key=runner_key(rec),
             model_path=rec.model_path or Path(),
@@ -907,12 +912,16 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
         num_keep=opts.get("num_keep", 4),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        draft_num_predict=opts.get("draft_num_predict", -1),
+        draft_ngram=opts.get("draft_ngram", 0),
     )
 
 
-def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """A runner's identity: weights, adapters and projectors (one runner for generation and embeddings)."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)))
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
+    """A runner's identity: weights, adapters, projectors and draft model (one runner for generation and
+    embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)),
+            str(record.draft or ""))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import ctypes
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import llama_cpp.llama_cpp as C
 import numpy as np
 
-__all__ = ["CachedPrompt", "PromptCache", "common_prefix"]
+from ._llama import common_prefix
 
-
-def common_prefix(a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> int:
-    """How many leading tokens ``a`` and ``b`` share."""
-    n = min(len(a), len(b))
-    if n == 0:
-        return 0
-    diff = np.asarray(a[:n]) != np.asarray(b[:n])
-    return int(diff.argmax()) if diff.any() else n
+__all__ = ["CachedPrompt", "PromptCache"]
 
 
 @dataclass(eq=False)

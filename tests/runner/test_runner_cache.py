@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ollamalib.runner import Final, LoadOptions, Runner, SamplingOptions
-from ollamalib.runner._cache import PromptCache, common_prefix
+from ollamalib.runner._cache import PromptCache
+from ollamalib.runner._llama import common_prefix
 
 GREEDY = SamplingOptions(temperature=0, num_predict=12)
 CACHE = 64 << 20
