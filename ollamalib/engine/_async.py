@@ -112,6 +112,7 @@ class AsyncEngine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -124,7 +125,7 @@ class AsyncEngine:
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format, options=options,
             keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
         )
         return await self.send(request, stream=stream)
