@@ -125,8 +125,9 @@ class AsyncEngine:
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return await self.send(request, stream=stream)
 

@@ -169,8 +169,9 @@ class Engine:
         that one, with arguments valid against its schema); forced calls are enforced with a grammar.
         """
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return self.send(request, stream=stream)
 
