@@ -17,9 +17,10 @@ from typing import Any
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
 from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
-from .modelfile import Modelfile, files_for_model, resolve_path
+from .modelfile import Modelfile, files_for_model
 from .names import Digest, ModelName
 from .options import params_json, validate_options
+from .requests import CreateRequest
 from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
@@ -40,7 +41,7 @@ from .types import (
     ProgressResponse,
 )
 
-__all__ = ["create_from_modelfile", "create_model", "modelfile_arguments"]
+__all__ = ["create_from_modelfile", "create_from_request", "create_model"]
 
 _REPLACED_BY_NEW = {
     "template": (MEDIA_TYPE_TEMPLATE, MEDIA_TYPE_PROMPT),
@@ -363,54 +364,17 @@ def _quantized_size(source_size: int, source_type: str, target: str) -> int:
     return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
 
 
-def modelfile_arguments(
-    modelfile: Modelfile, base_dir: str | Path, store: ModelStore, claim: Claim | None = None
-) -> dict[str, Any]:
-    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs (claimed
-    in ``claim`` when given)."""
-    base = Path(base_dir)
-    kw: dict[str, Any] = {}
-    froms = modelfile.froms
-    if not froms:
-        raise ModelfileError("no FROM line")
-    files: dict[str, str] = {}
-    for value in froms:
-        path = resolve_path(value, base)
-        if Digest.is_valid(value):
-            kw["from_"] = value
-        elif path is not None and path.is_file():
-            files[path.name] = str(store.put_blob_file(path, claim=claim))
-        elif path is not None and path.is_dir():
-            files.update(_store_folder(store, path, set()))
-        else:
-            kw["from_"] = value
-    if files:
-        kw["files"] = files
-    adapters: dict[str, str] = {}
-    for value in modelfile.adapters:
-        path = resolve_path(value, base)
-        if path is not None and path.is_dir():
-            convert.check_adapter_dir(path)
-            adapters.update({p.name: str(store.put_blob_file(p, claim=claim)) for p in convert.adapter_files(path)})
-            continue
-        if path is None or not path.is_file():
-            raise ModelfileError(f"adapter file not found: {value}")
-        adapters[path.name] = str(store.put_blob_file(path, claim=claim))
-    if adapters:
-        kw["adapters"] = adapters
-    if modelfile.template is not None:
-        kw["template"] = modelfile.template
-    if modelfile.system is not None:
-        kw["system"] = modelfile.system
-    if modelfile.parameters:
-        kw["parameters"] = modelfile.parameters
-    if modelfile.messages:
-        kw["messages"] = [Message(role=role, content=content) for role, content in modelfile.messages]
-    if modelfile.license:
-        kw["license"] = modelfile.license
-    if modelfile.requires is not None:
-        kw["requires"] = modelfile.requires
-    return kw
+def create_from_request(
+    store: ModelStore, request: CreateRequest, *, templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None, claim: Claim | None = None,
+) -> Iterator[ProgressResponse]:
+    """``create_model`` for a typed request (the Engine's and the Modelfile's way in)."""
+    yield from create_model(
+        store, request.model, from_=request.from_, files=request.files, adapters=request.adapters,
+        template=request.template, system=request.system, parameters=request.parameters or None,
+        messages=request.messages or None, license=request.license, requires=request.requires,
+        quantize=request.quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim,
+    )
 
 
 def create_from_modelfile(
@@ -426,11 +390,13 @@ def create_from_modelfile(
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
     with store.claim() as claim:
-        kw = modelfile_arguments(mf, base_dir, store, claim)
+        request = CreateRequest.from_modelfile(
+            mf, str(name), lambda path: str(store.put_blob_file(path, claim=claim)), base_dir=base_dir,
+            quantize=quantize,
+        )
         try:
-            yield from create_model(
-                store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim, **kw
-            )
+            yield from create_from_request(store, request, templates_dir=templates_dir, quantizer=quantizer,
+                                           claim=claim)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

@@ -17,6 +17,7 @@ __all__ = [
     "BlobNotFoundError",
     "CapabilityError",
     "ContextLengthError",
+    "ContextOverflowError",
     "ConversionError",
     "DigestMismatchError",
     "ImageError",
@@ -209,6 +210,33 @@ class ContextLengthError(OllamalibError, ValueError):
     wire = ((400, r"context length|prompt is longer than"),)
 
 
+class ContextOverflowError(ContextLengthError):
+    """A prompt that does not fit the context under the ``error`` overflow policy (``context_overflow``).
+
+    Worded as llama-server words it, with its counts, so clients written against llama-server recognise it;
+    the server adds ``n_prompt_tokens``, ``n_ctx`` and ``error_type`` to each API's error body.
+    """
+
+    status_code = 400
+    error_type = "exceed_context_size_error"
+    wire = ((400, r"^request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"),)
+
+    def __init__(self, n_prompt_tokens: int, n_ctx: int) -> None:
+        super().__init__(f"request ({n_prompt_tokens} tokens) exceeds the available context size ({n_ctx} tokens), "
+                         "try increasing it")
+        self.n_prompt_tokens = n_prompt_tokens
+        self.n_ctx = n_ctx
+
+    @property
+    def fields(self) -> dict[str, int]:
+        """The counts llama-server sends next to the message."""
+        return {"n_prompt_tokens": self.n_prompt_tokens, "n_ctx": self.n_ctx}
+
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        return cls(int(match.group(1)), int(match.group(2)))
+
+
 class PayloadTooLargeError(OllamalibError, ValueError):
     """A request whose text is larger than the configured limit."""
 
@@ -266,6 +294,7 @@ _WIRE_ORDER: tuple[type[OllamalibError], ...] = (
     InvalidNameError,
     InvalidFormatError,
     CapabilityError,
+    ContextOverflowError,
     ContextLengthError,
     UnsupportedQuantizationError,
     ConversionError,

@@ -504,6 +504,29 @@ class CreateRequest(_Named):
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
         return _messages(v, _local(info))
 
+    @classmethod
+    def from_modelfile(
+        cls, modelfile: _ResolvesCreate, model: str, upload: Callable[[Path], str], *,
+        base_dir: str | os.PathLike[str] | None = None, quantize: str | None = None, stream: bool | None = None,
+    ) -> CreateRequest:
+        """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
+
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER paths are
+        resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
+        (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
+        """
+        args = modelfile.create_args(base_dir)
+        if not args.from_ and not args.files:
+            raise ModelfileError("no FROM line")
+        return cls(
+            model=model, from_=args.from_, quantize=quantize, stream=stream,
+            files={args.name_of(p): upload(p) for p in args.files} or None,
+            adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            template=args.template, system=args.system, parameters=args.parameters or None,
+            messages=[{"role": role, "content": content} for role, content in args.messages] or None,
+            license=args.license or None, requires=args.requires,
+        )
+
     @field_serializer("from_")
     def _dump_from(self, v: str | ModelName | None) -> str | None:
         return None if v is None else str(v)
@@ -542,6 +565,12 @@ class CreateRequest(_Named):
         if isinstance(v, Sequence) and all(isinstance(x, str) for x in v):
             return list(v)
         raise InvalidOptionError(f"json: cannot unmarshal {json_kind(v)} into Go value of type []string")
+
+
+class _ResolvesCreate(typing.Protocol):
+    """A Modelfile as ``CreateRequest.from_modelfile`` reads it (``ollamalib.modelfile`` sits above requests)."""
+
+    def create_args(self, base_dir: str | os.PathLike[str] | None = None) -> Any: ...
 
 
 def _messages(value: Any, paths: bool) -> Any:

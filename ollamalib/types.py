@@ -52,6 +52,7 @@ __all__ = [
     "ToolCall",
     "ToolCallFunction",
     "ToolFunction",
+    "Truncation",
 ]
 
 MEDIA_TYPE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -127,7 +128,7 @@ class CheckedModel(SubscriptableModel):
 
 
 def _option_field(spec: OptionSpec) -> tuple[Any, Any]:
-    kind = {"int": int, "float": float, "bool": bool, "list": list[str]}[spec.kind]
+    kind = {"int": int, "float": float, "bool": bool, "list": list[str], "str": str}[spec.kind]
     return (kind | None, Field(default=None, description=spec.description))
 
 
@@ -210,6 +211,19 @@ class Logprob(TokenLogprob):
     top_logprobs: list[TokenLogprob] | None = None
 
 
+class Truncation(SubscriptableModel):
+    """How a prompt that did not fit num_ctx was cut (ollamalib: Ollama cuts silently).
+
+    ``n_prompt_tokens`` is the prompt as requested, ``n_ctx`` the context it had to fit, ``n_dropped_tokens``
+    what was not evaluated, ``n_dropped_messages`` the oldest chat messages left out (chat only).
+    """
+
+    n_prompt_tokens: int
+    n_ctx: int
+    n_dropped_tokens: int
+    n_dropped_messages: int | None = None
+
+
 class _Metrics(SubscriptableModel):
     model: str = ""
     created_at: datetime | None = None
@@ -222,6 +236,8 @@ class _Metrics(SubscriptableModel):
     prompt_eval_duration: int | None = None
     eval_count: int | None = None
     eval_duration: int | None = None
+    truncated: bool | None = None  # ollamalib: true when the prompt was cut to fit (absent otherwise)
+    truncation: Truncation | None = None  # ollamalib: the counts of that cut
 
 
 class GenerateResponse(_Metrics):

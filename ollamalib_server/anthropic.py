@@ -16,11 +16,12 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from .bodies import KEEP_ALIVE, OPTIONS_MAP
+from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
 from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
 from .errors import APIError, anthropic_error_body, error_status_and_text
 from .native import check_name
+from .openai import agent_overflow, truncation_fields, with_overflow
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["anthropic_routes"]
@@ -32,7 +33,7 @@ _MESSAGE = Struct("AnthropicMessage", {"role": String(), "content": AnyValue()},
 _FIELDS = {
     "model": String(), "messages": Slice(_MESSAGE), "system": AnyValue(), "tools": Slice(AnyValue()),
     "tool_choice": AnyValue(), "thinking": AnyValue(), "metadata": AnyValue(), "options": OPTIONS_MAP,
-    "keep_alive": KEEP_ALIVE,
+    "keep_alive": KEEP_ALIVE, "context_overflow": CONTEXT_OVERFLOW,
 }
 BODY = Struct("MessagesRequest", {
     **_FIELDS, "max_tokens": Int(), "stop_sequences": Slice(String()), "temperature": Float(), "top_p": Float(),
@@ -133,7 +134,7 @@ def _tools(req: dict[str, Any]) -> list[dict[str, Any]] | None:
     return out
 
 
-def _options(req: dict[str, Any]) -> dict[str, Any]:
+def _options(req: dict[str, Any], overflow: str) -> dict[str, Any]:
     options: dict[str, Any] = {**(req.get("options") or {}), "num_predict": req["max_tokens"]}
     for key in ("temperature", "top_p", "top_k"):
         if req.get(key) is not None:
@@ -143,7 +144,7 @@ def _options(req: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
             raise APIError(400, "stop_sequences: must be a list of strings")
         options["stop"] = stops
-    return options
+    return with_overflow(options, req, overflow)
 
 
 def _check(req: dict[str, Any]) -> str:
@@ -179,13 +180,14 @@ def _prompt_args(req: dict[str, Any]) -> dict[str, Any]:
             "think": think}
 
 
-def _kwargs(req: dict[str, Any], model: str) -> dict[str, Any]:
+def _kwargs(req: dict[str, Any], model: str, overflow: str) -> dict[str, Any]:
     max_tokens = req.get("max_tokens")
     if max_tokens is None:
         raise APIError(400, "max_tokens: Field required")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise APIError(400, "max_tokens: must be a positive integer")
-    return {"model": model, **_prompt_args(req), "options": _options(req), "keep_alive": req.get("keep_alive")}
+    return {"model": model, **_prompt_args(req), "options": _options(req, overflow),
+            "keep_alive": req.get("keep_alive")}
 
 
 def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
@@ -198,8 +200,9 @@ def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
     return "end_turn", None
 
 
-def _usage(r: Any) -> dict[str, int]:
-    return {"input_tokens": (r.prompt_eval_count or 0) if r else 0, "output_tokens": (r.eval_count or 0) if r else 0}
+def _usage(r: Any) -> dict[str, Any]:
+    return {"input_tokens": (r.prompt_eval_count or 0) if r else 0, "output_tokens": (r.eval_count or 0) if r else 0,
+            **truncation_fields(r)}
 
 
 def _tool_block(call: Any) -> dict[str, Any]:
@@ -214,7 +217,7 @@ def anthropic_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def messages(request: Request) -> Response:
         req = decode_body(await request.body(), BODY)
         model = _check(req)
-        kwargs = _kwargs(req, model)
+        kwargs = _kwargs(req, model, agent_overflow(engine))
         mid = _id("msg")
         if not req.get("stream"):
             r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
@@ -238,7 +241,9 @@ def anthropic_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def count_tokens(request: Request) -> Response:
         req = decode_body(await request.body(), COUNT_BODY)
         model = _check(req)
-        count = await call_engine(engine.count_tokens, "chat", model=model, **_prompt_args(req))
+        # The whole conversation is counted (no history dropped to fit num_ctx), as Anthropic counts it.
+        count = await call_engine(engine.count_tokens, "chat", model=model, **_prompt_args(req),
+                                  options={**(req.get("options") or {}), "context_overflow": "error"})
         return Response(dumps({"input_tokens": count}), media_type=JSON_TYPE)
 
     return [messages, count_tokens]
@@ -303,7 +308,8 @@ async def _events(mid: str, model: str, first: Any, iterator: Any) -> AsyncItera
             yield chunk
         reason, sequence = _stop_reason(last, calls)
         yield _event("message_delta", {"delta": {"stop_reason": reason, "stop_sequence": sequence},
-                                       "usage": {"output_tokens": _usage(last)["output_tokens"]}})
+                                       "usage": {"output_tokens": _usage(last)["output_tokens"],
+                                                 **truncation_fields(last)}})
         yield _event("message_stop", {})
     except Exception as exc:
         status, text = error_status_and_text(exc)

@@ -18,6 +18,7 @@ from .errors import APIError
 
 __all__ = [
     "CHAT",
+    "CONTEXT_OVERFLOW",
     "COPY",
     "CREATE",
     "DELETE",
@@ -64,18 +65,21 @@ _KIND_SCHEMA = {
     "float": lambda: Schema(type=OpenAPIType.NUMBER),
     "bool": lambda: Schema(type=OpenAPIType.BOOLEAN),
     "list": lambda: Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+    "str": lambda: Schema(type=OpenAPIType.STRING),  # with the option's choices as its enum (below)
 }
 OPTIONS_MAP = Map(
     AnyValue(),
     go="map[string]interface {}",
     schema=Schema(
         type=OpenAPIType.OBJECT,
-        properties={name: _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
+        properties={name: Schema(type=OpenAPIType.STRING, enum=list(spec.choices)) if spec.choices
+                    else _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
         additional_properties=True,
         description="model options (Modelfile PARAMETER names)",
     ),
 )
 
+CONTEXT_OVERFLOW = String()  # ollamalib: the context_overflow option as a top-level field of OpenAI/Anthropic bodies
 
 # --- Ollama's request types (api/types.go) --------------------------------------------------------------
 
@@ -291,6 +295,7 @@ OA_CHAT = Struct(
         "top_logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model", "messages"),
 )
@@ -312,6 +317,7 @@ OA_COMPLETION = Struct(
         "logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model",),
 )

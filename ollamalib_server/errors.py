@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, MethodNotAllowedException, NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from pydantic import ValidationError
 
-from ollamalib.errors import InvalidNameError, InvalidOptionError, OllamalibError
+from ollamalib.errors import ContextOverflowError, InvalidNameError, InvalidOptionError, OllamalibError
 
 from .encoding import JSON_TYPE, dumps
 
@@ -83,12 +84,18 @@ _PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers thes
 
 def error_status_and_text(exc: BaseException) -> tuple[int, str]:
     """The (status, text) Ollama would answer with for ``exc``."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    exc = _unwrap(exc)
     for kind, status, text in ERROR_TABLE:
         if isinstance(exc, kind):
             return status(exc), text(exc)
     return 500, str(exc)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one error inside (nested) single-member exception groups, which task groups wrap errors in."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def openai_error_type(status: int) -> str:
@@ -99,11 +106,22 @@ def openai_error_type(status: int) -> str:
     return "api_error"
 
 
-def error_body(message: str) -> dict[str, str]:
-    return {"error": message}
+def error_body(message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    return {"error": message, **_fields(exc)}
 
 
-def openai_error_body(status: int, message: str) -> dict[str, object]:
+def _fields(exc: BaseException | None) -> dict[str, Any]:
+    """What an error adds beside its text in every shape: a context overflow's counts, as llama-server sends."""
+    exc = _unwrap(exc) if exc is not None else None
+    return dict(exc.fields) if isinstance(exc, ContextOverflowError) else {}
+
+
+def openai_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, object]:
+    """OpenAI's error shape; a context overflow has llama-server's type and counts and OpenAI's own code."""
+    fields = _fields(exc)
+    if fields:
+        return {"error": {"message": message, "type": ContextOverflowError.error_type, "param": None,
+                          "code": "context_length_exceeded", **fields}}
     return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": None}}
 
 
@@ -112,10 +130,10 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 4
                     503: "overloaded_error", 529: "overloaded_error"}
 
 
-def anthropic_error_body(status: int, message: str) -> dict[str, object]:
+def anthropic_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     """Anthropic's error shape: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
     kind = _ANTHROPIC_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"type": "error", "error": {"type": kind, "message": message, **_fields(exc)}}
 
 
 def is_anthropic_path(path: str) -> bool:
@@ -131,11 +149,11 @@ def error_json(path: str, status: int, text: str) -> bytes:
     return dumps(error_body_for(path, status, text))
 
 
-def error_body_for(path: str, status: int, text: str) -> dict[str, object]:
-    """The error body ``path`` answers with (see ``error_json``)."""
+def error_body_for(path: str, status: int, text: str, exc: BaseException | None = None) -> dict[str, object]:
+    """The error body ``path`` answers with (see ``error_json``); ``exc`` may add fields (``_fields``)."""
     if is_anthropic_path(path):
-        return anthropic_error_body(status, text)
-    return openai_error_body(status, text) if is_openai_path(path) else error_body(text)
+        return anthropic_error_body(status, text, exc)
+    return openai_error_body(status, text, exc) if is_openai_path(path) else error_body(text, exc)
 
 
 def exception_handler(request: Request, exc: Exception) -> Response:
@@ -154,6 +172,6 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers.update(exc.headers)
     if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
-    body = error_body_for(request.url.path, status, text)
+    body = error_body_for(request.url.path, status, text, exc)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 

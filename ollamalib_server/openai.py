@@ -101,7 +101,35 @@ def _options(req: dict[str, Any], *, top_p_zero_is_unset: bool = False) -> dict[
     top_p = req.get("top_p")
     if top_p is not None and not (top_p_zero_is_unset and top_p == 0):
         options["top_p"] = top_p
+    return with_overflow(options, req)
+
+
+AGENT_OVERFLOW = "error"
+"""The context_overflow default of /v1/responses and /v1/messages: an agent must not lose context unseen."""
+
+
+def with_overflow(options: dict[str, Any], req: dict[str, Any], default: str | None = None) -> dict[str, Any]:
+    """``options`` with ``context_overflow`` from the body's top-level field (an ollamalib extension on the
+    OpenAI and Anthropic bodies), else from its ``options``, else ``default`` (an API's own; None leaves the
+    engine's: the Modelfile's, OLLAMALIB_CONTEXT_OVERFLOW, else truncate)."""
+    value = req.get("context_overflow")
+    if value is None:
+        value = options.get("context_overflow", default)
+    if value is not None:
+        options["context_overflow"] = value
     return options
+
+
+def agent_overflow(engine: Any) -> str:
+    """The agent APIs' default policy: ``error``, unless OLLAMALIB_CONTEXT_OVERFLOW sets one for every API."""
+    return getattr(getattr(engine, "settings", None), "context_overflow", None) or AGENT_OVERFLOW
+
+
+def truncation_fields(r: Any) -> dict[str, Any]:
+    """The usage fields that say a prompt was cut to fit (none when it was not): ollamalib's extension."""
+    if r is None or not getattr(r, "truncated", None):
+        return {}
+    return {"truncated": True, "truncation": r.truncation.model_dump(mode="json", exclude_none=True)}
 
 
 def _tool_call_id() -> str:
@@ -268,9 +296,10 @@ def _finish(reason: str | None, tool_calls: bool) -> str | None:
     return "length" if reason == "length" else "stop"
 
 
-def _usage(r: Any) -> dict[str, int]:
+def _usage(r: Any) -> dict[str, Any]:
     prompt, completion = r.prompt_eval_count or 0, r.eval_count or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            **truncation_fields(r)}
 
 
 def _logprobs(r: Any) -> dict[str, Any] | None:

@@ -21,12 +21,12 @@ from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from .bodies import KEEP_ALIVE, OPTIONS_MAP
+from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
 from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
 from .errors import APIError, error_status_and_text, openai_error_body
 from .native import check_name
-from .openai import _EFFORTS, _image
+from .openai import _EFFORTS, _image, agent_overflow, truncation_fields, with_overflow
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["ResponseStore", "responses_routes"]
@@ -38,7 +38,7 @@ BODY = Struct("ResponsesRequest", {
     "tools": Slice(AnyValue()), "tool_choice": AnyValue(), "parallel_tool_calls": Bool(),
     "reasoning": Struct("ResponsesReasoning", {"effort": String(), "summary": String()}),
     "text": Struct("ResponsesText", {"format": AnyValue()}), "metadata": AnyValue(),
-    "options": OPTIONS_MAP, "keep_alive": KEEP_ALIVE,
+    "truncation": String(), "options": OPTIONS_MAP, "keep_alive": KEEP_ALIVE, "context_overflow": CONTEXT_OVERFLOW,
 }, required=("model", "input"), description="OpenAI's Responses request (function tools only).")
 
 
@@ -198,14 +198,20 @@ def _think(reasoning: Any) -> bool | str | None:
     return _EFFORTS[effort]
 
 
-def _options(req: dict[str, Any]) -> dict[str, Any]:
+_TRUNCATION = {"auto": "truncate", "disabled": "error"}  # OpenAI's ``truncation`` as context_overflow
+
+
+def _options(req: dict[str, Any], default: str) -> dict[str, Any]:
     options: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, **(req.get("options") or {})}
     for key in ("temperature", "top_p"):
         if req.get(key) is not None:
             options[key] = req[key]
     if req.get("max_output_tokens") is not None:
         options["num_predict"] = req["max_output_tokens"]
-    return options
+    truncation = req.get("truncation")
+    if truncation is not None and truncation not in _TRUNCATION:
+        raise APIError(400, f"Invalid value: '{truncation}'. Supported values are: 'auto' and 'disabled'.")
+    return with_overflow(options, req, _TRUNCATION.get(truncation or "") or default)
 
 
 def _message_item(text: str, item_id: str, status: str = "completed") -> dict[str, Any]:
@@ -227,8 +233,10 @@ def _call_item(call: Any, status: str = "completed") -> dict[str, Any]:
 class _Turn:
     """One response being built: its request fields, output items and the conversation it extends."""
 
-    def __init__(self, req: dict[str, Any], model: str, conversation: list[dict[str, Any]]) -> None:
+    def __init__(self, req: dict[str, Any], model: str, conversation: list[dict[str, Any]],
+                 overflow: str = "error") -> None:
         self.req, self.model, self.conversation = req, model, conversation
+        self.truncation = "auto" if overflow == "truncate" else "disabled"
         self.id = _id("resp")
         self.created = int(time.time())
         self.output: list[dict[str, Any]] = []
@@ -247,13 +255,13 @@ class _Turn:
             "max_output_tokens": req.get("max_output_tokens"), "tool_choice": req.get("tool_choice") or "auto",
             "tools": req.get("tools") or [], "store": req.get("store", True),
             "text": req.get("text") or {"format": {"type": "text"}}, "reasoning": req.get("reasoning"),
-            "truncation": "disabled",
+            "truncation": self.truncation,
         }
         if last is not None:
             prompt, completion = last.prompt_eval_count or 0, last.eval_count or 0
             out["usage"] = {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
                             "input_tokens_details": {"cached_tokens": 0},
-                            "output_tokens_details": {"reasoning_tokens": 0}}
+                            "output_tokens_details": {"reasoning_tokens": 0}, **truncation_fields(last)}
         return out
 
     def status(self, last: Any) -> str:
@@ -293,10 +301,11 @@ def responses_routes(engine: Any, store: ResponseStore) -> list[HTTPRouteHandler
         if not conversation:
             raise APIError(400, "input is required")
         instructions = [{"role": "system", "content": req["instructions"]}] if req.get("instructions") else []
+        options = _options(req, agent_overflow(engine))
         kwargs = {"model": model, "messages": [*instructions, *conversation], "tools": _tools(req.get("tools")),
                   "tool_choice": _tool_choice(req.get("tool_choice")), "format": _format(req.get("text")),
-                  "options": _options(req), "think": _think(req.get("reasoning")), "keep_alive": req.get("keep_alive")}
-        turn = _Turn(req, model, conversation)
+                  "options": options, "think": _think(req.get("reasoning")), "keep_alive": req.get("keep_alive")}
+        turn = _Turn(req, model, conversation, str(options["context_overflow"]).lower())
         if not req.get("stream"):
             r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
             msg = r.message

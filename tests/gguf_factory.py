@@ -33,6 +33,7 @@ __all__ = [
     "tiny_embed_gguf",
     "tiny_gguf",
     "tiny_gguf_f16",
+    "tiny_rerank_gguf",
     "tiny_vocab",
     "write_tiny_gguf",
 ]
@@ -126,6 +127,7 @@ def write_tiny_gguf(
     endless: bool = False,
     name: str = "tiny-llama",
     extra_metadata: Mapping[str, Any] | None = None,
+    classifier_labels: list[str] | None = None,
 ) -> Path:
     """Write a tiny llama GGUF to ``path`` and return the path.
 
@@ -133,9 +135,16 @@ def write_tiny_gguf(
     (q4_K_M, q4_K_S) apply to it for real. ``embedding=True`` sets ``llama.pooling_type`` (mean), which makes it an
     embedding model for Ollama and llama.cpp. ``extra_metadata`` values are typed from Python (bool, int as
     uint32/int64, float as float32, str, lists of those); pass ``(value, gguf.GGUFValueType.X)`` to force a type.
+
+    ``arch="qwen3"`` writes the same network with Qwen3's per-head q/k norms. ``classifier_labels`` (qwen3 only)
+    makes it a cross-encoder reranker as llama.cpp loads Qwen3-Reranker with its classifier head: rank pooling
+    (``qwen3.pooling_type`` 4), a ``cls.output.weight`` row per label (``qwen3.classifier.output_labels``); llama.cpp
+    returns the softmax over the labels of the last token's state, and the first is the relevance score.
     """
-    if arch != "llama":
-        raise ValueError(f"only the llama architecture is supported, not {arch!r}")
+    if arch not in ("llama", "qwen3"):
+        raise ValueError(f"only the llama and qwen3 architectures are supported, not {arch!r}")
+    if classifier_labels is not None and arch != "qwen3":
+        raise ValueError("classifier_labels needs arch='qwen3' (llama.cpp loads no classifier head for llama)")
     if file_type not in ("f32", "f16", "bf16"):
         raise ValueError(f"file_type must be f32, f16 or bf16, not {file_type!r}")
     n_embd = n_embd or (64 if file_type == "f32" else 256)
@@ -197,6 +206,11 @@ def write_tiny_gguf(
         tensors[p + "ffn_gate.weight"] = mat(n_ff, n_embd)
         tensors[p + "ffn_up.weight"] = mat(n_ff, n_embd)
         tensors[p + "ffn_down.weight"] = mat(n_embd, n_ff) * (0.0 if chain else 1.0)
+        if arch == "qwen3":
+            tensors[p + "attn_q_norm.weight"] = np.ones(head_dim, np.float32)
+            tensors[p + "attn_k_norm.weight"] = np.ones(head_dim, np.float32)
+    if classifier_labels:
+        tensors["cls.output.weight"] = mat(len(classifier_labels), n_embd, 1.0)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +229,9 @@ def write_tiny_gguf(
     w.add_vocab_size(n_vocab)
     if embedding:
         w.add_pooling_type(gguf.PoolingType.MEAN)
+    if classifier_labels:
+        w.add_pooling_type(gguf.PoolingType.RANK)
+        w.add_array(f"{arch}.classifier.output_labels", classifier_labels)
     w.add_tokenizer_model("llama")
     w.add_tokenizer_pre("default")
     w.add_token_list(tokens)
@@ -288,3 +305,10 @@ def tiny_gguf_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_embed_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny f32 embedding model (``llama.pooling_type`` = mean)."""
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-embed.gguf", embedding=True, name="tiny-embed")
+
+
+@pytest.fixture(scope="session")
+def tiny_rerank_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny f32 cross-encoder reranker (qwen3 with rank pooling and a yes/no classifier head)."""
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-rerank.gguf", arch="qwen3",
+                           classifier_labels=["yes", "no"], name="tiny-reranker", seed=3)

@@ -272,12 +272,12 @@ class Engine:
             history.insert(0, Message(role="system", content=record.system))
         if record.config.model_family == "qwen3" or m.name.model.startswith("deepseek-r1"):
             history = filter_think_tags(history)
-        do_truncate = req.truncate is not False
+        do_truncate = req.truncate is not False and self._overflow(opts) == "truncate"
         num_ctx = opts["num_ctx"]
 
         def build(run: Run, vocab: Any) -> str:
-            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
-                                            run.check_cancelled)
+            prompt, images, run.fitted = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
+                                                        run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
@@ -289,12 +289,18 @@ class Engine:
         tools: list[Tool] | None = None,
     ) -> Plan:
         return Plan(
-            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts, False),
+            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts),
             vocabulary=partial(self._vocabulary, m),
             sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
             grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
-            truncate=req.truncate is not False, shift=req.shift is not False, started_ns=started,
+            truncate=req.truncate is not False, shift=req.shift is not False, overflow=self._overflow(opts),
+            started_ns=started,
         )
+
+    def _overflow(self, opts: Mapping[str, Any]) -> str:
+        """The request's context_overflow policy: its option (or the Modelfile's), else the setting, else
+        Ollama's truncation."""
+        return opts.get("context_overflow") or self.settings.context_overflow or "truncate"
 
     @staticmethod
     def _think(m: Model, think: bool | str | None) -> bool | str | None:
@@ -315,11 +321,12 @@ class Engine:
         num_ctx: int,
         truncate: bool,
         check: Callable[[], None] = lambda: None,
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], tuple[int, int] | None]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
-        System messages and the last message are always kept. Returns the prompt and the images (base64) of the
-        kept messages, which the prompt names with ``[img-N]`` tags.
+        System messages and the last message are always kept. Returns the prompt, the images (base64) of the
+        kept messages, which the prompt names with ``[img-N]`` tags, and, when messages were dropped, how many
+        and the token count of the whole chat (what the truncation report says).
 
         Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
         part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
@@ -329,6 +336,7 @@ class Engine:
         kw = {"think": think}
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
         rendered: dict[int, str] = {}
+        counted: dict[int, int] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
             check()
@@ -336,12 +344,13 @@ class Engine:
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str], tuple[int, int] | None]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
+            dropped = (start - sum(x.role == "system" for x in msgs[:start]), counted[0]) if start else None
             if start in rendered and not images:
-                return rendered[start], images
-            return render(start, tagged), images
+                return rendered[start], images, dropped
+            return render(start, tagged), images, dropped
 
         def fits(start: int) -> bool:
             text = rendered[start] = render(start)
@@ -350,7 +359,8 @@ class Engine:
             if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
                 return True
             check()
-            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
+            counted[start] = len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images
+            return counted[start] <= num_ctx
 
         last = len(msgs) - 1
         if not truncate or last < 1 or fits(0):
@@ -393,7 +403,7 @@ class Engine:
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         texts = req.texts
         try:
             if not texts:
@@ -442,7 +452,7 @@ class Engine:
             m = self._model(model)
         except ModelNotFoundError:
             raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
             if not req.prompt:
                 return EmbeddingsResponse(embedding=[])
@@ -555,7 +565,7 @@ class Engine:
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
         requires: str | None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import Quantizer, create_model
+        from ..create import Quantizer, create_from_request
 
         quantizer: Quantizer | None = None
         if quantize:  # the runner owns quantization (llama.cpp); create receives it
@@ -566,11 +576,7 @@ class Engine:
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
                             messages=messages, requires=requires)
-        yield from create_model(
-            self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
-            system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
-            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
-        )
+        yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
@@ -724,14 +730,16 @@ class Engine:
         return opts
 
     def _unload(self, record: ModelRecord) -> None:
-        for embedding in (False, True):
-            self.scheduler.unload(runner_key(record, embedding))
+        self.scheduler.unload(runner_key(record))
 
-    def _load_spec(self, m: Model, opts: Mapping[str, Any], embedding: bool) -> LoadSpec:
+    def _load_spec(self, m: Model, opts: Mapping[str, Any]) -> LoadSpec:
+        """What to load for ``m``: one runner per model serves generate, chat and embed alike (an embedding
+        model's runner has only its embedding context; a generative model's makes one on its first embed)."""
         from ..runner import LoadOptions
 
         if m.record.model_path is None:
             raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        embedding = m.is_embedding
         parallel = 1 if embedding else max(1, self.settings.num_parallel)
         load = LoadOptions(
             num_ctx=opts["num_ctx"],
@@ -749,7 +757,7 @@ class Engine:
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
         return LoadSpec(
-            key=runner_key(rec, embedding),
+            key=runner_key(rec),
             model_path=rec.model_path or Path(),
             load_options=load,
             name=m.name.display_shortest,
@@ -761,12 +769,9 @@ class Engine:
             num_parallel=parallel,
         )
 
-    def _acquire(
-        self, m: Model, opts: Mapping[str, Any], keep_alive: float | None, *, embedding: bool | None = None
-    ) -> Lease:
-        """A runner for ``m``: for generation, or for embeddings (always so for an embedding model)."""
-        embedding = m.is_embedding if embedding is None else (embedding or m.is_embedding)
-        return self.scheduler.acquire(self._load_spec(m, opts, embedding), keep_alive)
+    def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:
+        """The runner of ``m`` (loaded if needed), for any of its calls."""
+        return self.scheduler.acquire(self._load_spec(m, opts), keep_alive)
 
     def _load_only(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> None:
         self._acquire(m, opts, keep_alive).release()
@@ -810,9 +815,9 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
     )
 
 
-def runner_key(record: ModelRecord, embedding: bool) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
-    """A runner's identity: weights, adapters, projectors, and whether it was loaded for embeddings."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)), embedding)
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A runner's identity: weights, adapters and projectors (one runner for generation and embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

@@ -43,8 +43,16 @@ Contract (what the scheduler and the Engine rely on):
 - Sampling follows Ollama's options: temperature 0 is greedy; seed -1/None draws fresh entropy per request;
   a fixed seed repeats output; ``grammar`` (GBNF) constrains output; ``logprobs``/``top_logprobs`` attach
   Ollama-shaped entries computed from the raw logits.
-- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on a runner loaded with ``embedding=True``;
-  too long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on any runner: one loaded with ``embedding=True``
+  (an embedding model) has only its embedding context; a generation runner makes a second context on the same
+  weights on its first ``embed`` (never a second load), so a model used for chat and embed is one runner. Too
+  long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- Scoring instead of sampling (``_score``): ``score(prompt_tokens, continuations) -> Sequence`` and
+  ``score_all([(prompt, continuations), ...]) -> [Final]``; ``Final.scores`` holds each continuation's per-token
+  log probabilities after the prompt (rerank's yes/no, a decision's options). Scoring prompts that wait together
+  are read in one ``llama_decode``; continuations leave the slot's cache as the prompt alone.
+  ``rank(token_lists) -> [[float] * n_cls_out]`` on an embedding runner of a rank-pooling model
+  (``runner.ranks``): a cross-encoder's classifier outputs; ``max_input_tokens`` is the longest input.
 - ``stats() -> RunnerStats``; ``close()`` is idempotent and fails pending sequences with RunnerError.
 
 Design notes (details in the private modules):

@@ -326,10 +326,11 @@ class Model:
         return ctx
 
     def apply_adapters(self, ctx: ctypes.c_void_p, paths: tuple[str, ...]) -> None:
-        """Load each LoRA GGUF once and attach them all to ``ctx`` at scale 1."""
+        """Load each LoRA GGUF once (the first call) and attach them all to ``ctx`` at scale 1: a second context
+        on the same weights shares the loaded adapters."""
         if not paths:
             return
-        for path in paths:
+        for path in paths if not self._adapters else ():
             adapter = C.llama_adapter_lora_init(self.ptr, os.fsencode(path))
             if not adapter:
                 detail = recent_errors()

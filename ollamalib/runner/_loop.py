@@ -39,6 +39,7 @@ from ..errors import RequestCancelledError
 from ._llama import Batch, Model
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
+from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
@@ -76,6 +77,8 @@ class Job:
     logprobs: bool
     stream: TextStream
     images: dict[int, ImageChunk] = field(default_factory=dict)  # first position in ``prompt`` -> image
+    score: ScoreSpec | None = None  # a scoring job: read the prompt, then score these continuations (``_score``)
+    scores: list[list[float]] | None = None
     slot: Slot | None = None
     todo: list[int] = field(default_factory=list)
     n_past: int = 0
@@ -253,6 +256,9 @@ class DecodeLoop:
         # time), while a long prompt still costs the generating sequences one num_batch chunk per step. Each
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
+        scoring = [j for j in self._active if j.score is not None and j.todo and len(j.todo) <= budget]
+        if len(scoring) > 1:
+            budget -= self._read_packed(scoring, budget)
         for job in [j for j in self._active if j.todo]:
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
@@ -294,6 +300,20 @@ class DecodeLoop:
             self._drop_cache(slot)
             self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return
+        self._prompt_read(job, chunk)
+        if last:
+            job.t_prompt_done = time.perf_counter_ns()
+            if job.score is not None:
+                self._score(job, first_token_logprobs(self.ctx, index, self.model.n_vocab, job.score))
+            elif job.limit <= 0:
+                self._finish(job, "length")
+            else:
+                self._sample(job, index)
+
+    def _prompt_read(self, job: Job, chunk: list[int]) -> None:
+        """Book ``chunk`` (just decoded at ``job.n_past``) into the job and its slot's cache."""
+        slot = job.slot
+        assert slot is not None
         if slot.valid == len(slot.cache):
             slot.valid += len(chunk)
         slot.starts.append(len(slot.cache))
@@ -302,12 +322,54 @@ class DecodeLoop:
         job.prompt_evaluated += len(chunk)
         self.prompt_tokens_total += len(chunk)
         del job.todo[: len(chunk)]
-        if last:
-            job.t_prompt_done = time.perf_counter_ns()
-            if job.limit <= 0:
-                self._finish(job, "length")
-            else:
-                self._sample(job, index)
+
+    def _read_packed(self, jobs: list[Job], budget: int) -> int:
+        """Read the whole remaining prompts of several scoring jobs in one ``llama_decode`` (rows in slot order,
+        at most one logits row per slot); returns the prompt tokens read. Scores need no batch-independent
+        results the way sampled tokens do, and many short pairs are what rerank sends."""
+        picked: list[Job] = []
+        size = 0
+        for job in sorted(jobs, key=lambda j: j.slot.index):  # type: ignore[union-attr]
+            if size + len(job.todo) <= budget:
+                picked.append(job)
+                size += len(job.todo)
+        if len(picked) < 2:
+            return 0
+        batch = self._batch
+        batch.clear()
+        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in picked]  # type: ignore[union-attr]
+        t0 = time.perf_counter_ns()
+        rc = batch.decode(self.ctx)
+        self.prompt_ns_total += time.perf_counter_ns() - t0
+        self.decode_calls += 1
+        if rc != 0:
+            for job in picked:
+                self._drop_cache(job.slot)  # type: ignore[arg-type]
+                self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
+            return size
+        firsts = []
+        for job, row in zip(picked, rows):
+            assert job.score is not None
+            firsts.append(first_token_logprobs(self.ctx, row, self.model.n_vocab, job.score))
+        now = time.perf_counter_ns()
+        for job, first in zip(picked, firsts):
+            self._prompt_read(job, list(job.todo))
+            job.t_prompt_done = now
+            self._score(job, first)
+        return size
+
+    def _score(self, job: Job, first: list[float]) -> None:
+        """Finish a scoring job whose prompt is read: its continuations' log probabilities become the result."""
+        assert job.score is not None and job.slot is not None
+        try:
+            job.scores = continuation_logprobs(
+                self.ctx, self._batch, n_vocab=self.model.n_vocab, seq=job.slot.index, n_past=job.n_past,
+                n_outputs=len(self.slots), spec=job.score, first=first)
+        except RunnerError as exc:
+            self._drop_cache(job.slot)
+            self._fail(job, exc)
+            return
+        self._finish(job, "stop")
 
     def _generate(self, jobs: list[Job]) -> None:
         rows: list[Job] = []
@@ -418,6 +480,7 @@ class DecodeLoop:
             eval_duration_ns=eval_ns,
             context=context,
             logprobs=job.all_logprobs if job.logprobs else None,
+            scores=job.scores,
         )
         self._release(job)
         job.seq.result = final

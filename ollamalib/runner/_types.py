@@ -107,6 +107,7 @@ class Final:
     eval_duration_ns: int
     context: list[int]
     logprobs: list[TokenLogprob] | None = None
+    scores: list[list[float]] | None = None  # a scoring request: each continuation's per-token log probabilities
 
 
 @dataclass
