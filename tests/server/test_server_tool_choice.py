@@ -21,6 +21,8 @@ from srvutil import TIME_PARAMS, WEATHER_PARAMS
 
 SCHEMAS = {"get_weather": WEATHER_PARAMS, "get_time": TIME_PARAMS}
 SAMPLED = {"temperature": 1.0}
+# the tools' JSON in the prompt outgrows the live server's 512 positions, which Responses and Messages refuse
+ROOM = {"extra_body": {"options": {"num_ctx": 1024}}}
 ASK = "Weather in Paris?"
 CHAT_TOOLS = [{"type": "function", "function": {"name": name, "description": name, "parameters": params}}
               for name, params in SCHEMAS.items()]
@@ -78,13 +80,13 @@ def test_chat_completions_none(oa):
 
 def test_responses_named_required_and_streamed(oa):
     r = oa.responses.create(model="babbler", input=ASK, tools=RESPONSES_TOOLS, max_output_tokens=200,
-                            tool_choice={"type": "function", "name": "get_weather"}, **SAMPLED)
+                            tool_choice={"type": "function", "name": "get_weather"}, **SAMPLED, **ROOM)
     calls = [item for item in r.output if item.type == "function_call"]
     assert len(calls) == 1 and calls[0].call_id and r.status == "completed"
     assert_valid(calls[0].name, json.loads(calls[0].arguments), ("get_weather",))
     assert r.tool_choice.name == "get_weather"  # echoed as sent
     with oa.responses.stream(model="babbler", input=ASK, tools=RESPONSES_TOOLS, tool_choice="required",
-                             max_output_tokens=200, **SAMPLED) as stream:
+                             max_output_tokens=200, **SAMPLED, **ROOM) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert "response.function_call_arguments.done" in kinds and kinds[-1] == "response.completed"
@@ -103,12 +105,13 @@ def test_responses_none(oa):
 def test_messages_tool_and_any(claude):
     m = claude.messages.create(model="babbler", max_tokens=200, tools=ANTHROPIC_TOOLS,
                                tool_choice={"type": "tool", "name": "get_time"},
-                               messages=[{"role": "user", "content": ASK}])
+                               messages=[{"role": "user", "content": ASK}], **ROOM)
     [use] = [b for b in m.content if b.type == "tool_use"]
     assert m.stop_reason == "tool_use" and use.id
     assert_valid(use.name, use.input, ("get_time",))
     with claude.messages.stream(model="babbler", max_tokens=200, tools=ANTHROPIC_TOOLS,
-                                tool_choice={"type": "any"}, messages=[{"role": "user", "content": ASK}]) as stream:
+                                tool_choice={"type": "any"}, messages=[{"role": "user", "content": ASK}],
+                                **ROOM) as stream:
         final = stream.get_final_message()
     [use] = [b for b in final.content if b.type == "tool_use"]
     assert final.stop_reason == "tool_use"
