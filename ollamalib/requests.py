@@ -18,7 +18,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     ConfigDict,
@@ -33,26 +33,34 @@ from .config import FOREVER, parse_keep_alive
 from .errors import InvalidDigestError, InvalidOptionError, ModelfileError, OllamalibError
 from .names import ModelName
 from .options import validate_options
-from .types import CheckedModel, Message, Options, Tool
+from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 
 __all__ = [
     "THINK_LEVELS",
     "TOOL_CHOICES",
     "ChatRequest",
     "CopyRequest",
+    "ChoiceQuestion",
     "CreateRequest",
     "DeleteRequest",
     "EmbedRequest",
     "EmbeddingsRequest",
     "GenerateRequest",
+    "NoulQuestion",
     "PullRequest",
     "PushRequest",
+    "Question",
     "Request",
+    "RerankRequest",
+    "ScoreQuestion",
     "ShowRequest",
+    "SystemOneContent",
+    "SystemOneRequest",
     "json_kind",
     "parse_tool_choice",
     "to_image",
     "to_message",
+    "to_question",
     "to_tool",
 ]
 
@@ -233,7 +241,8 @@ def to_options(value: Any) -> Options | None:
     try:
         return Options.model_construct(**validate_options(value))
     except InvalidOptionError as exc:  # Ollama finds these while scheduling (handleScheduleError): status 500
-        exc.status_code = 500
+        if "status_code" not in vars(exc):  # unless the error set its own (a bad choice is plain bad input)
+            exc.status_code = 500
         raise
 
 
@@ -476,11 +485,172 @@ class EmbedRequest(_Loaded):
         return [self.input] if isinstance(self.input, str) and self.input else list(self.input or [])
 
 
+class RerankRequest(_Loaded):
+    """``/api/rerank``: order ``documents`` by relevance to ``query`` (a reranker model; see ollamalib.rerank)."""
+
+    go_name = "RerankRequest"
+    query: str = ""
+    documents: list[str] = Field(default_factory=list)
+    top_n: int | None = None
+    return_documents: bool | None = None
+    instruction: str | None = None
+    truncate: bool | None = None
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _documents(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v):
+            return list(v)
+        raise InvalidOptionError("documents must be a list of strings")
+
+    @field_validator("top_n")
+    @classmethod
+    def _top_n(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise InvalidOptionError("top_n must be a positive integer")
+        return v
+
+    @model_validator(mode="after")
+    def _some_documents(self) -> RerankRequest:
+        if not self.documents:
+            raise InvalidOptionError("documents must not be empty")
+        return self
+
+
 class EmbeddingsRequest(_Loaded):
     """``/api/embeddings`` (legacy): one prompt, one vector."""
 
     go_name = "EmbeddingRequest"
     prompt: str | None = None
+
+
+# --- decisions (POST /v1/systemone) ------------------------------------------------------------------------
+
+SystemOneContent = str | dict[str, Any] | list[Any]
+"""A ``state`` or ``instructions``: text, or a JSON object or array (rendered as JSON text in the prompt)."""
+
+QUESTION_TYPES = ("choice", "noul", "score")
+SCORE_LEVELS = (2, 10)  # the fewest and most levels a score question may have
+
+
+class ChoiceQuestion(SubscriptableModel):
+    """Pick one of ``criteria``'s options (ordered ``{option: description or None}``, at least two)."""
+
+    type: Literal["choice"] = "choice"
+    instructions: SystemOneContent
+    criteria: dict[str, str | None]
+
+
+class NoulQuestion(SubscriptableModel):
+    """True or false; ``criteria`` may describe what ``"true"`` and ``"false"`` mean."""
+
+    type: Literal["noul"] = "noul"
+    instructions: SystemOneContent
+    criteria: dict[str, str] | None = None
+
+
+class ScoreQuestion(SubscriptableModel):
+    """A level on a scale: ``criteria`` describes each level, lowest first (2 to 10 levels)."""
+
+    type: Literal["score"] = "score"
+    instructions: SystemOneContent
+    criteria: list[str]
+
+
+Question = ChoiceQuestion | NoulQuestion | ScoreQuestion
+
+
+def _content(value: Any, what: str) -> SystemOneContent:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise InvalidOptionError(f"{what} must be a string, an object or an array, not {json_kind(value)}")
+
+
+def to_question(qid: str, value: Any) -> Question:
+    """One question of a decision request (a dict, our model or the official client's), checked, with a clear
+    400 naming the question for anything a model could not answer."""
+    where = f"question {json.dumps(qid)}"
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if not isinstance(value, Mapping):
+        raise InvalidOptionError(f"{where} must be an object, not {json_kind(value)}")
+    kind = value.get("type")
+    if kind is None:
+        raise InvalidOptionError(f'{where}: type is required ("choice", "noul" or "score")')
+    if kind not in QUESTION_TYPES:
+        raise InvalidOptionError(f'{where}: unknown type {json.dumps(kind)} (must be "choice", "noul" or "score")')
+    instructions = value.get("instructions")
+    if instructions is None or instructions == "" or instructions == {} or instructions == []:
+        raise InvalidOptionError(f"{where}: instructions are required")
+    instructions = _content(instructions, f"{where}: instructions")
+    criteria = value.get("criteria")
+    if kind == "choice":
+        if not isinstance(criteria, Mapping):
+            raise InvalidOptionError(f"{where}: criteria are required: an object of choices, "
+                                     "each with a description or null")
+        if len(criteria) < 2:
+            raise InvalidOptionError(f"{where}: a choice question needs at least 2 choices")
+        for option, text in criteria.items():
+            if not isinstance(option, str) or not option.strip():
+                raise InvalidOptionError(f"{where}: a choice must be a non-empty string")
+            if text is not None and not isinstance(text, str):
+                raise InvalidOptionError(f"{where}: the description of choice {json.dumps(option)} must be a "
+                                         f"string or null, not {json_kind(text)}")
+        return ChoiceQuestion(instructions=instructions, criteria=dict(criteria))
+    if kind == "noul":
+        if criteria is None:
+            return NoulQuestion(instructions=instructions)
+        if not isinstance(criteria, Mapping) or any(k not in ("true", "false") for k in criteria):
+            raise InvalidOptionError(f'{where}: criteria of a noul question may only describe "true" and "false"')
+        if any(not isinstance(t, str) for t in criteria.values()):
+            raise InvalidOptionError(f'{where}: the descriptions of "true" and "false" must be strings')
+        return NoulQuestion(instructions=instructions, criteria=dict(criteria))
+    low, high = SCORE_LEVELS
+    if not isinstance(criteria, (list, tuple)) or not all(isinstance(t, str) for t in criteria):
+        raise InvalidOptionError(f"{where}: criteria are required: an array of level descriptions, lowest first")
+    if not low <= len(criteria) <= high:
+        raise InvalidOptionError(f"{where}: a score question needs {low} to {high} levels, not {len(criteria)}")
+    return ScoreQuestion(instructions=instructions, criteria=list(criteria))
+
+
+class SystemOneRequest(_Loaded):
+    """``/v1/systemone``: answer typed questions about a ``state`` from the model's probabilities (no streaming).
+
+    ``questions`` maps an id of the caller's choosing to a choice, noul or score question; ``options`` (not in
+    Ollama's request) may set load options such as ``num_ctx``.
+    """
+
+    go_name = "SystemOneRequest"
+    state: SystemOneContent | None = None
+    questions: dict[str, Question] | None = None
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state(cls, v: Any) -> Any:
+        return None if v is None else _content(v, "state")
+
+    @field_validator("questions", mode="before")
+    @classmethod
+    def _questions(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, Mapping):
+            raise InvalidOptionError(f"questions must be an object of named questions, not {json_kind(v)}")
+        return {str(qid): to_question(str(qid), q) for qid, q in v.items()}
+
+    @model_validator(mode="after")
+    def _required(self) -> SystemOneRequest:
+        if self.state is None:
+            raise InvalidOptionError("state is required")
+        if not self.questions:
+            raise InvalidOptionError("questions are required")
+        return self
 
 
 class CreateRequest(_Named):
@@ -490,6 +660,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -511,7 +682,7 @@ class CreateRequest(_Named):
     ) -> CreateRequest:
         """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
 
-        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER paths are
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER/DRAFT paths are
         resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
         (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
         """
@@ -522,6 +693,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -538,7 +710,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():

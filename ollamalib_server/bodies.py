@@ -30,7 +30,9 @@ __all__ = [
     "OA_EMBED",
     "PULL",
     "PUSH",
+    "RERANK",
     "SHOW",
+    "SYSTEMONE",
 ]
 
 # --- custom decoders ------------------------------------------------------------------------------------
@@ -186,6 +188,24 @@ EMBED = Struct(
     },
     required=("model",),
 )
+RERANK = Struct(
+    "RerankRequest",
+    {
+        "model": String(),
+        "query": String(),
+        # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
+        "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
+            Schema(type=OpenAPIType.STRING),
+            Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})]))),
+        "top_n": Int(),
+        "return_documents": Bool(),
+        "instruction": String(),
+        "truncate": Bool(),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+    },
+    required=("model", "query", "documents"),
+)
 EMBEDDINGS = Struct(
     "EmbeddingRequest",
     {"model": String(), "prompt": String(), "keep_alive": KEEP_ALIVE, "options": OPTIONS_MAP},
@@ -199,6 +219,7 @@ CREATE = Struct(
         "from": String(),
         "files": Map(String()),
         "adapters": Map(String()),
+        "draft_files": Map(String()),
         "template": String(),
         "system": String(),
         "license": AnyValue(
@@ -335,4 +356,31 @@ OA_EMBED = Struct(
         "keep_alive": KEEP_ALIVE,
     },
     required=("model", "input"),
+)
+
+
+_CONTENT = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.OBJECT),
+                          Schema(type=OpenAPIType.ARRAY)])
+
+SYSTEMONE = Struct(
+    "SystemOneRequest",
+    {
+        "model": String(),
+        "state": AnyValue(_CONTENT, "the situation the questions are about: text, or a JSON object or array"),
+        "questions": AnyValue(
+            Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"type": Schema(type=OpenAPIType.STRING, enum=["choice", "noul", "score"]),
+                            "instructions": _CONTENT,
+                            "criteria": Schema(one_of=[Schema(type=OpenAPIType.OBJECT),
+                                                       Schema(type=OpenAPIType.ARRAY)])},
+                required=["type", "instructions"])),
+            "named questions: choice (criteria {option: description|null}), noul (optional criteria "
+            "{true, false}), score (criteria: level descriptions, lowest first)",
+        ),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+        "stream": Bool(),
+    },
+    required=("model", "state", "questions"),
 )

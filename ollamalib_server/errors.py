@@ -1,7 +1,8 @@
 """The one error mapping of the server: exception -> (HTTP status, Ollama's text), in one table.
 
 Native routes answer ``{"error": "<text>"}``; routes under ``/v1`` answer OpenAI's
-``{"error": {"message", "type", "param", "code"}}`` built from the same (status, text) pair.
+``{"error": {"message", "type", "param", "code"}}`` built from the same (status, text) pair, except Ollama's own
+``/v1/systemone``, which answers natively.
 """
 
 from __future__ import annotations
@@ -140,8 +141,11 @@ def is_anthropic_path(path: str) -> bool:
     return path == "/v1/messages" or path.startswith("/v1/messages/")
 
 
+_NATIVE_V1 = ("/v1/systemone",)  # Ollama's own API under /v1: its errors keep the native shape
+
+
 def is_openai_path(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/v1"
+    return (path.startswith("/v1/") or path == "/v1") and path not in _NATIVE_V1
 
 
 def error_json(path: str, status: int, text: str) -> bytes:

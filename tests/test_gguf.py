@@ -47,7 +47,7 @@ def test_factory_output_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_factory_rejects_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="only the llama architecture"):
+    with pytest.raises(ValueError, match="only the llama and qwen3 architectures"):
         write_tiny_gguf(tmp_path / "m.gguf", arch="bert")
     with pytest.raises(ValueError, match="empty"):
         write_tiny_gguf(tmp_path / "m.gguf", script="")

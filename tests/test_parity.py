@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ollamalib import AsyncClient, AsyncEngine, Client, Engine
+from ollamalib.requests import ChatRequest, GenerateRequest
 from ollamalib.errors import (
     CapabilityError,
     InvalidOptionError,
@@ -27,6 +28,7 @@ GREEDY = {"temperature": 0, "num_predict": 4, "seed": 1}
 USER = [{"role": "user", "content": "Hello"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris"]}}, "required": ["city"]}}}
+NOUL = {"q": {"type": "noul", "instructions": "Is it?"}}
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,13 @@ BAD_REQUESTS = [
      'model "ghost" not found, try pulling it first', 404),
     (("create", "copy-of-tiny"), {"files": {"../x.gguf": "sha256:" + "0" * 64}}, ModelfileError,
      "file path must be relative", 400),
+    (("systemone", "tiny", "s"), {"questions": {"q": {"type": "vote", "instructions": "x"}}}, InvalidOptionError,
+     'question "q": unknown type "vote" (must be "choice", "noul" or "score")', 400),
+    (("systemone", "tiny", "s"), {"questions": {"q": {"type": "choice", "instructions": "x"}}}, InvalidOptionError,
+     'question "q": criteria are required: an object of choices, each with a description or null', 400),
+    (("systemone", "tiny-embed", "s"), {"questions": NOUL}, CapabilityError,
+     '"tiny-embed" does not support systemone', 400),
+    (("systemone", "ghost", "s"), {"questions": NOUL}, ModelNotFoundError, "model 'ghost' not found", 404),
 ]
 
 
@@ -152,3 +161,17 @@ def test_good_requests_answer_alike(surfaces, tmp_path: Path):
                  lambda r: [len(v) for v in r.embeddings])
     assert dims == [8, 8]
     _same(run_everywhere(surfaces, "show", "tiny"), lambda r: (r.capabilities, r.details.family))
+    decision = {"c": {"type": "choice", "instructions": "Which?", "criteria": {"red": None, "blue": "the sky"}}}
+    choice = _same(run_everywhere(surfaces, "systemone", "tiny", {"sky": "blue"}, {**NOUL, **decision}),
+                   lambda r: (r.answers["c"].choice, sorted(r.answers), r.usage.output_tokens))
+    assert choice == (choice[0], ["c", "q"], 2) and choice[0] in ("red", "blue")
+
+
+def test_send_takes_the_typed_request_everywhere(surfaces):
+    """``send(request)``, which the CLI uses, answers as ``generate``/``chat`` do on all four surfaces."""
+    request = GenerateRequest(model="tiny", prompt="Hello", options=GREEDY)
+    sent = _same(run_everywhere(surfaces, "send", request), lambda r: (r.response, r.done_reason, r.eval_count))
+    assert sent == _same(run_everywhere(surfaces, "generate", "tiny", "Hello", options=GREEDY),
+                         lambda r: (r.response, r.done_reason, r.eval_count))
+    chat = ChatRequest(model="tiny", messages=USER, options=GREEDY)
+    assert _same(run_everywhere(surfaces, "send", chat), lambda r: r.message.role) == "assistant"

@@ -19,7 +19,18 @@ from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
 from ..parsers import ToolCallParser
-from ..requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
+from ..rerank import reranker_for
+from ..requests import (
+    ChatRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    RerankRequest,
+    SystemOneContent,
+    SystemOneRequest,
+)
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
@@ -34,10 +45,14 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
+    SystemOneUsage,
     Tool,
 )
+from . import _decide
 from ._args import (
     FormatArg,
     KeepAlive,
@@ -50,6 +65,7 @@ from ._args import (
     now,
 )
 from ._images import decode_image, tag_images
+from ._rerank import Pairs, answer_tokens, generative_scores, order
 from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
@@ -461,6 +477,105 @@ class Engine:
             lease.release()
         return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
 
+    # -- rerank ------------------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        """Order ``documents`` by relevance to ``query`` with a reranker model (a cross-encoder, or a generative
+        reranker judging each pair yes/no); ``top_n`` keeps the best, ``return_documents`` adds their text."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self.rerank_request(request)
+
+    def rerank_request(self, req: RerankRequest) -> RerankResponse:
+        """Run a rerank request (what ``rerank`` does once it has built it)."""
+        started = time.perf_counter_ns()
+        if not req.model:
+            raise ModelNotFoundError(req.model)
+        m = self._model(req.model)
+        reranker = reranker_for(m.record, m.info)
+        if reranker is None:
+            raise CapabilityError(f'"{req.model}" does not support rerank')
+        vocab = self._vocabulary(m)
+        opts = self._merged_options(m, req.options_dict())
+        cross = reranker.kind == "cross-encoder"
+        lease = self._acquire(m, opts, req.keep_alive)
+        try:
+            runner = lease.runner
+            if cross:
+                pairs = Pairs(vocab, reranker, req, runner.max_input_tokens)
+                scores = [float(v[0]) for v in runner.rank(pairs.inputs)]
+            else:
+                answers = answer_tokens(vocab, reranker)
+                pairs = Pairs(vocab, reranker, req, runner.context_length - max(map(len, answers)))
+                scores = generative_scores(runner.score_all([(p, answers) for p in pairs.inputs]))
+        finally:
+            lease.release()
+        if any(math.isnan(v) or math.isinf(v) for v in scores):
+            raise OllamalibError("rerank score contains NaN or Inf values")
+        return order(req, req.model, scores, pairs, started, lease.load_duration_ns, time.perf_counter_ns())
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        """Answer typed questions about ``state`` (Ollama's /v1/systemone): each answer comes from the model's
+        probabilities of the allowed answers (choice options, true/false, score levels), not from sampling."""
+        return self.systemone_request(SystemOneRequest(model=model, state=state, questions=questions,
+                                                       keep_alive=keep_alive))
+
+    def systemone_request(self, req: SystemOneRequest) -> SystemOneResponse:
+        """Run a decision request (what ``systemone`` does once it has built it); no streaming."""
+        if not req.model:
+            raise InvalidNameError("model is required")
+        m = self._model(req.model)
+        if "completion" not in m.capabilities:
+            raise CapabilityError(f'"{req.model}" does not support systemone')
+        questions = req.questions or {}
+        state = req.state if req.state is not None else ""
+        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
+                         self.settings.max_prompt_bytes)
+        vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
+        asks = []
+        for qid, question in questions.items():
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
+                                                 think=False))
+            prompt = vocab.tokenize(text)
+            forms = _decide.forms(question)
+            conts = [_decide.continuation_tokens(vocab.tokenize, text, prompt, form) for group in forms for form in group]
+            asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
+        try:
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
+        finally:
+            lease.release()
+        answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
+                   for ask, final in zip(asks, finals)}
+        usage = SystemOneUsage(input_tokens=sum(len(ask.prompt) for ask in asks), output_tokens=len(asks))
+        return SystemOneResponse(model=req.model, answers=answers, usage=usage)
+
     def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """The prompt a generate or chat request would give the model, and how many images it carries, without
         running it (Ollama's ``_debug_render_only``). ``render_prompt("chat", model=..., messages=...)`` builds
@@ -548,22 +663,24 @@ class Engine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
 
         A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
         Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
+        ``draft_files`` ({file name: blob digest} of one GGUF) is a draft model for speculative decoding.
         """
         ModelName.parse(model)
         events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
-                                     parameters, messages, requires)
+                                     parameters, messages, requires, draft_files)
         return events if stream else _last(events)
 
     def _create_events(
         self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
-        requires: str | None,
+        requires: str | None, draft_files: dict[str, str] | None = None,
     ) -> Iterator[ProgressResponse]:
         from ..create import Quantizer, create_from_request
 
@@ -575,7 +692,7 @@ class Engine:
             yield from self._pull_events(str(from_), False)
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
-                            messages=messages, requires=requires)
+                            messages=messages, requires=requires, draft_files=draft_files)
         yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
@@ -719,7 +836,8 @@ class Engine:
 
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
-        opts = merge_options(default_options(self.settings.context_length), m.record.parameters, request)
+        defaults = default_options(self.settings.context_length, has_draft=m.record.draft is not None)
+        opts = merge_options(defaults, m.record.parameters, request)
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
         if m.record.projectors:
@@ -753,9 +871,11 @@ class Engine:
             projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
+            draft=str(m.record.draft) if m.record.draft and not embedding else None,
         )
         rec = m.record
-        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
+        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
+                   if p and p.is_file())
         return LoadSpec(
             key=runner_key(rec),
             model_path=rec.model_path or Path(),
@@ -812,12 +932,16 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
         num_keep=opts.get("num_keep", 4),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        draft_num_predict=opts.get("draft_num_predict", -1),
+        draft_ngram=opts.get("draft_ngram", 0),
     )
 
 
-def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """A runner's identity: weights, adapters and projectors (one runner for generation and embeddings)."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)))
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
+    """A runner's identity: weights, adapters, projectors and draft model (one runner for generation and
+    embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)),
+            str(record.draft or ""))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

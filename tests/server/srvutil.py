@@ -88,6 +88,8 @@ def build_store(root: Path, ggufs: Path) -> ModelStore:
         "tiny-embed": write_tiny_gguf(ggufs / "embed.gguf", embedding=True, name="tiny-embed"),
         "hello": write_tiny_gguf(ggufs / "hello.gguf", chat_template=CHATML_TEMPLATE, script=HELLO_SCRIPT),
         "jsonbot": write_tiny_gguf(ggufs / "json.gguf", chat_template=CHATML_TEMPLATE, script=JSON_SCRIPT),
+        "tiny-rerank": write_tiny_gguf(ggufs / "rerank.gguf", arch="qwen3", classifier_labels=["yes", "no"],
+                                       name="tiny-reranker", seed=3),
     }
     for name, path in models.items():
         for _ in create_model(store, name, from_=str(path)):
