@@ -140,6 +140,8 @@ _COUNTERS = (
     "tokens_predicted_total",
     "tokens_predicted_seconds_total",
     "decode_calls_total",
+    "draft_tokens_total",
+    "draft_accepted_total",
 )
 
 
@@ -156,6 +158,8 @@ class ModelMetrics:
     tokens_predicted_total: int = 0
     tokens_predicted_seconds_total: float = 0.0
     decode_calls_total: int = 0
+    draft_tokens_total: int = 0  # speculative decoding: drafted tokens verified
+    draft_accepted_total: int = 0  # and accepted
     loaded: int = 0
     slots_total: int = 0
     slots_in_use: int = 0

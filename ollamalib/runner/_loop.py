@@ -36,10 +36,11 @@ import llama_cpp.llama_cpp as C
 import numpy as np
 
 from ..errors import RequestCancelledError
-from ._llama import Batch, Model
+from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
 from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
+from ._spec import MAX_ROWS, DraftModel, ngram_draft
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
@@ -93,6 +94,10 @@ class Job:
     prompt_evaluated: int = 0
     t_start: int = 0
     t_prompt_done: int = 0
+    n_draft: int = 0  # most tokens drafted per step (0: no speculative decoding)
+    ngram: int = 0  # > 0: drafts by n-gram lookup of up to this many tokens; 0: by the loop's draft model
+    draft_count: int = 0  # drafted tokens verified
+    draft_accepted: int = 0
 
 
 # What an extra run of consecutive busy slot ids is worth in prompt tokens: with a split KV cache llama.cpp evaluates
@@ -106,21 +111,14 @@ def _runs(ids: set[int]) -> int:
     return sum(1 for i in ids if i - 1 not in ids)
 
 
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    if n == 0:
-        return 0
-    diff = np.asarray(a[:n], np.int64) != np.asarray(b[:n], np.int64)
-    return int(diff.argmax()) if diff.any() else n
-
-
 class DecodeLoop:
     """Slots, the FIFO of waiting jobs and the thread that runs them (see the module docstring)."""
 
     def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int,
-                 projector: Projector | None = None) -> None:
+                 projector: Projector | None = None, draft: DraftModel | None = None) -> None:
         self.model = model
         self.projector = projector
+        self.draft = draft
         self.ctx = ctx
         self.mem = C.llama_get_memory(ctx)
         self.num_ctx = num_ctx
@@ -142,6 +140,8 @@ class DecodeLoop:
         self.predict_ns_total = 0
         self.decode_calls = 0
         self.decode_rows = 0
+        self.draft_tokens_total = 0
+        self.draft_accepted_total = 0
         self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
         self._thread.start()
 
@@ -385,10 +385,20 @@ class DecodeLoop:
         # Rows in slot order: with a split KV cache llama.cpp packs a step into one ubatch only when its sequence
         # ids ascend; in admission order it may run the step as several graph evaluations.
         rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
-        batch = self._batch
-        batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
-                       [j.slot.index for j in rows])  # type: ignore[union-attr]
         t0 = time.perf_counter_ns()
+        drafts = self._drafts(rows)
+        batch = self._batch
+        if any(drafts):  # each sequence's pending token and its draft as one run, every row with logits
+            batch.clear()
+            offsets = []
+            for job, draft in zip(rows, drafts):
+                offsets.append(batch.n)
+                batch.add_run([job.pending, *draft], job.n_past, job.slot.index, False,  # type: ignore[union-attr]
+                              all_logits=True)
+        else:
+            offsets = list(range(len(rows)))
+            batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
+                           [j.slot.index for j in rows])  # type: ignore[union-attr]
         rc = batch.decode(self.ctx)
         self.predict_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
@@ -398,16 +408,59 @@ class DecodeLoop:
                 self._drop_cache(job.slot)  # type: ignore[arg-type]
                 self._fail(job, RunnerError(f"failed to decode (llama_decode returned {rc})"))
             return
-        for i, job in enumerate(rows):
-            slot = job.slot
-            assert slot is not None and job.pending is not None
+        for job, at, draft in zip(rows, offsets, drafts):
+            self._accept(job, at, draft)
+
+    def _drafts(self, rows: list[Job]) -> list[list[int]]:
+        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit."""
+        drafts: list[list[int]] = [[] for _ in rows]
+        spare = min(MAX_ROWS, self.num_batch) - len(rows)
+        wanting = [i for i, job in enumerate(rows) if job.n_draft > 0 and (job.ngram or self.draft is not None)]
+        if spare <= 0 or not wanting:
+            return drafts
+        share, extra = divmod(spare, len(wanting))
+        model_wants: list[tuple[int, int]] = []
+        for k, i in enumerate(wanting):
+            job = rows[i]
+            cap = min(job.n_draft, share + (k < extra), self.num_ctx - job.n_past - 1, job.limit - job.sampled - 1)
+            if cap <= 0:
+                continue
+            if job.ngram:
+                drafts[i] = ngram_draft(job.prompt + job.generated, job.ngram, cap)
+            else:
+                model_wants.append((i, cap))
+        if model_wants and self.draft is not None:
+            guesses = self.draft.draft([(rows[i].slot.index, [*rows[i].slot.cache, rows[i].pending], cap)  # type: ignore
+                                        for i, cap in model_wants])
+            for (i, _), guess in zip(model_wants, guesses):
+                drafts[i] = guess
+        return drafts
+
+    def _accept(self, job: Job, at: int, draft: list[int]) -> None:
+        """Take the pending token into the slot's cache and sample its row; then each drafted token too, while
+        it equals the token sampled before it (its row's logits are then the ones a plain step would give).
+        The KV of the drafted tokens not taken is removed."""
+        slot = job.slot
+        assert slot is not None and job.pending is not None
+        start = len(slot.cache)
+        slot.starts.append(start)
+        token = job.pending
+        job.draft_count += len(draft)
+        self.draft_tokens_total += len(draft)
+        for i in range(len(draft) + 1):
             if slot.valid == len(slot.cache):
                 slot.valid += 1
-            slot.starts.append(len(slot.cache))
-            slot.cache.append(job.pending)
+            slot.cache.append(token)
             job.n_past += 1
             job.pending = None
-            self._sample(job, i)
+            self._sample(job, at + i)
+            if i == len(draft) or job.pending != draft[i]:
+                break
+            token = draft[i]
+            job.draft_accepted += 1
+            self.draft_accepted_total += 1
+        if len(slot.cache) < start + len(draft) + 1:
+            C.llama_memory_seq_rm(self.mem, slot.index, len(slot.cache), -1)
 
     def _shift(self, job: Job) -> bool:
         """Make room in a full sequence: keep ``num_keep`` tokens, drop half of the rest, slide the tail back."""
@@ -480,6 +533,8 @@ class DecodeLoop:
             eval_duration_ns=eval_ns,
             context=context,
             logprobs=job.all_logprobs if job.logprobs else None,
+            draft_count=job.draft_count,
+            draft_accepted_count=job.draft_accepted,
             scores=job.scores,
         )
         self._release(job)
@@ -489,6 +544,7 @@ class DecodeLoop:
             stop_sequence=job.stream.matcher.matched if by_stop else None,
             prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
             eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
+            draft_count=job.draft_count, draft_accepted_count=job.draft_accepted,
         ))
 
     def _fail(self, job: Job, error: BaseException) -> None:

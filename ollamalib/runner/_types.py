@@ -40,6 +40,7 @@ class LoadOptions:
     projector: str | None = None  # multimodal projector (mmproj) GGUF path: images become prompt input
     flash_attention: bool | None = None  # None: llama.cpp decides
     kv_cache_type: str = "f16"
+    draft: str | None = None  # draft model GGUF path (same vocabulary) for speculative decoding
 
 
 @dataclass
@@ -62,6 +63,11 @@ class SamplingOptions:
     grammar: str | None = None  # GBNF text, rule "root"
     logprobs: bool = False
     top_logprobs: int = 0
+    # Speculative decoding (``_spec``): n-gram prompt lookup with n-grams of up to ``draft_ngram`` tokens, else the
+    # runner's draft model; ``draft_num_predict`` tokens drafted per step at most (0 turns the draft model off,
+    # -1 or 0 with n-gram lookup: the default, 4 with a draft model, as many as a step allows with n-grams).
+    draft_num_predict: int = -1
+    draft_ngram: int = 0
 
 
 class TokenLogprob(TypedDict, total=False):
@@ -92,6 +98,8 @@ class Piece:
     eval_count: int = 0
     eval_duration_ns: int = 0
     context: list[int] | None = None
+    draft_count: int = 0  # drafted tokens verified (speculative decoding)
+    draft_accepted_count: int = 0  # of those, tokens accepted
 
 
 @dataclass
@@ -107,6 +115,8 @@ class Final:
     eval_duration_ns: int
     context: list[int]
     logprobs: list[TokenLogprob] | None = None
+    draft_count: int = 0
+    draft_accepted_count: int = 0
     scores: list[list[float]] | None = None  # a scoring request: each continuation's per-token log probabilities
 
 
@@ -129,6 +139,8 @@ class RunnerStats:
     slot_cached_tokens: list[int]
     context_length: int
     size: int
+    draft_tokens_total: int = 0  # drafted tokens verified (speculative decoding)
+    draft_accepted_total: int = 0  # of those, tokens accepted
 
     @property
     def kv_cache_usage_ratio(self) -> float:
