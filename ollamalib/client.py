@@ -308,15 +308,16 @@ class Client:
              stream: Literal[True], **kwargs: Any) -> Iterator[ChatResponse]: ...
     def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return self._send(call, stream=stream)
 
     def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
@@ -484,15 +485,16 @@ class AsyncClient:
 
     async def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return await self._send(call, stream=stream)
 
     async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:

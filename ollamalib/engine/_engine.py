@@ -18,6 +18,7 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
+from ..parsers import ToolCallParser
 from ..rerank import reranker_for
 from ..requests import (
     ChatRequest,
@@ -166,6 +167,7 @@ class Engine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -176,10 +178,16 @@ class Engine:
         truncate: bool | None = None,
         shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
-        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model."""
+        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model.
+
+        ``tool_choice`` (an ollamalib extension) is "auto", "none" (no tool is offered or called), "required" (the
+        answer is a call to one of ``tools``) or ``{"type": "function", "function": {"name": ...}}`` (a call to
+        that one, with arguments valid against its schema); forced calls are enforced with a grammar.
+        """
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return self.send(request, stream=stream)
 
@@ -261,13 +269,14 @@ class Engine:
                                 done=True, done_reason="unload")
         if "completion" not in m.capabilities:
             raise CapabilityError(f'"{model}" does not support chat')
-        tool_list = list(req.tools or [])
+        tool_list = req.offered_tools()  # none at all with tool_choice "none": not shown, not parsed
         if tool_list:
             m.require("tools")
         if any(msg.images for msg in msgs):
             self._require_vision(m)
         think = self._think(m, req.think)
-        grammar = self._grammar(req.format)
+        forced = req.forced_tools()
+        grammar = self._tool_grammar(m, forced) if forced else self._grammar(req.format)
         opts = self._merged_options(m, req.options_dict())
         if not msgs:
             self._load_only(m, opts, ka)
@@ -811,6 +820,18 @@ class Engine:
         from ..runner.grammar import format_to_grammar
 
         return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
+                                 self.settings.max_grammar_repeats)
+
+    def _tool_grammar(self, m: Model, tools: Sequence[Tool]) -> str:
+        """The GBNF of one call to one of ``tools`` in ``m``'s own tool-call text (tool_choice "required" or a
+        named function), so that the tool-call parser reads the forced output back as a call."""
+        from ..runner.grammar import tool_call_grammar
+
+        prefix = m.template.tool_call_prefix or "{"
+        closing = ToolCallParser(prefix).closing
+        if closing not in m.template.text:  # a tag the template never closes (<|python_tag|>) stays open
+            closing = ""
+        return tool_call_grammar([(t.function.name, t.function.parameters) for t in tools], prefix, closing,
                                  self.settings.max_grammar_repeats)
 
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
