@@ -1,9 +1,7 @@
 """GET /metrics: Prometheus text that a real parser accepts, with the engine's counters and request latencies."""
 
 import httpx
-import pytest
-
-prometheus = pytest.importorskip("prometheus_client.parser")
+import prometheus_client.parser as prometheus
 
 
 def families(text: str) -> dict:
