@@ -20,7 +20,9 @@ from ollamalib.errors import InvalidOptionError
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Rome", "Oslo"]},
                                                    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
                   "required": ["city", "days"]}
-TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "maxLength": 6}}, "required": ["zone"]}
+# A pattern, not just maxLength: a babbler's byte tokens may spell invalid UTF-8, which decodes to more characters
+TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Za-z ]{1,6}$"}},
+               "required": ["zone"]}
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": WEATHER_PARAMS}},
     {"type": "function", "function": {"name": "get_time", "description": "Time", "parameters": TIME_PARAMS}},
