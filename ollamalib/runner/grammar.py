@@ -224,6 +224,8 @@ def tool_call_grammar(
     names = ", ".join(name for name, _ in tools)
     body = _schema_grammar(schema, f"the parameters of tool {names}")
     body = re.sub(r"^root ::=", f"{_CALL_RULE} ::=", body, count=1, flags=re.MULTILINE)
+    # no blank after the call's closing brace: with bare JSON calls it would be left over as content
+    body = re.sub(rf'^((?:{_CALL_RULE}|alternative-\d+) ::= .*"}}") space$', r"\1", body, flags=re.MULTILINE)
     call = _CALL_RULE
     if prefix in ("", "{", "["):
         root = call

@@ -52,6 +52,8 @@ def test_tool_call_grammar_writes_the_templates_call_format():
     assert tagged.startswith('root ::= "<tool_call>" "\\n" forced-tool-call "\\n" "</tool_call>"\n')
     assert 'name ::= "\\"get_weather\\""' in tagged and '"\\"Paris\\""' in tagged
     assert tool_call_grammar([("f", None)], "{").startswith("root ::= forced-tool-call\n")
+    bare = tool_call_grammar([("f", None)], "{")
+    assert 'forced-tool-call ::= "{" space name-kv "," space arguments-kv "}"\n' in bare  # no trailing blank
     assert 'arguments ::= "{" space  "}" space' in tool_call_grammar([("f", None)], "{")  # no parameters: {}
     listed = tool_call_grammar([("f", None)], "[TOOL_CALLS]")
     assert listed.startswith('root ::= "[TOOL_CALLS]" "[" forced-tool-call "]"')

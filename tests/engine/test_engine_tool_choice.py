@@ -20,7 +20,9 @@ from ollamalib.errors import InvalidOptionError
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Rome", "Oslo"]},
                                                    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
                   "required": ["city", "days"]}
-TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "maxLength": 6}}, "required": ["zone"]}
+# A pattern, not just maxLength: a babbler's byte tokens may spell invalid UTF-8, which decodes to more characters
+TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Za-z ]{1,6}$"}},
+               "required": ["zone"]}
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": WEATHER_PARAMS}},
     {"type": "function", "function": {"name": "get_time", "description": "Time", "parameters": TIME_PARAMS}},
@@ -29,6 +31,11 @@ SCHEMAS = {"get_weather": WEATHER_PARAMS, "get_time": TIME_PARAMS}
 USER = [{"role": "user", "content": "Weather in Paris?"}]
 # A Jinja template that shows tools but has no tag for calls: its models call tools with bare JSON.
 BARE_JSON_TEMPLATE = "{% if tools %}{{ tools | tojson }}\n{% endif %}" + CHATML_TEMPLATE
+# Mistral's style: calls follow a [TOOL_CALLS] tag, as a JSON list.
+MISTRAL_TEMPLATE = ("{% if tools %}[AVAILABLE_TOOLS]{{ tools | tojson }}[/AVAILABLE_TOOLS]{% endif %}"
+                    "{% for message in messages %}{% if message.tool_calls %}[TOOL_CALLS]"
+                    "{{ message.tool_calls | map(attribute='function') | list | tojson }}"
+                    "{% else %}{{ message.role }}: {{ message.content }}\n{% endif %}{% endfor %}assistant: ")
 NAMED = {"type": "function", "function": {"name": "get_time"}}
 
 
@@ -80,15 +87,19 @@ def test_required_always_calls_one_of_the_tools(engine: Engine, babbler):
     assert chunks[-1].done and not any("tool_call" in c.message.content for c in chunks)
 
 
-@pytest.mark.parametrize("kind", ["go-tag", "bare-json"])
+@pytest.mark.parametrize("kind", ["go-tag", "bare-json", "mistral"])
 def test_forcing_writes_each_templates_own_call_format(engine: Engine, babbler, go_template, kind):
     if kind == "go-tag":  # a Go TEMPLATE layer that writes <tool_call> tags
         model = babbler("go-tag", chat_template=None, template=go_template)
-    else:  # the calls are bare JSON: the output must start with it
+    elif kind == "bare-json":  # the calls are bare JSON: the output must start with it
         model = babbler("bare-json", chat_template=BARE_JSON_TEMPLATE)
+    else:  # [TOOL_CALLS] then a list
+        model = babbler("mistral", chat_template=MISTRAL_TEMPLATE)
+        assert engine.render_prompt("chat", model=model, messages=USER, tools=TOOLS)[0].startswith("[AVAILABLE")
     r = engine.chat(model, USER, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "get_weather"}},
                     options=sampled(1))
     assert_valid(r.message.tool_calls, names=("get_weather",))
+    assert r.message.content == ""  # the tag, the call and its closing are all consumed by the parser
 
 
 def test_none_never_yields_a_call(engine: Engine, scripted, go_template):

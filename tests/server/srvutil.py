@@ -39,7 +39,9 @@ HELLO_SCRIPT = "Hello there, friend!"
 WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Rome", "Oslo"]},
                                                    "days": {"type": "integer", "minimum": 1, "maximum": 7}},
                   "required": ["city", "days"]}
-TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "maxLength": 6}}, "required": ["zone"]}
+# A pattern, not just maxLength: a babbler's byte tokens may spell invalid UTF-8, which decodes to more characters
+TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Za-z ]{1,6}$"}},
+               "required": ["zone"]}
 
 
 @dataclass
