@@ -308,15 +308,16 @@ class Client:
              stream: Literal[True], **kwargs: Any) -> Iterator[ChatResponse]: ...
     def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return self._send(call, stream=stream)
 
     def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
@@ -379,7 +380,7 @@ class Client:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -388,7 +389,7 @@ class Client:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return self._send(call, stream=stream)
 
     def create_blob(self, path: str | Path) -> str:
@@ -484,15 +485,16 @@ class AsyncClient:
 
     async def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return await self._send(call, stream=stream)
 
     async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
@@ -555,7 +557,7 @@ class AsyncClient:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -564,7 +566,7 @@ class AsyncClient:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return await self._send(call, stream=stream)
 
     async def create_blob(self, path: str | Path) -> str:

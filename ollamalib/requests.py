@@ -38,6 +38,7 @@ from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 
 __all__ = [
     "THINK_LEVELS",
+    "TOOL_CHOICES",
     "ChatRequest",
     "CopyRequest",
     "ChoiceQuestion",
@@ -57,6 +58,7 @@ __all__ = [
     "SystemOneContent",
     "SystemOneRequest",
     "json_kind",
+    "parse_tool_choice",
     "to_image",
     "to_message",
     "to_question",
@@ -64,6 +66,8 @@ __all__ = [
 ]
 
 THINK_LEVELS = ("high", "medium", "low", "max")
+TOOL_CHOICES = ("auto", "none", "required")
+_TOOL_CHOICE_HELP = '"auto", "none", "required" or {"type": "function", "function": {"name": ...}}'
 _THINK_HELP = '"high", "medium", "low", "max", true, or false'
 _DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -202,6 +206,22 @@ def parse_think(value: Any) -> bool | str | None:
             return value
         raise InvalidOptionError(f"invalid think value: {json.dumps(value)} (must be {_THINK_HELP})")
     raise InvalidOptionError(f"think must be a boolean or string ({_THINK_HELP})")
+
+
+def parse_tool_choice(value: Any) -> str | dict[str, Any] | None:
+    """``tool_choice`` in OpenAI's chat shape: "auto", "none", "required", or a named function, normalised to
+    ``{"type": "function", "function": {"name": ...}}``; anything else gets a 400 that names the valid forms."""
+    if value is None or (isinstance(value, str) and value in TOOL_CHOICES):
+        return value
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, Mapping):
+        fn = value.get("function")
+        name = fn.get("name") if isinstance(fn, Mapping) else None
+        if value.get("type", "function") == "function" and isinstance(name, str) and name:
+            return {"type": "function", "function": {"name": name}}
+    shown = json.dumps(value) if isinstance(value, (str, int, float, list, dict)) else repr(value)
+    raise InvalidOptionError(f"invalid tool_choice: {shown} (must be {_TOOL_CHOICE_HELP})")
 
 
 def parse_request_keep_alive(value: Any) -> float | None:
@@ -388,6 +408,9 @@ class ChatRequest(_Inference):
     go_name = "ChatRequest"
     messages: list[Message] | None = None
     tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    """An ollamalib extension (Ollama ignores it): "auto" (the default), "none", "required", or
+    ``{"type": "function", "function": {"name": ...}}``; enforced with a grammar (see ``forced_tools``)."""
 
     @field_validator("messages", mode="before")
     @classmethod
@@ -403,6 +426,41 @@ class ChatRequest(_Inference):
         if v is None or isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Sequence):
             return v
         return [to_tool(t) for t in v] or None
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def _tool_choice(cls, v: Any) -> Any:
+        return parse_tool_choice(v)
+
+    @model_validator(mode="after")
+    def _tool_choice_needs_tools(self) -> ChatRequest:
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        if not self.tools:
+            shown = choice if isinstance(choice, str) else f'naming "{choice["function"]["name"]}"'
+            raise InvalidOptionError(f"tool_choice {shown} needs tools, but the request has none")
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            if not any(t.function.name == name for t in self.tools):
+                known = ", ".join(f'"{t.function.name}"' for t in self.tools)
+                raise InvalidOptionError(f'tool_choice names the function "{name}", which is not among the tools '
+                                         f"({known})")
+        return self
+
+    def offered_tools(self) -> list[Tool]:
+        """The tools the prompt shows and the output is parsed for: none at all with ``tool_choice`` "none"."""
+        return [] if self.tool_choice == "none" else list(self.tools or [])
+
+    def forced_tools(self) -> list[Tool] | None:
+        """The tools the answer must call one of ("required": any, a named function: that one); None when the
+        model may answer in text."""
+        choice = self.tool_choice
+        if choice == "required":
+            return list(self.tools or [])
+        if isinstance(choice, dict):
+            return [t for t in self.tools or [] if t.function.name == choice["function"]["name"]][:1]
+        return None
 
 
 class EmbedRequest(_Loaded):
@@ -612,6 +670,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -633,7 +692,7 @@ class CreateRequest(_Named):
     ) -> CreateRequest:
         """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
 
-        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER paths are
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER/DRAFT paths are
         resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
         (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
         """
@@ -644,6 +703,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -660,7 +720,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():

@@ -157,15 +157,29 @@ def _check(req: dict[str, Any]) -> str:
     return model
 
 
+_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def _tool_choice(choice: Any) -> str | dict[str, Any] | None:
+    """Anthropic's ``tool_choice`` (``{"type": "auto" | "any" | "none"}`` or ``{"type": "tool", "name": ...}``) in
+    the chat shape ChatRequest enforces."""
+    if choice is None:
+        return None
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in _CHOICES:
+        return _CHOICES[kind]
+    if kind == "tool" and isinstance(choice.get("name"), str) and choice["name"]:
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise APIError(400, 'tool_choice: must be {"type": "auto"}, {"type": "any"}, {"type": "none"} or '
+                        '{"type": "tool", "name": ...}')
+
+
 def _prompt_args(req: dict[str, Any]) -> dict[str, Any]:
-    """What shapes the prompt: messages, tools (none with ``tool_choice`` none) and thinking."""
-    tools = _tools(req)
-    choice = req.get("tool_choice") or {}
-    if isinstance(choice, dict) and choice.get("type") == "none":
-        tools = None
+    """What shapes the prompt: messages, tools, ``tool_choice`` (none: no tools) and thinking."""
     thinking = req.get("thinking") or {}
     think = True if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
-    return {"messages": chat_messages(req), "tools": tools, "think": think}
+    return {"messages": chat_messages(req), "tools": _tools(req), "tool_choice": _tool_choice(req.get("tool_choice")),
+            "think": think}
 
 
 def _kwargs(req: dict[str, Any], model: str, overflow: str) -> dict[str, Any]:

@@ -341,6 +341,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "model": model,
             "messages": _messages(req["messages"]),
             "tools": [clean_tool(t) for t in req.get("tools") or []] or None,
+            "tool_choice": req.get("tool_choice"),  # enforced: "none", "required" and named calls by grammar
             "format": _format(req),
             "options": _options(req),
             "think": _think(req),

