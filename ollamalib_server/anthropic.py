@@ -170,8 +170,8 @@ def _tool_choice(choice: Any) -> str | dict[str, Any] | None:
         return _CHOICES[kind]
     if kind == "tool" and isinstance(choice.get("name"), str) and choice["name"]:
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise APIError(400, 'tool_choice: must be {"type": "auto"}, {"type": "any"}, {"type": "none"} or '
-                        '{"type": "tool", "name": ...}')
+    raise BadRequestError('tool_choice: must be {"type": "auto"}, {"type": "any"}, {"type": "none"} or '
+                          '{"type": "tool", "name": ...}')
 
 
 def _prompt_args(req: dict[str, Any]) -> dict[str, Any]:
