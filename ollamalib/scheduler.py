@@ -142,6 +142,9 @@ _COUNTERS = (
     "decode_calls_total",
     "draft_tokens_total",
     "draft_accepted_total",
+    "prompt_cache_hits",
+    "prompt_cache_misses",
+    "prompt_cache_tokens",
 )
 
 
@@ -168,6 +171,10 @@ class ModelMetrics:
     kv_cells_used: int = 0
     kv_cells_total: int = 0
     adapters: int = 0  # LoRA adapters applied to the loaded runner(s)
+    prompt_cache_hits: int = 0
+    prompt_cache_misses: int = 0
+    prompt_cache_tokens: int = 0
+    prompt_cache_bytes: int = 0
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:
@@ -422,6 +429,7 @@ class Scheduler:
             m.busy_slots_per_decode = max(m.busy_slots_per_decode, stats.busy_slots_per_decode)
             m.kv_cells_used += stats.kv_cells_used
             m.kv_cells_total += stats.kv_cells_total
+            m.prompt_cache_bytes += getattr(stats, "prompt_cache_bytes", 0)
         return sorted(out.values(), key=lambda m: m.name)
 
     def loaded(self) -> list[LoadedRunner]:

@@ -3,9 +3,11 @@
 Each turn of the loop
 1. starts waiting requests (FIFO) on free slots, each on the free slot whose cached tokens share the longest
    prefix with its prompt (discounted by the cached tokens it would throw away, so a shared BOS does not evict
-   a long conversation when an empty slot is free); only the rest of the prompt is evaluated. A prompt that is
-   cached whole has its last chunk evaluated again, in the same batch as before, so that it gets the very same
-   logits (ggml's results depend on batch shape; re-reading only its last token would change them);
+   a long conversation when an empty slot is free), or restored from the host-RAM prompt cache (``_cache``) when
+   a saved state shares more; a slot about to lose a long prefix saves it there first. Only the rest of the
+   prompt is evaluated. A prompt cached whole evaluates its last token only, unless the job asks for an exact
+   replay: then its last chunk is evaluated again, in the same batch as before, so that it gets the very same
+   logits (ggml's results depend on batch shape; re-reading only its last token changes them in the last bits);
 2. evaluates prompt chunks (at most ``num_batch`` tokens each, one chunk per job) of new prompts, each in its own
    ``llama_decode`` call, as long as the step's prompt tokens stay within ``num_batch`` (the first chunk is always
    read): short prompts that arrive together all start in one step, a long one costs a chunk per step;
@@ -36,6 +38,7 @@ import llama_cpp.llama_cpp as C
 import numpy as np
 
 from ..errors import RequestCancelledError
+from ._cache import PromptCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
@@ -80,6 +83,7 @@ class Job:
     images: dict[int, ImageChunk] = field(default_factory=dict)  # first position in ``prompt`` -> image
     score: ScoreSpec | None = None  # a scoring job: read the prompt, then score these continuations (``_score``)
     scores: list[list[float]] | None = None
+    replay: bool = False  # a prompt cached whole re-reads its last chunk as before (exact logits), not one token
     slot: Slot | None = None
     todo: list[int] = field(default_factory=list)
     n_past: int = 0
@@ -104,6 +108,10 @@ class Job:
 # each run in its own graph (``split_equal`` accepts only ascending, consecutive sequence ids), which costs about
 # what a one-row decode does on every step of the request; reusing fewer cached tokens than this is not worth it.
 _RUN_COST = 32
+# The prompt cache: a slot's state is saved when a new request would throw away at least _MIN_SAVE of its tokens, and
+# a saved state is restored when it gives a request at least _MIN_RESTORE more reusable tokens than its slot does.
+_MIN_SAVE = 64
+_MIN_RESTORE = 32
 
 
 def _runs(ids: set[int]) -> int:
@@ -115,8 +123,10 @@ class DecodeLoop:
     """Slots, the FIFO of waiting jobs and the thread that runs them (see the module docstring)."""
 
     def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int,
-                 projector: Projector | None = None, draft: DraftModel | None = None) -> None:
+                 projector: Projector | None = None, draft: DraftModel | None = None,
+                 cache_bytes: int = 0) -> None:
         self.model = model
+        self.cache = PromptCache(cache_bytes) if cache_bytes > 0 else None
         self.projector = projector
         self.draft = draft
         self.ctx = ctx
@@ -212,7 +222,8 @@ class DecodeLoop:
             self._active.clear()
 
     def _start(self, job: Job, free: list[Slot]) -> None:
-        """Put ``job`` on the free slot with the longest reusable prefix; drop the rest of that slot's cache."""
+        """Put ``job`` on the free slot with the longest reusable prefix (or restore a longer one from the prompt
+        cache into it); save what the slot held if that is long and about to be lost; drop the rest."""
         shared = {s.index: common_prefix(s.cache[: s.valid], job.prompt) for s in free}
         busy = {j.slot.index for j in self._active if j.slot is not None}
 
@@ -225,14 +236,19 @@ class DecodeLoop:
         best = max(free, key=worth)
         free.remove(best)
         keep = shared[best.index]
-        if keep >= len(job.prompt) and best.starts:
-            # The whole prompt is cached: evaluate its last chunk again exactly as it was evaluated before, so
-            # the logits (and a seeded draw) match the earlier run; a single re-read token would not.
+        if self.cache is not None and len(job.prompt) - keep > _MIN_RESTORE:
+            keep = self._restore(best, job.prompt, keep)
+        if keep >= len(job.prompt) and best.starts and job.replay:
+            # The whole prompt is cached and an exact replay was asked for: evaluate its last chunk again exactly
+            # as it was evaluated before, so the logits (and a seeded draw) match the earlier run; a single
+            # re-read token (the default, as llama-server does) gives slightly different logits.
             at = bisect.bisect_right(best.starts, len(job.prompt) - 1) - 1
             keep = best.starts[at] if at >= 0 else 0
         keep = min(keep, len(job.prompt) - 1)
         # an image is evaluated whole: never resume in the middle of one
         keep = next((start for start, image in job.images.items() if start < keep < start + image.n_tokens), keep)
+        if self.cache is not None and best.valid - keep >= _MIN_SAVE:
+            self._save(best)
         if keep < len(best.cache):
             if not C.llama_memory_seq_rm(self.mem, best.index, keep, -1):
                 C.llama_memory_seq_rm(self.mem, best.index, -1, -1)
@@ -246,6 +262,39 @@ class DecodeLoop:
         job.todo = job.prompt[keep:]
         job.t_start = time.perf_counter_ns()
         self._active.append(job)
+
+    def _restore(self, slot: Slot, prompt: list[int], keep: int) -> int:
+        """Copy the cached state sharing the longest prefix with ``prompt`` into ``slot`` when it beats the
+        ``keep`` tokens the slot shares already (saving the slot's own state first); the tokens now reusable."""
+        cache = self.cache
+        assert cache is not None
+        entry, length = cache.find(prompt)
+        if entry is None or length - keep < _MIN_RESTORE:
+            cache.misses += 1
+            return keep
+        if slot.valid >= _MIN_SAVE:
+            self._save(slot)
+        if not cache.restore(self.ctx, entry, slot.index):
+            log.warning("could not restore a cached prompt of %d tokens", len(entry.tokens))
+            self._drop_cache(slot)
+            cache.misses += 1
+            return 0
+        slot.cache = entry.tokens.tolist()
+        slot.valid = len(slot.cache)
+        slot.starts = list(entry.starts)
+        cache.hits += 1
+        cache.tokens_restored += length
+        return length
+
+    def _save(self, slot: Slot) -> None:
+        """Save the slot's valid prefix to the prompt cache (its invalid tail, after a context shift, is dropped)."""
+        assert self.cache is not None
+        if slot.valid < len(slot.cache):
+            if not C.llama_memory_seq_rm(self.mem, slot.index, slot.valid, -1):
+                return
+            del slot.cache[slot.valid:]
+            del slot.starts[bisect.bisect_left(slot.starts, slot.valid):]
+        self.cache.save(self.ctx, slot.index, slot.cache, slot.starts)
 
     def _step(self) -> None:
         for job in [j for j in self._active if j.seq.cancelled]:

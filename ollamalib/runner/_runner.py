@@ -99,6 +99,13 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
                          options.flash_attention, options.kv_cache_type, n_outputs_max=max(seqs, MAX_ROWS))
 
 
+def _exact_replay(sampling: SamplingOptions) -> bool:
+    """Whether a prompt cached whole is re-read exactly (see ``SamplingOptions.exact_replay``)."""
+    if sampling.exact_replay is not None:
+        return sampling.exact_replay
+    return sampling.seed is not None and sampling.seed != -1 and sampling.temperature > 0
+
+
 class Runner:
     """A model loaded with fixed LoadOptions.
 
@@ -156,7 +163,8 @@ class Runner:
                     self._size += int(C.llama_model_size(self._draft.model.ptr)) + params.n_ctx * (
                         self._draft.model.kv_bytes_per_cell(kv_cache_type(options.kv_cache_type)))
                 self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=params.n_batch, projector=self._projector, draft=self._draft)
+                                        num_batch=params.n_batch, projector=self._projector, draft=self._draft,
+                                        cache_bytes=max(0, options.prompt_cache_bytes))
             mem = C.llama_get_memory(ctx)
             self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
@@ -283,7 +291,8 @@ class Runner:
                 seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
                 num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
                 logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
-                images=dict(images), **({} if images else self._speculation(sampling)),
+                images=dict(images), replay=_exact_replay(sampling),
+                **({} if images else self._speculation(sampling)),
             )
             self._loop.submit(job)
         return seq
@@ -392,6 +401,7 @@ class Runner:
         slots = loop.slots
         cached = [len(s.cache) for s in slots]
         jobs = [s.job for s in slots]
+        cache = loop.cache
         return RunnerStats(
             slots_total=len(slots),
             slots_in_use=sum(1 for job in jobs if job is not None and not job.seq.cancelled),
@@ -410,6 +420,11 @@ class Runner:
             size=self._size,
             draft_tokens_total=loop.draft_tokens_total,
             draft_accepted_total=loop.draft_accepted_total,
+            prompt_cache_hits=cache.hits if cache else 0,
+            prompt_cache_misses=cache.misses if cache else 0,
+            prompt_cache_tokens=cache.tokens_restored if cache else 0,
+            prompt_cache_bytes=cache.bytes if cache else 0,
+            prompt_cache_entries=len(cache) if cache else 0,
         )
 
     @property

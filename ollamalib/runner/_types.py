@@ -41,6 +41,7 @@ class LoadOptions:
     flash_attention: bool | None = None  # None: llama.cpp decides
     kv_cache_type: str = "f16"
     draft: str | None = None  # draft model GGUF path (same vocabulary) for speculative decoding
+    prompt_cache_bytes: int = 0  # host RAM for KV states of prefixes that lost their slot (0: no prompt cache)
 
 
 @dataclass
@@ -68,6 +69,10 @@ class SamplingOptions:
     # -1 or 0 with n-gram lookup: the default, 4 with a draft model, as many as a step allows with n-grams).
     draft_num_predict: int = -1
     draft_ngram: int = 0
+    exact_replay: bool | None = None
+    """A prompt cached whole re-reads its last chunk as it was first read, so the logits (and a seeded request's
+    output) are exactly the first run's; otherwise only its last token is evaluated (faster, logits differ in the
+    last bits). None: only for a seeded request that samples (a fixed seed and temperature > 0)."""
 
 
 class TokenLogprob(TypedDict, total=False):
@@ -141,6 +146,11 @@ class RunnerStats:
     size: int
     draft_tokens_total: int = 0  # drafted tokens verified (speculative decoding)
     draft_accepted_total: int = 0  # of those, tokens accepted
+    prompt_cache_hits: int = 0  # requests that got their prefix from the host-RAM prompt cache
+    prompt_cache_misses: int = 0  # requests with an uncached prompt the cache could have served and did not
+    prompt_cache_tokens: int = 0  # prompt tokens restored from the cache instead of being evaluated
+    prompt_cache_bytes: int = 0  # bytes the cache holds now
+    prompt_cache_entries: int = 0
 
     @property
     def kv_cache_usage_ratio(self) -> float:
