@@ -42,6 +42,9 @@ def test_a_modelfile_draft_becomes_a_layer_and_drafts_greedy_tokens(engine: Engi
     assert record.draft is not None and record.draft.read_bytes() == draft.read_bytes()
     assert layers[MEDIA_TYPE_DRAFT].size == draft.stat().st_size
     assert engine.store.record("self-drafted").draft == engine.store.record("plain").model_path  # one blob
+    shown = engine.show("drafted").modelfile.splitlines()
+    assert f"DRAFT {record.draft}" in shown  # as Ollama's show prints it, after FROM
+    assert shown.index(f"DRAFT {record.draft}") == shown.index(f"FROM {record.model_path}") + 1
 
     expected = engine.generate("plain", PROMPT, options=GREEDY)
     assert expected.draft_count is None and "draft_count" not in expected.model_dump(exclude_none=True)
