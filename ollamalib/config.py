@@ -191,6 +191,8 @@ class Settings:
     hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
     create_paths: tuple[Path, ...] = ()
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
+    cache_ram_mib: int = 2048
+    """Host RAM per loaded model for the KV states of prompts that lost their slot (OLLAMALIB_CACHE_RAM, MiB; 0 off)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -268,6 +270,7 @@ class Settings:
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
+        kw["cache_ram_mib"] = max(0, _int(get("OLLAMALIB_CACHE_RAM"), cls.cache_ram_mib))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)
@@ -306,6 +309,7 @@ class Settings:
             "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
             "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
+            "cache_ram_mib": "OLLAMALIB_CACHE_RAM",
             "context_overflow": "OLLAMALIB_CONTEXT_OVERFLOW",
         }
         out: dict[str, str] = {}

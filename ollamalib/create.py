@@ -25,6 +25,7 @@ from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
     MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_DRAFT,
     MEDIA_TYPE_LICENSE,
     MEDIA_TYPE_MANIFEST,
     MEDIA_TYPE_MESSAGES,
@@ -49,6 +50,7 @@ _REPLACED_BY_NEW = {
     "messages": (MEDIA_TYPE_MESSAGES,),
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
+    "draft": (MEDIA_TYPE_DRAFT,),
 }
 Quantizer = Callable[[Path, Path, str], object]
 """Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
@@ -61,6 +63,7 @@ def create_model(
     from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
+    draft_files: Mapping[str, str] | None = None,
     template: str | None = None,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
@@ -79,13 +82,17 @@ def create_model(
 
     ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
 
+    ``draft_files`` (file name -> blob digest of one GGUF) becomes the draft layer: a smaller model with the same
+    vocabulary that the runner uses for speculative decoding.
+
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
     """
     if claim is None:
         with store.claim() as own:
             yield from create_model(
-                store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
+                store, name, from_=from_, files=files, adapters=adapters, draft_files=draft_files, template=template,
+                system=system,
                 parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
                 templates_dir=templates_dir, quantizer=quantizer, claim=own,
             )
@@ -181,6 +188,14 @@ def create_model(
             yield ProgressResponse(status="converting adapter")
             adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
+    if draft_files:
+        if len(draft_files) != 1:
+            raise ModelfileError("a draft model must be a single GGUF file")
+        ((filename, digest),) = draft_files.items()
+        _check_relative(filename)
+        layer = _blob_layer(store, digest, MEDIA_TYPE_DRAFT, seen, claim)
+        _read_gguf(store.blob_path(layer.digest))  # a GGUF with all its tensor data, checked now, not at load
+        replace("draft", [layer])
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
         replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen, claim) for t in texts])
@@ -371,7 +386,7 @@ def create_from_request(
     """``create_model`` for a typed request (the Engine's and the Modelfile's way in)."""
     yield from create_model(
         store, request.model, from_=request.from_, files=request.files, adapters=request.adapters,
-        template=request.template, system=request.system, parameters=request.parameters or None,
+        draft_files=request.draft_files, template=request.template, system=request.system, parameters=request.parameters or None,
         messages=request.messages or None, license=request.license, requires=request.requires,
         quantize=request.quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim,
     )

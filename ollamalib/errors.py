@@ -14,6 +14,7 @@ import re
 from typing import ClassVar
 
 __all__ = [
+    "BadRequestError",
     "BlobNotFoundError",
     "CapabilityError",
     "ContextLengthError",
@@ -32,7 +33,9 @@ __all__ = [
     "PayloadTooLargeError",
     "RegistryError",
     "RequestCancelledError",
+    "RequestTimeoutError",
     "ResponseError",
+    "ResponseNotFoundError",
     "ServerBusyError",
     "StoreError",
     "TemplateError",
@@ -61,6 +64,11 @@ class OllamalibError(Exception):
     def __str__(self) -> str:  # never the quoted KeyError form
         return self.message
 
+    @property
+    def api_text(self) -> str:
+        """The text Ollama's API answers with for this error: ``str(self)`` unless the class words it otherwise."""
+        return self.message
+
     @classmethod
     def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
         """The error for a server's text that matched one of ``wire``."""
@@ -71,7 +79,13 @@ class InvalidNameError(OllamalibError, ValueError):
     """A model name that breaks Ollama's naming rules."""
 
     status_code = 400
-    wire = ((400, r'^(invalid model name|(source|destination|name) ".*" is invalid)'),)
+    wire = ((400, r'^(invalid model name|model is required$|(source|destination|name) ".*" is invalid)'),)
+    _OWN_TEXT = re.compile(r'^(model is required$|(source|destination|name) ".*" is invalid$)')
+
+    @property
+    def api_text(self) -> str:
+        """Ollama answers ``invalid model name`` for a name that does not parse, and its own texts otherwise."""
+        return self.message if self._OWN_TEXT.match(self.message) else "invalid model name"
 
 
 class InvalidDigestError(OllamalibError, ValueError):
@@ -172,7 +186,11 @@ class TemplateError(OllamalibError, ValueError):
 
 
 class InvalidOptionError(OllamalibError, ValueError):
-    """A request option of the wrong type, or an invalid request field value."""
+    """A request option of the wrong type, or an invalid request field value (400).
+
+    A request's option type error is a 500 (``scheduled``), as Ollama finds it while scheduling
+    (``handleScheduleError``), not while decoding.
+    """
 
     status_code = 400
     wire = (
@@ -182,6 +200,20 @@ class InvalidOptionError(OllamalibError, ValueError):
               r"invalid input type|dimensions must be|documents must|top_n must be|question \"|"
               r"questions (are required|must be)|state (is required|must be))"),
     )
+
+
+    def scheduled(self) -> InvalidOptionError:
+        """This error as a request's options raise it: a 500, unless it was given its own status (a bad choice)."""
+        if "status_code" not in vars(self):
+            self.status_code = 500
+        return self
+
+
+class BadRequestError(OllamalibError, ValueError):
+    """A request the server refuses before it is a typed request: no body, bad JSON, a value no route takes."""
+
+    status_code = 400
+    wire = ((400, r"^(missing request body$|invalid character |unexpected end of JSON input|exceeded max depth)"),)
 
 
 class InvalidFormatError(OllamalibError, ValueError):
@@ -244,6 +276,20 @@ class PayloadTooLargeError(OllamalibError, ValueError):
     status_code = 413
 
 
+class RequestTimeoutError(OllamalibError, TimeoutError):
+    """The client stopped sending the request body (the server's body read timeout)."""
+
+    status_code = 408
+    wire = ((408, ""),)
+
+
+class ResponseNotFoundError(OllamalibError, LookupError):
+    """A stored response (OpenAI's Responses API, ``previous_response_id``) that does not exist."""
+
+    status_code = 404
+    wire = ((404, r"^Response with id '.*' not found"),)
+
+
 class ServerBusyError(OllamalibError, RuntimeError):
     """The request queue is full."""
 
@@ -300,9 +346,12 @@ _WIRE_ORDER: tuple[type[OllamalibError], ...] = (
     UnsupportedQuantizationError,
     ConversionError,
     InvalidOptionError,
+    BadRequestError,
     ModelfileError,
+    ResponseNotFoundError,
     ServerBusyError,
     RequestCancelledError,
+    RequestTimeoutError,
     UnauthorizedError,
     RegistryError,
 )

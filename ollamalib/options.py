@@ -78,10 +78,12 @@ _SPECS = (
     OptionSpec("context_overflow", "str", None, False,
                "a prompt longer than num_ctx: truncate (reported) or error (400); ollamalib extension",
                CONTEXT_OVERFLOW_POLICIES),
+    OptionSpec("draft_ngram", "int", None, False,
+               "speculative decoding by n-gram prompt lookup with n-grams of up to this many tokens; 0 off"),
 )
 
 OPTIONS: Mapping[str, OptionSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
-"""Every option Ollama accepts, by JSON name, in api/types.go order."""
+"""Every option Ollama accepts, by JSON name, in api/types.go order, then ollamalib's own (``draft_ngram``)."""
 
 RUNNER_OPTIONS: frozenset[str] = frozenset(spec.name for spec in _SPECS if spec.runner)
 """Options fixed when a model is loaded; changing one means reloading the runner."""
@@ -218,7 +220,7 @@ def _choice(spec: OptionSpec, value: str) -> str:
     if value.lower() in spec.choices:
         return value.lower()
     allowed = " or ".join(go_quote(c) for c in spec.choices)
-    raise InvalidOptionError(f"invalid {spec.name} value: {go_quote(value)} (must be {allowed})")
+    raise InvalidOptionError(f"invalid {spec.name} value: {go_quote(value)} (must be {allowed})", status_code=400)
 
 
 def merge_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:

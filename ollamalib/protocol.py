@@ -88,6 +88,7 @@ class OllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         tools: Sequence[ToolArg] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -162,6 +163,7 @@ class OllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]: ...
 
     def create_blob(self, path: str | Path) -> str: ...
@@ -209,6 +211,7 @@ class AsyncOllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         tools: Sequence[ToolArg] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -283,6 +286,7 @@ class AsyncOllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]: ...
 
     async def create_blob(self, path: str | Path) -> str: ...

@@ -17,6 +17,7 @@ import os
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -37,6 +38,7 @@ from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 
 __all__ = [
     "THINK_LEVELS",
+    "TOOL_CHOICES",
     "ChatRequest",
     "CopyRequest",
     "ChoiceQuestion",
@@ -56,6 +58,7 @@ __all__ = [
     "SystemOneContent",
     "SystemOneRequest",
     "json_kind",
+    "parse_tool_choice",
     "to_image",
     "to_message",
     "to_question",
@@ -63,10 +66,13 @@ __all__ = [
 ]
 
 THINK_LEVELS = ("high", "medium", "low", "max")
+TOOL_CHOICES = ("auto", "none", "required")
+_TOOL_CHOICE_HELP = '"auto", "none", "required" or {"type": "function", "function": {"name": ...}}'
 _THINK_HELP = '"high", "medium", "low", "max", true, or false'
 _DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _GO_TYPES: dict[Any, str] = {str: "string", bool: "bool", int: "int", float: "float64"}
+_WIRE: ContextVar[dict[str, Any] | None] = ContextVar("ollamalib_request_wire", default=None)
 
 
 def json_kind(value: Any) -> str:
@@ -202,6 +208,22 @@ def parse_think(value: Any) -> bool | str | None:
     raise InvalidOptionError(f"think must be a boolean or string ({_THINK_HELP})")
 
 
+def parse_tool_choice(value: Any) -> str | dict[str, Any] | None:
+    """``tool_choice`` in OpenAI's chat shape: "auto", "none", "required", or a named function, normalised to
+    ``{"type": "function", "function": {"name": ...}}``; anything else gets a 400 that names the valid forms."""
+    if value is None or (isinstance(value, str) and value in TOOL_CHOICES):
+        return value
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, Mapping):
+        fn = value.get("function")
+        name = fn.get("name") if isinstance(fn, Mapping) else None
+        if value.get("type", "function") == "function" and isinstance(name, str) and name:
+            return {"type": "function", "function": {"name": name}}
+    shown = json.dumps(value) if isinstance(value, (str, int, float, list, dict)) else repr(value)
+    raise InvalidOptionError(f"invalid tool_choice: {shown} (must be {_TOOL_CHOICE_HELP})")
+
+
 def parse_request_keep_alive(value: Any) -> float | None:
     """A request's ``keep_alive`` (seconds or a Go duration, as Ollama's Duration reads it) in seconds."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
@@ -220,9 +242,8 @@ def to_options(value: Any) -> Options | None:
                                  "map[string]interface {}")
     try:
         return Options.model_construct(**validate_options(value))
-    except InvalidOptionError as exc:  # Ollama finds these while scheduling (handleScheduleError): status 500
-        exc.status_code = 500
-        raise
+    except InvalidOptionError as exc:
+        raise exc.scheduled() from None
 
 
 # --- the models ---------------------------------------------------------------------------------------------
@@ -251,9 +272,16 @@ class Request(CheckedModel):
                                   f"{cls.go_name or cls.__name__}.{wire} of type {go}")
 
     @classmethod
-    def from_wire(cls, body: Mapping[str, Any]) -> Any:
-        """The request a decoded JSON body describes; strings are never read as local file paths."""
-        return cls.model_validate(dict(body), context={"wire": True})
+    def from_wire(cls, body: Mapping[str, Any], *, max_messages: int | None = None) -> Any:
+        """The request a decoded JSON body describes; strings are never read as local file paths.
+
+        ``max_messages`` (Settings.max_messages) refuses a longer chat before any message is converted.
+        """
+        token = _WIRE.set({"wire": True, "max_messages": max_messages})
+        try:  # a context var, not model_validate(context=): CheckedModel's own __init__ would drop that
+            return cls.model_validate(dict(body))
+        finally:
+            _WIRE.reset(token)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body Ollama's API takes for this request (aliases applied, unset fields left out)."""
@@ -380,10 +408,16 @@ class ChatRequest(_Inference):
     go_name = "ChatRequest"
     messages: list[Message] | None = None
     tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    """An ollamalib extension (Ollama ignores it): "auto" (the default), "none", "required", or
+    ``{"type": "function", "function": {"name": ...}}``; enforced with a grammar (see ``forced_tools``)."""
 
     @field_validator("messages", mode="before")
     @classmethod
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
+        limit = _context(info).get("max_messages")
+        if limit is not None and isinstance(v, Sequence):
+            check_message_count(v, limit)
         return _messages(v, _local(info))
 
     @field_validator("tools", mode="before")
@@ -392,6 +426,41 @@ class ChatRequest(_Inference):
         if v is None or isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Sequence):
             return v
         return [to_tool(t) for t in v] or None
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def _tool_choice(cls, v: Any) -> Any:
+        return parse_tool_choice(v)
+
+    @model_validator(mode="after")
+    def _tool_choice_needs_tools(self) -> ChatRequest:
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        if not self.tools:
+            shown = choice if isinstance(choice, str) else f'naming "{choice["function"]["name"]}"'
+            raise InvalidOptionError(f"tool_choice {shown} needs tools, but the request has none")
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            if not any(t.function.name == name for t in self.tools):
+                known = ", ".join(f'"{t.function.name}"' for t in self.tools)
+                raise InvalidOptionError(f'tool_choice names the function "{name}", which is not among the tools '
+                                         f"({known})")
+        return self
+
+    def offered_tools(self) -> list[Tool]:
+        """The tools the prompt shows and the output is parsed for: none at all with ``tool_choice`` "none"."""
+        return [] if self.tool_choice == "none" else list(self.tools or [])
+
+    def forced_tools(self) -> list[Tool] | None:
+        """The tools the answer must call one of ("required": any, a named function: that one); None when the
+        model may answer in text."""
+        choice = self.tool_choice
+        if choice == "required":
+            return list(self.tools or [])
+        if isinstance(choice, dict):
+            return [t for t in self.tools or [] if t.function.name == choice["function"]["name"]][:1]
+        return None
 
 
 class EmbedRequest(_Loaded):
@@ -601,6 +670,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -622,7 +692,7 @@ class CreateRequest(_Named):
     ) -> CreateRequest:
         """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
 
-        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER paths are
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER/DRAFT paths are
         resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
         (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
         """
@@ -633,6 +703,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -649,7 +720,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():
@@ -684,6 +755,13 @@ class _ResolvesCreate(typing.Protocol):
     def create_args(self, base_dir: str | os.PathLike[str] | None = None) -> Any: ...
 
 
+def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
+    """At most ``limit`` messages in one chat (Settings.max_messages)."""
+    if messages is not None and len(messages) > limit:
+        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
+                                 "(OLLAMALIB_MAX_MESSAGES)")
+
+
 def _messages(value: Any, paths: bool) -> Any:
     if value is None or isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         return value
@@ -692,7 +770,12 @@ def _messages(value: Any, paths: bool) -> Any:
 
 def _local(info: ValidationInfo) -> bool:
     """Whether a request was built in this process (image strings may name local files), not read from a body."""
-    return not (info.context or {}).get("wire")
+    return not _context(info).get("wire")
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    """How the request is being built: ``from_wire``'s settings (``wire``, ``max_messages``), else none."""
+    return info.context or _WIRE.get() or {}
 
 
 def _valid_relative_path(name: str) -> bool:

@@ -66,6 +66,7 @@ def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = Fals
         name=record.name.display_shortest,
         from_path=str(record.model_path) if record.model_path else "",
         adapters=[str(p) for p in record.adapters],
+        draft=str(record.draft) if record.draft else None,
         projectors=[str(p) for p in record.projectors],
         template=template.text,
         system=record.system,

@@ -17,6 +17,7 @@ from .options import OPTIONS, OptionSpec, validate_options
 __all__ = [
     "MEDIA_TYPE_ADAPTER",
     "MEDIA_TYPE_CONFIG",
+    "MEDIA_TYPE_DRAFT",
     "MEDIA_TYPE_LICENSE",
     "MEDIA_TYPE_MANIFEST",
     "MEDIA_TYPE_MESSAGES",
@@ -68,6 +69,7 @@ MEDIA_TYPE_CONFIG = "application/vnd.docker.container.image.v1+json"
 MEDIA_TYPE_MODEL = "application/vnd.ollama.image.model"
 MEDIA_TYPE_PROJECTOR = "application/vnd.ollama.image.projector"
 MEDIA_TYPE_ADAPTER = "application/vnd.ollama.image.adapter"
+MEDIA_TYPE_DRAFT = "application/vnd.ollama.image.draft"  # a speculative-decoding draft model (GGUF)
 MEDIA_TYPE_TEMPLATE = "application/vnd.ollama.image.template"
 MEDIA_TYPE_PROMPT = "application/vnd.ollama.image.prompt"
 MEDIA_TYPE_SYSTEM = "application/vnd.ollama.image.system"
@@ -246,6 +248,9 @@ class _Metrics(SubscriptableModel):
     eval_duration: int | None = None
     truncated: bool | None = None  # ollamalib: true when the prompt was cut to fit (absent otherwise)
     truncation: Truncation | None = None  # ollamalib: the counts of that cut
+    # ollamalib: speculative decoding's drafted tokens and how many were accepted (omitted without drafting)
+    draft_count: int | None = None
+    draft_accepted_count: int | None = None
 
 
 class GenerateResponse(_Metrics):

@@ -10,11 +10,11 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
+from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
 from ollamalib.requests import THINK_LEVELS
 
 from .decode import AnyValue, Bool, Custom, Float, Int, Map, Slice, String, Struct, json_kind
-from .errors import APIError
 
 __all__ = [
     "CHAT",
@@ -40,7 +40,7 @@ __all__ = [
 
 def _base64(value: Any) -> Any:
     if not isinstance(value, str):  # the content is checked by the request model (ollamalib.requests.to_image)
-        raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
+        raise InvalidOptionError(f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
     return value
 
 
@@ -123,6 +123,12 @@ TOOL = Struct(
     },
 )
 
+TOOL_CHOICE = AnyValue(
+    Schema(one_of=[Schema(type=OpenAPIType.STRING, enum=["auto", "none", "required"]),
+                   Schema(type=OpenAPIType.OBJECT, description='{"type": "function", "function": {"name": ...}}')])
+)
+"""``tool_choice`` (an ollamalib extension on /api/chat): checked by ``ChatRequest``, so any JSON value decodes."""
+
 GENERATE = Struct(
     "GenerateRequest",
     {
@@ -153,6 +159,7 @@ CHAT = Struct(
         "model": String(),
         "messages": Slice(MESSAGE),
         "tools": Slice(TOOL, go="api.Tools"),
+        "tool_choice": TOOL_CHOICE,
         "stream": Bool(),
         "format": FORMAT,
         "keep_alive": KEEP_ALIVE,
@@ -212,6 +219,7 @@ CREATE = Struct(
         "from": String(),
         "files": Map(String()),
         "adapters": Map(String()),
+        "draft_files": Map(String()),
         "template": String(),
         "system": String(),
         "license": AnyValue(
@@ -301,6 +309,7 @@ OA_CHAT = Struct(
                                                                     "strict": Bool()})},
         ),
         "tools": Slice(TOOL),
+        "tool_choice": TOOL_CHOICE,
         "reasoning": Struct("Reasoning", {"effort": String()}),
         "reasoning_effort": String(),
         "logprobs": Bool(),

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
+from ollamalib.errors import BadRequestError, InvalidNameError
 from ollamalib.requests import SystemOneRequest
 
 from . import bodies as rq
 from .decode import body_operation, decode_body
 from .encoding import JSON_TYPE, wire
-from .errors import APIError
 from .streaming import call_engine, until_disconnect
 
 if TYPE_CHECKING:
@@ -36,9 +36,9 @@ def decision_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
     async def systemone(request: Request) -> Response:
         body = decode_body(await request.body(), rq.SYSTEMONE)
         if body.get("stream"):
-            raise APIError(400, "streaming is not supported by systemone")
+            raise BadRequestError("streaming is not supported by systemone")
         if not body.get("model"):
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         req = SystemOneRequest.from_wire(body)
         result = await until_disconnect(request, call_engine(engine.systemone_request, req))
         return Response(wire(result), status_code=200, media_type=JSON_TYPE)

@@ -8,7 +8,6 @@ Native routes answer ``{"error": "<text>"}``; routes under ``/v1`` answer OpenAI
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +16,11 @@ from litestar.exceptions import HTTPException, InternalServerException, MethodNo
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from pydantic import ValidationError
 
-from ollamalib.errors import ContextOverflowError, InvalidNameError, InvalidOptionError, OllamalibError
+from ollamalib.errors import ContextOverflowError, OllamalibError
 
 from .encoding import JSON_TYPE, dumps
 
 __all__ = [
-    "APIError",
     "anthropic_error_body",
     "body_too_large_text",
     "error_body",
@@ -34,21 +32,9 @@ __all__ = [
 log = logging.getLogger("ollamalib.server")
 
 
-class APIError(Exception):
-    """An error the server itself answers with: an exact status and Ollama's exact text."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
 def body_too_large_text(limit: int, setting: str) -> str:
     """The 413 text: Go's ``http: request body too large`` plus the limit and the variable that raises it."""
     return f"http: request body too large (the limit is {limit} bytes; {setting} raises it)"
-
-
-_OPTION_TYPE = re.compile(r'^option ".*" must be of ')
 
 
 def _validation_text(exc: BaseException) -> str:
@@ -58,18 +44,10 @@ def _validation_text(exc: BaseException) -> str:
     return f"invalid request: {where}: {first.get('msg', 'invalid value')}" if where else "invalid request"
 
 
-def _option_status(exc: BaseException) -> int:
-    # Ollama surfaces option type errors through handleScheduleError, i.e. as 500.
-    return 500 if _OPTION_TYPE.match(str(exc)) else 400
-
-
 _Rule = tuple[type[BaseException], Callable[[BaseException], int], Callable[[BaseException], str]]
 
 ERROR_TABLE: tuple[_Rule, ...] = (
-    (APIError, lambda e: e.status_code, lambda e: e.message),  # type: ignore[attr-defined]
-    (InvalidNameError, lambda e: 400, lambda e: "invalid model name"),
-    (InvalidOptionError, _option_status, str),
-    (OllamalibError, lambda e: e.status_code, str),  # type: ignore[attr-defined]
+    (OllamalibError, lambda e: e.status_code, lambda e: e.api_text),  # type: ignore[attr-defined]
     (RequestEntityTooLarge, lambda e: 413, lambda e: "http: request body too large"),
     (NotFoundException, lambda e: 404, lambda e: "404 page not found"),
     (MethodNotAllowedException, lambda e: 405, lambda e: "405 method not allowed"),
@@ -78,7 +56,8 @@ ERROR_TABLE: tuple[_Rule, ...] = (
     (ValidationError, lambda e: 400, _validation_text),
     (Exception, lambda e: 500, lambda e: str(e) or type(e).__name__),
 )
-"""Exception type -> status and text; the first matching row wins."""
+"""Exception type -> status and text; the first matching row wins. Library errors declare both themselves
+(``status_code``, ``api_text`` in ``ollamalib.errors``); the other rows are the framework's own."""
 
 _PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text, under /v1 too
 

@@ -22,14 +22,14 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from ollamalib.errors import InvalidOptionError, ModelNotFoundError
+from ollamalib.errors import BadRequestError, InvalidNameError, InvalidOptionError, ModelNotFoundError
 from ollamalib.names import ModelName
 from ollamalib.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
 from .decode import body_operation, decode_body, parse_json
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import APIError, error_status_and_text, openai_error_body
+from .errors import error_status_and_text, openai_error_body
 from .native import check_name, clean_tool
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
@@ -156,6 +156,8 @@ def _tool_calls_in(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         fn = call.get("function") or {}
         try:
             arguments = parse_json(fn.get("arguments") or "")
+        except BadRequestError:  # nested too deep: Go's own text
+            raise
         except ValueError:
             raise InvalidOptionError("invalid tool call arguments") from None
         if not isinstance(arguments, dict):
@@ -250,9 +252,7 @@ def _think(req: dict[str, Any]) -> bool | str | None:
     if not effort:
         return None
     if effort not in _EFFORTS:
-        raise APIError(
-            400,
-            f"invalid reasoning value: '{effort}' (must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", "
+        raise BadRequestError(f"invalid reasoning value: '{effort}' (must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", "
             "\"xhigh\", \"ultra\" or \"max\")",
         )
     return _EFFORTS[effort]
@@ -334,13 +334,14 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise InvalidOptionError("[] is too short - 'messages'")
         model = req.get("model") or ""
         if not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(model)
         _check_logprobs(req.get("top_logprobs"))
         kwargs = {
             "model": model,
             "messages": _messages(req["messages"]),
             "tools": [clean_tool(t) for t in req.get("tools") or []] or None,
+            "tool_choice": req.get("tool_choice"),  # enforced: "none", "required" and named calls by grammar
             "format": _format(req),
             "options": _options(req),
             "think": _think(req),
@@ -348,7 +349,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": bool(req.get("logprobs")) or None,
             "top_logprobs": req.get("top_logprobs"),
         }
-        chat = ChatRequest.from_wire(kwargs)  # image data is base64 from the body, never a server path
+        chat = ChatRequest.from_wire(kwargs, max_messages=engine.settings.max_messages)  # image data is base64 from the body, never a server path
         cid = f"chatcmpl-{random.randint(0, 998)}"
         if not req.get("stream"):
             r = await until_disconnect(request, engine.send(chat, stream=False))
@@ -423,7 +424,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise InvalidOptionError("invalid input")
         encoding = req.get("encoding_format") or "float"
         if encoding not in ("float", "base64"):
-            raise APIError(400, f"Invalid value for 'encoding_format' = {encoding}. Supported values: "
+            raise BadRequestError(f"Invalid value for 'encoding_format' = {encoding}. Supported values: "
                                 "['float', 'base64'].")
         model = req.get("model") or ""
         if not model:

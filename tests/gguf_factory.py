@@ -29,6 +29,7 @@ __all__ = [
     "EOS",
     "IM_END",
     "IM_START",
+    "TOOLS_JINJA_TEMPLATE",
     "tiny_embed_gguf",
     "tiny_gguf",
     "tiny_gguf_f16",
@@ -45,6 +46,23 @@ SPACE = "\u2581"  # SentencePiece's visible space
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# A tool-capable Jinja template in Qwen 2.5's style (much shorter): tools as JSON in the system turn, calls
+# written as <tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>, tool results as <tool_response> turns.
+TOOLS_JINJA_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\nYou may call these tools:\n<tools>\n"
+    "{%- for tool in tools %}{{ tool | tojson }}\n{%- endfor %}</tools>\n"
+    "Call one as <tool_call>\n{\"name\": <name>, \"arguments\": <object>}\n</tool_call><|im_end|>\n{% endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n"
+    "{%- for call in message.tool_calls %}<tool_call>\n"
+    "{\"name\": {{ call.function.name | tojson }}, \"arguments\": {{ call.function.arguments | tojson }}}\n"
+    "</tool_call>{%- endfor %}<|im_end|>\n"
+    "{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n"
+    "</tool_response><|im_end|>\n"
+    "{%- else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endif %}"
+    "{%- endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 _CONTROL = [("<unk>", gguf.TokenType.UNKNOWN), (BOS, gguf.TokenType.CONTROL), (EOS, gguf.TokenType.CONTROL),

@@ -39,6 +39,7 @@ def test_option_table_matches_ollama_options_struct():
         "num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
         "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop",
         "context_overflow",  # ollamalib's extension, after Ollama's own
+        "draft_ngram",  # ollamalib's extension too
     ]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OPTIONS.items()}
     assert {k for k, v in kinds.items() if v == "float"} == {

@@ -123,6 +123,7 @@ class AsyncEngine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -135,8 +136,9 @@ class AsyncEngine:
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return await self.send(request, stream=stream)
 
@@ -252,9 +254,10 @@ class AsyncEngine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
-                       parameters, messages, requires=requires)
+                       parameters, messages, requires=requires, draft_files=draft_files)
         if stream:
             events = await self._run(call, stream=True)
             return _athread_iter(lambda: events)

@@ -3,7 +3,7 @@ from their probabilities.
 
 A question becomes a chat with the model: a system message saying to answer with one listed answer only, then
 the state and the question as one user message (the state first, so every question about one state shares the
-prompt's prefix and the runner reads it once). The allowed continuations are the answers themselves: the choice
+prompt's prefix and the runner reads it once: the Engine scores the questions one after another). The allowed continuations are the answers themselves: the choice
 keys, ``true``/``false``, or the score levels ``0``..``N-1``, each also capitalised (``True``), since models
 answer either way. The runner gives each continuation's token log probabilities after the assistant's turn has
 opened; a continuation's probability is their sum, an answer's is the sum over its forms, and the distribution

@@ -18,6 +18,7 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
+from ..parsers import ToolCallParser
 from ..rerank import reranker_for
 from ..requests import (
     ChatRequest,
@@ -29,6 +30,7 @@ from ..requests import (
     RerankRequest,
     SystemOneContent,
     SystemOneRequest,
+    check_message_count,
 )
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
@@ -56,7 +58,6 @@ from ._args import (
     FormatArg,
     KeepAlive,
     OptionsArg,
-    check_message_count,
     check_text_size,
     filter_think_tags,
     message_texts,
@@ -166,6 +167,7 @@ class Engine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -176,10 +178,16 @@ class Engine:
         truncate: bool | None = None,
         shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
-        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model."""
+        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model.
+
+        ``tool_choice`` (an ollamalib extension) is "auto", "none" (no tool is offered or called), "required" (the
+        answer is a call to one of ``tools``) or ``{"type": "function", "function": {"name": ...}}`` (a call to
+        that one, with arguments valid against its schema); forced calls are enforced with a grammar.
+        """
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return self.send(request, stream=stream)
 
@@ -261,13 +269,14 @@ class Engine:
                                 done=True, done_reason="unload")
         if "completion" not in m.capabilities:
             raise CapabilityError(f'"{model}" does not support chat')
-        tool_list = list(req.tools or [])
+        tool_list = req.offered_tools()  # none at all with tool_choice "none": not shown, not parsed
         if tool_list:
             m.require("tools")
         if any(msg.images for msg in msgs):
             self._require_vision(m)
         think = self._think(m, req.think)
-        grammar = self._grammar(req.format)
+        forced = req.forced_tools()
+        grammar = self._tool_grammar(m, forced) if forced else self._grammar(req.format)
         opts = self._merged_options(m, req.options_dict())
         if not msgs:
             self._load_only(m, opts, ka)
@@ -544,9 +553,11 @@ class Engine:
         check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
                          self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
         asks = []
         for qid, question in questions.items():
-            text = strip_bos(vocab, self._render(m, m.template, messages=_decide.messages(state, question),
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
                                                  think=False))
             prompt = vocab.tokenize(text)
             forms = _decide.forms(question)
@@ -554,7 +565,10 @@ class Engine:
             asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
         lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
-            finals = lease.runner.score_all([(ask.prompt, ask.continuations) for ask in asks])
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
         finally:
             lease.release()
         answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
@@ -649,22 +663,24 @@ class Engine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
 
         A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
         Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
+        ``draft_files`` ({file name: blob digest} of one GGUF) is a draft model for speculative decoding.
         """
         ModelName.parse(model)
         events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
-                                     parameters, messages, requires)
+                                     parameters, messages, requires, draft_files)
         return events if stream else _last(events)
 
     def _create_events(
         self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
-        requires: str | None,
+        requires: str | None, draft_files: dict[str, str] | None = None,
     ) -> Iterator[ProgressResponse]:
         from ..create import Quantizer, create_from_request
 
@@ -676,7 +692,7 @@ class Engine:
             yield from self._pull_events(str(from_), False)
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
-                            messages=messages, requires=requires)
+                            messages=messages, requires=requires, draft_files=draft_files)
         yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
@@ -806,9 +822,22 @@ class Engine:
         return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
                                  self.settings.max_grammar_repeats)
 
+    def _tool_grammar(self, m: Model, tools: Sequence[Tool]) -> str:
+        """The GBNF of one call to one of ``tools`` in ``m``'s own tool-call text (tool_choice "required" or a
+        named function), so that the tool-call parser reads the forced output back as a call."""
+        from ..runner.grammar import tool_call_grammar
+
+        prefix = m.template.tool_call_prefix or "{"
+        closing = ToolCallParser(prefix).closing
+        if closing not in m.template.text:  # a tag the template never closes (<|python_tag|>) stays open
+            closing = ""
+        return tool_call_grammar([(t.function.name, t.function.parameters) for t in tools], prefix, closing,
+                                 self.settings.max_grammar_repeats)
+
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
-        opts = merge_options(default_options(self.settings.context_length), m.record.parameters, request)
+        defaults = default_options(self.settings.context_length, has_draft=m.record.draft is not None)
+        opts = merge_options(defaults, m.record.parameters, request)
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
         if m.record.projectors:
@@ -842,9 +871,12 @@ class Engine:
             projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
+            draft=str(m.record.draft) if m.record.draft and not embedding else None,
+            prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
         )
         rec = m.record
-        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
+        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
+                   if p and p.is_file())
         return LoadSpec(
             key=runner_key(rec),
             model_path=rec.model_path or Path(),
@@ -901,12 +933,16 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
         num_keep=opts.get("num_keep", 4),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        draft_num_predict=opts.get("draft_num_predict", -1),
+        draft_ngram=opts.get("draft_ngram", 0),
     )
 
 
-def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """A runner's identity: weights, adapters and projectors (one runner for generation and embeddings)."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)))
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
+    """A runner's identity: weights, adapters, projectors and draft model (one runner for generation and
+    embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)),
+            str(record.draft or ""))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

@@ -295,6 +295,9 @@ class Run:
             "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
             "eval_count": getattr(piece, "eval_count", None),
             "eval_duration": getattr(piece, "eval_duration_ns", None),
+            "draft_count": getattr(piece, "draft_count", 0) or None,
+            "draft_accepted_count": (getattr(piece, "draft_accepted_count", 0)
+                                     if getattr(piece, "draft_count", 0) else None),
         }
         if self.truncation is not None:
             metrics["truncated"] = True

@@ -20,6 +20,7 @@ from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
 from ._score import ScoreSpec
+from ._spec import DEFAULT_DRAFT, MAX_ROWS, DraftModel
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
@@ -93,8 +94,16 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
                              options.flash_attention, options.kv_cache_type)
     # Split (not unified) KV: each slot owns exactly num_ctx cells and attends over its own cells only.
     seqs = min(max(1, options.num_parallel), max_seqs)
+    # A decode step has one row of logits per sequence, or up to MAX_ROWS with speculative drafts in it.
     return ContextParams(num_ctx * seqs, max(_batch_size(options, num_ctx * seqs), seqs), seqs, threads, False, False,
-                         options.flash_attention, options.kv_cache_type, n_outputs_max=seqs)
+                         options.flash_attention, options.kv_cache_type, n_outputs_max=max(seqs, MAX_ROWS))
+
+
+def _exact_replay(sampling: SamplingOptions) -> bool:
+    """Whether a prompt cached whole is re-read exactly (see ``SamplingOptions.exact_replay``)."""
+    if sampling.exact_replay is not None:
+        return sampling.exact_replay
+    return sampling.seed is not None and sampling.seed != -1 and sampling.temperature > 0
 
 
 class Runner:
@@ -115,6 +124,7 @@ class Runner:
         self._loop: DecodeLoop | None = None
         self._embedder: Embedder | None = None
         self._projector: Projector | None = None
+        self._draft: DraftModel | None = None
         self._contexts: list[object] = []  # every llama.cpp context made from the model, freed on close
         model = Model(self.model_path, n_gpu_layers=options.num_gpu, use_mmap=options.use_mmap)
         self._model = model
@@ -144,15 +154,24 @@ class Runner:
                 self._kv_cells = params.n_ctx  # the cells the slots use (what kv_cache_usage_ratio is over)
                 if options.projector:
                     self._projector = Projector(model, Path(options.projector), n_threads=params.n_threads)
+                if options.draft:
+                    self._draft = DraftModel(
+                        Path(options.draft), model, n_slots=params.n_seq_max, num_ctx=num_ctx,
+                        num_batch=_batch_size(options, num_ctx), n_threads=params.n_threads,
+                        n_gpu_layers=options.num_gpu, flash_attention=options.flash_attention,
+                        kv_cache_type=options.kv_cache_type)
+                    self._size += int(C.llama_model_size(self._draft.model.ptr)) + params.n_ctx * (
+                        self._draft.model.kv_bytes_per_cell(kv_cache_type(options.kv_cache_type)))
                 self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=params.n_batch, projector=self._projector)
+                                        num_batch=params.n_batch, projector=self._projector, draft=self._draft,
+                                        cache_bytes=max(0, options.prompt_cache_bytes))
             mem = C.llama_get_memory(ctx)
             self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
             self._free()
             raise
         self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._contexts, self._model,
-                                           self._projector)
+                                           self._projector, self._draft)
 
     def _new_context(self, params: ContextParams) -> object:
         """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
@@ -272,10 +291,21 @@ class Runner:
                 seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
                 num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
                 logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
-                images=dict(images),
+                images=dict(images), replay=_exact_replay(sampling),
+                **({} if images else self._speculation(sampling)),
             )
             self._loop.submit(job)
         return seq
+
+    def _speculation(self, sampling: SamplingOptions) -> dict[str, int]:
+        """The Job fields for a request's speculative decoding: n-gram lookup when it asks for it, else the draft
+        model unless ``draft_num_predict`` is 0; nothing when neither applies."""
+        n = sampling.draft_num_predict
+        if sampling.draft_ngram > 0:
+            return {"ngram": sampling.draft_ngram, "n_draft": n if n > 0 else MAX_ROWS - 1}
+        if self._draft is not None and n != 0:
+            return {"n_draft": n if n > 0 else DEFAULT_DRAFT}
+        return {}
 
     # -- scoring ------------------------------------------------------------------------------------------
 
@@ -371,6 +401,7 @@ class Runner:
         slots = loop.slots
         cached = [len(s.cache) for s in slots]
         jobs = [s.job for s in slots]
+        cache = loop.cache
         return RunnerStats(
             slots_total=len(slots),
             slots_in_use=sum(1 for job in jobs if job is not None and not job.seq.cancelled),
@@ -387,6 +418,13 @@ class Runner:
             slot_cached_tokens=cached,
             context_length=self.context_length,
             size=self._size,
+            draft_tokens_total=loop.draft_tokens_total,
+            draft_accepted_total=loop.draft_accepted_total,
+            prompt_cache_hits=cache.hits if cache else 0,
+            prompt_cache_misses=cache.misses if cache else 0,
+            prompt_cache_tokens=cache.tokens_restored if cache else 0,
+            prompt_cache_bytes=cache.bytes if cache else 0,
+            prompt_cache_entries=len(cache) if cache else 0,
         )
 
     @property
@@ -415,20 +453,23 @@ class Runner:
             yield
 
     def _free(self) -> None:
-        Runner._shutdown(self._loop, self._contexts, self._model, self._projector)
+        Runner._shutdown(self._loop, self._contexts, self._model, self._projector, self._draft)
 
     @staticmethod
     def _shutdown(loop: DecodeLoop | None, contexts: list[object], model: Model,
-                  projector: Projector | None = None) -> None:
+                  projector: Projector | None = None, draft: DraftModel | None = None) -> None:
         if loop is not None and loop.is_decode_thread():
             # A garbage collection on the decode thread itself: free the contexts from another thread, after the
             # loop has left the llama.cpp call it is in the middle of.
-            threading.Thread(target=Runner._shutdown, args=(loop, contexts, model, projector), daemon=True).start()
+            threading.Thread(target=Runner._shutdown, args=(loop, contexts, model, projector, draft),
+                             daemon=True).start()
             return
         if loop is not None:
             loop.close()
         if projector is not None:
             projector.free()
+        if draft is not None:
+            draft.free()
         while contexts:
             C.llama_free(contexts.pop())
         model.free()

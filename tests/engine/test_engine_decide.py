@@ -11,12 +11,16 @@ import math
 from pathlib import Path
 
 import pytest
+from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
 from score_reference import low_level
 
 from ollamalib.engine import AsyncEngine, Engine
 from ollamalib.engine._decide import forms, messages
 from ollamalib.errors import CapabilityError, InvalidOptionError, ModelNotFoundError
+from ollamalib.gguf import DECISION_TEMPLATE_KEY
 from ollamalib.requests import SystemOneRequest
+from ollamalib.runner import Vocabulary
+from ollamalib.template import Template
 from ollamalib.types import SystemOneChoiceAnswer, SystemOneNoulAnswer, SystemOneScoreAnswer
 
 STATE = {"ticket": "Our checkout has returned 500 errors since 9am.", "customer": "ACME"}
@@ -81,6 +85,39 @@ def test_answers_written_either_way_count_once(engine: Engine, tiny: str) -> Non
     assert forms(questions["n"]) == [["true", "True"], ["false", "False"]]
     assert forms(questions["c"]) == [["bug"], ["Bug"], ["billing", "Billing"]]  # never another answer's key
     assert forms(questions["s"]) == [["0"], ["1"]]
+
+
+DECISION_TEMPLATE = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[verdict] "
+
+
+def test_a_decision_model_keeps_its_own_prompt_format(engine: Engine, tiny: str, gguf_dir: Path) -> None:
+    path = write_tiny_gguf(gguf_dir / "decider.gguf", chat_template=CHATML_TEMPLATE, name="decider",
+                           extra_metadata={DECISION_TEMPLATE_KEY: DECISION_TEMPLATE, "llama.decision.type": "tiny"})
+    engine.create("decider", from_=str(path))
+    assert engine.show("decider").capabilities == ["completion", "decision"]
+    assert "decision" not in (engine.show(tiny).capabilities or [])
+    req = SystemOneRequest(model="decider", state="s", questions={"q": {"type": "noul", "instructions": "ok?"}})
+    resp = engine.systemone_request(req)
+    expected = Template(DECISION_TEMPLATE, kind="jinja").render(messages("s", (req.questions or {})["q"]))
+    assert resp.usage.input_tokens == len(Vocabulary(path).tokenize(expected))  # its template, not the ChatML one
+
+
+@pytest.mark.e2e
+def test_the_bundled_chat_model_answers_from_its_probabilities(engine: Engine, smollm2_gguf: Path) -> None:
+    """On a real BPE vocabulary (SmolLM2 135M Instruct, Q4_1): the continuations split at the seam as the model
+    reads them, and the probabilities are the ones read directly from the model.
+
+    The first question is read as the reference reads it, so it matches exactly; the later ones find the state
+    cached and read only their own part, and a quantized model's logits move a little with how a prompt is
+    chunked (ggml picks kernels by batch size), hence the looser bound there."""
+    engine.create("smollm2", from_=str(smollm2_gguf))
+    resp = engine.systemone(model="smollm2", state=STATE, questions=QUESTIONS)
+    expected = _reference(engine, smollm2_gguf, "smollm2")
+    assert list(resp.answers["label"].probabilities.values()) == pytest.approx(expected["label"], abs=1e-3)
+    assert resp.answers["urgent"].noul == pytest.approx(expected["urgent"][0], abs=0.08)
+    assert list(resp.answers["severity"].probabilities.values()) == pytest.approx(expected["severity"], abs=0.08)
+    again = engine.systemone(model="smollm2", state=STATE, questions={"urgent": QUESTIONS["urgent"]})
+    assert again.answers["urgent"].noul == pytest.approx(resp.answers["urgent"].noul, abs=0.08)
 
 
 def test_questions_share_the_runner_and_keep_alive(engine: Engine, tiny: str) -> None:

@@ -95,8 +95,9 @@ def test_modelfile_parameter_sets_the_model_default(engine: Engine, tiny_gguf):
 
 def test_bad_policy_value(engine: Engine, tiny):
     with pytest.raises(InvalidOptionError, match=r'^invalid context_overflow value: "drop" \(must be "truncate" or '
-                                                 r'"error"\)$'):
+                                                 r'"error"\)$') as info:
         engine.generate(model=tiny, prompt="x", options={"context_overflow": "drop"})
+    assert info.value.status_code == 400  # bad input, not Ollama's 500 for an option of the wrong type
     with pytest.raises(InvalidOptionError, match='^option "context_overflow" must be of type string$'):
         engine.generate(model=tiny, prompt="x", options={"context_overflow": 1})
 

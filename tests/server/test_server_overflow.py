@@ -18,7 +18,7 @@ import pytest
 
 from ollamalib import Client
 from ollamalib.errors import ContextOverflowError
-from srvutil import HELLO_SCRIPT
+from srvutil import HELLO_SCRIPT, start_server_process
 
 LONG = " the" * 300  # about 300 tokens: far past the num_ctx of 64 these tests ask for
 SMALL = {"num_ctx": 64, "num_predict": 8}
@@ -231,3 +231,18 @@ def test_bad_policy_value_is_a_400_everywhere(live):
     r = post(live, "/v1/chat/completions", {"model": "hello", "messages": [{"role": "user", "content": "x"}],
                                             "context_overflow": 3})
     assert r.status_code == 400 and "context_overflow" in r.json()["error"]["message"]
+
+
+def test_served_process_writes_the_warning_to_server_log(tmp_path, server_models):
+    srv = start_server_process(tmp_path, server_models, OLLAMALIB_CONTEXT_OVERFLOW="truncate")
+    try:
+        r = post(srv, "/v1/messages", {"model": "hello", "max_tokens": 4, "options": SMALL,
+                                        "messages": [{"role": "user", "content": LONG}]})
+        assert r.status_code == 200 and r.json()["usage"]["truncated"] is True  # the setting beat the default
+        n = r.json()["usage"]["truncation"]["n_prompt_tokens"]
+    finally:
+        srv.stop()
+    log = (tmp_path / "data" / "server.log").read_text()
+    assert "OLLAMALIB_CONTEXT_OVERFLOW:truncate" in log  # the startup config line
+    line = next(x for x in log.splitlines() if "prompt truncated" in x)
+    assert "level=WARNING" in line and f"{n} tokens do not fit the context of 64 (model hello)" in line
