@@ -30,8 +30,12 @@ from .requests import (
     GenerateRequest,
     PullRequest,
     PushRequest,
+    Question,
     Request,
+    RerankRequest,
     ShowRequest,
+    SystemOneContent,
+    SystemOneRequest,
 )
 from .types import (
     ChatResponse,
@@ -43,8 +47,10 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 
@@ -110,15 +116,27 @@ def _call(path: str, cls: type[Any] | None, request: Request, stream: bool | Non
 
 
 def _generate(stream: bool, **kw: Any) -> _Call:
-    return _call("/api/generate", GenerateResponse, GenerateRequest(**kw), stream)
+    return _typed(GenerateRequest(**kw), stream)
 
 
 def _chat(stream: bool, **kw: Any) -> _Call:
-    return _call("/api/chat", ChatResponse, ChatRequest(**kw), stream)
+    return _typed(ChatRequest(**kw), stream)
+
+
+def _typed(request: GenerateRequest | ChatRequest, stream: bool) -> _Call:
+    """The call for a generate or chat request (``send``, and what ``generate`` and ``chat`` build)."""
+    if isinstance(request, GenerateRequest):
+        return _call("/api/generate", GenerateResponse, request, stream)
+    return _call("/api/chat", ChatResponse, request, stream)
 
 
 def _create(stream: bool, **kw: Any) -> _Call:
     return _call("/api/create", ProgressResponse, CreateRequest(**kw), stream)
+
+
+def _systemone(model: str, state: SystemOneContent, questions: Any, keep_alive: float | str | None) -> _Call:
+    request = SystemOneRequest(model=model, state=state, questions=questions, keep_alive=keep_alive)
+    return _call("/v1/systemone", SystemOneResponse, request)
 
 
 def _local_file(from_: str | None) -> Path | None:
@@ -290,16 +308,21 @@ class Client:
              stream: Literal[True], **kwargs: Any) -> Iterator[ChatResponse]: ...
     def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return self._send(call, stream=stream)
+
+    def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """POST a typed generate or chat request (Engine.send over HTTP)."""
+        return self._send(_typed(request, stream), stream=stream)
 
     def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
               options: OptionsArg = None, keep_alive: float | str | None = None,
@@ -314,6 +337,31 @@ class Client:
         """POST /api/embeddings (legacy, one prompt)."""
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return self._send(_call("/api/embeddings", EmbeddingsResponse, request))
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self._send(_call("/api/rerank", RerankResponse, request))
+
+    def systemone(self, model: str = "", state: SystemOneContent = "",
+                  questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+                  keep_alive: float | str | None = None) -> SystemOneResponse:
+        """POST /v1/systemone (one JSON answer; no streaming)."""
+        return self._send(_systemone(model, state, questions, keep_alive))
 
     def pull(self, model: str, *, insecure: bool = False,
              stream: bool = False) -> ProgressResponse | Iterator[ProgressResponse]:
@@ -332,7 +380,7 @@ class Client:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -341,7 +389,7 @@ class Client:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return self._send(call, stream=stream)
 
     def create_blob(self, path: str | Path) -> str:
@@ -437,16 +485,21 @@ class AsyncClient:
 
     async def chat(
         self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None, stream: bool = False,
+        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None, stream: bool = False,
         think: bool | str | None = None, format: FormatArg = None, options: OptionsArg = None,
         keep_alive: float | str | None = None, logprobs: bool | None = None, top_logprobs: int | None = None,
         truncate: bool | None = None, shift: bool | None = None,
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """POST /api/chat."""
-        call = _chat(stream, model=model, messages=messages, tools=tools, think=think, format=format,
-                     options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs,
-                     truncate=truncate, shift=shift)
+        call = _chat(stream, model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think,
+                     format=format, options=options, keep_alive=keep_alive, logprobs=logprobs,
+                     top_logprobs=top_logprobs, truncate=truncate, shift=shift)
         return await self._send(call, stream=stream)
+
+    async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
+        """POST a typed generate or chat request (AsyncEngine.send over HTTP)."""
+        return await self._send(_typed(request, stream), stream=stream)
 
     async def embed(self, model: str = "", input: str | Sequence[str] = "", truncate: bool | None = None,
                     options: OptionsArg = None, keep_alive: float | str | None = None,
@@ -461,6 +514,31 @@ class AsyncClient:
         """POST /api/embeddings (legacy, one prompt)."""
         request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
         return await self._send(_call("/api/embeddings", EmbeddingsResponse, request))
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse:
+        """POST /api/rerank."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return await self._send(_call("/api/rerank", RerankResponse, request))
+
+    async def systemone(self, model: str = "", state: SystemOneContent = "",
+                        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+                        keep_alive: float | str | None = None) -> SystemOneResponse:
+        """POST /v1/systemone (one JSON answer; no streaming)."""
+        return await self._send(_systemone(model, state, questions, keep_alive))
 
     async def pull(self, model: str, *, insecure: bool = False,
                    stream: bool = False) -> ProgressResponse | AsyncIterator[ProgressResponse]:
@@ -479,7 +557,7 @@ class AsyncClient:
         adapters: dict[str, str] | None = None, template: str | None = None,
         license: str | list[str] | None = None, system: str | None = None, parameters: OptionsArg = None,
         messages: Sequence[Message | Mapping[str, Any]] | None = None, *, stream: bool = False,
-        requires: str | None = None,
+        requires: str | None = None, draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         """POST /api/create; a ``from_`` naming a local file is uploaded first and sent as ``files``."""
         local = _local_file(from_)
@@ -488,7 +566,7 @@ class AsyncClient:
             from_ = None
         call = _create(stream, model=model, quantize=quantize, from_=from_, files=files, adapters=adapters,
                        template=template, license=license, system=system, parameters=parameters,
-                       messages=messages, requires=requires)
+                       messages=messages, requires=requires, draft_files=draft_files)
         return await self._send(call, stream=stream)
 
     async def create_blob(self, path: str | Path) -> str:

@@ -18,6 +18,7 @@ from ._go.duration import MAX_DURATION, format_duration, parse_duration
 from .errors import InvalidOptionError
 
 __all__ = [
+    "CONTEXT_OVERFLOW_POLICIES",
     "DEFAULT_ORIGINS",
     "FOREVER",
     "Settings",
@@ -29,6 +30,9 @@ __all__ = [
 
 FOREVER = math.inf
 """keep_alive value meaning "never unload" (any negative duration in Ollama)."""
+
+CONTEXT_OVERFLOW_POLICIES = ("truncate", "error")
+"""What a prompt longer than num_ctx gets: Ollama's silent cut (now reported) or llama-server's 400."""
 
 DEFAULT_ORIGINS: tuple[str, ...] = tuple(
     [
@@ -169,6 +173,9 @@ class Settings:
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     max_stored_responses: int = 1000  # /v1/responses kept for previous_response_id (oldest dropped first)
     stored_response_seconds: int = 86_400  # ... and for at most this long
+    context_overflow: str | None = None
+    """A prompt longer than num_ctx: "truncate" (Ollama's cut) or "error" (a 400); None leaves each API its
+    default (OLLAMALIB_CONTEXT_OVERFLOW; a request's ``context_overflow`` option wins)."""
     registry_username: str | None = None
     registry_password: str | None = None
     registry_host: str | None = None
@@ -184,6 +191,8 @@ class Settings:
     hf_endpoint: str | None = None  # HF_ENDPOINT: the Hugging Face hub Hugging Face pulls use
     create_paths: tuple[Path, ...] = ()
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
+    cache_ram_mib: int = 2048
+    """Host RAM per loaded model for the KV states of prompts that lost their slot (OLLAMALIB_CACHE_RAM, MiB; 0 off)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -249,6 +258,8 @@ class Settings:
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
+        overflow = (_clean(get("OLLAMALIB_CONTEXT_OVERFLOW")) or "").lower()
+        kw["context_overflow"] = overflow if overflow in CONTEXT_OVERFLOW_POLICIES else None
         kw["registry_username"] = _clean(get("OLLAMA_REGISTRY_USERNAME")) or None
         kw["registry_password"] = _clean(get("OLLAMA_REGISTRY_PASSWORD")) or None
         kw["registry_host"] = _clean(get("OLLAMALIB_REGISTRY_HOST")) or None
@@ -259,6 +270,7 @@ class Settings:
         kw["auth"] = _bool(get("OLLAMA_AUTH"))
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
+        kw["cache_ram_mib"] = max(0, _int(get("OLLAMALIB_CACHE_RAM"), cls.cache_ram_mib))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)
@@ -297,6 +309,8 @@ class Settings:
             "noui": "OLLAMA_NOUI",
             "api_key": "OLLAMA_API_KEY",
             "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
+            "cache_ram_mib": "OLLAMALIB_CACHE_RAM",
+            "context_overflow": "OLLAMALIB_CONTEXT_OVERFLOW",
         }
         out: dict[str, str] = {}
         for f in fields(self):

@@ -17,13 +17,15 @@ from typing import Any
 from . import convert
 from .errors import BlobNotFoundError, ConversionError, ModelfileError, ModelNotFoundError, UnsupportedQuantizationError
 from .gguf import QUANTIZE_SOURCES, GGUFInfo, normalize_quantization
-from .modelfile import Modelfile, files_for_model, resolve_path
+from .modelfile import Modelfile, files_for_model
 from .names import Digest, ModelName
 from .options import params_json, validate_options
+from .requests import CreateRequest
 from .store import Claim, ModelStore
 from .types import (
     MEDIA_TYPE_ADAPTER,
     MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_DRAFT,
     MEDIA_TYPE_LICENSE,
     MEDIA_TYPE_MANIFEST,
     MEDIA_TYPE_MESSAGES,
@@ -40,7 +42,7 @@ from .types import (
     ProgressResponse,
 )
 
-__all__ = ["create_from_modelfile", "create_model", "modelfile_arguments"]
+__all__ = ["create_from_modelfile", "create_from_request", "create_model"]
 
 _REPLACED_BY_NEW = {
     "template": (MEDIA_TYPE_TEMPLATE, MEDIA_TYPE_PROMPT),
@@ -48,6 +50,7 @@ _REPLACED_BY_NEW = {
     "messages": (MEDIA_TYPE_MESSAGES,),
     "license": (MEDIA_TYPE_LICENSE,),
     "adapters": (MEDIA_TYPE_ADAPTER,),
+    "draft": (MEDIA_TYPE_DRAFT,),
 }
 Quantizer = Callable[[Path, Path, str], object]
 """Writes GGUF ``src`` quantized to a type into ``dst``: the runner's ``quantize`` (create never imports it)."""
@@ -60,6 +63,7 @@ def create_model(
     from_: str | ModelName | None = None,
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
+    draft_files: Mapping[str, str] | None = None,
     template: str | None = None,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
@@ -78,13 +82,17 @@ def create_model(
 
     ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
 
+    ``draft_files`` (file name -> blob digest of one GGUF) becomes the draft layer: a smaller model with the same
+    vocabulary that the runner uses for speculative decoding.
+
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
     """
     if claim is None:
         with store.claim() as own:
             yield from create_model(
-                store, name, from_=from_, files=files, adapters=adapters, template=template, system=system,
+                store, name, from_=from_, files=files, adapters=adapters, draft_files=draft_files, template=template,
+                system=system,
                 parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
                 templates_dir=templates_dir, quantizer=quantizer, claim=own,
             )
@@ -180,6 +188,14 @@ def create_model(
             yield ProgressResponse(status="converting adapter")
             adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
+    if draft_files:
+        if len(draft_files) != 1:
+            raise ModelfileError("a draft model must be a single GGUF file")
+        ((filename, digest),) = draft_files.items()
+        _check_relative(filename)
+        layer = _blob_layer(store, digest, MEDIA_TYPE_DRAFT, seen, claim)
+        _read_gguf(store.blob_path(layer.digest))  # a GGUF with all its tensor data, checked now, not at load
+        replace("draft", [layer])
     if license is not None:
         texts = [license] if isinstance(license, str) else list(license)
         replace("license", [_text_layer(store, t, MEDIA_TYPE_LICENSE, seen, claim) for t in texts])
@@ -363,54 +379,17 @@ def _quantized_size(source_size: int, source_type: str, target: str) -> int:
     return int(source_size * min(1.0, ratio * 1.25)) + (1 << 20)
 
 
-def modelfile_arguments(
-    modelfile: Modelfile, base_dir: str | Path, store: ModelStore, claim: Claim | None = None
-) -> dict[str, Any]:
-    """Turn a parsed Modelfile into create_model's keyword arguments, storing local files as blobs (claimed
-    in ``claim`` when given)."""
-    base = Path(base_dir)
-    kw: dict[str, Any] = {}
-    froms = modelfile.froms
-    if not froms:
-        raise ModelfileError("no FROM line")
-    files: dict[str, str] = {}
-    for value in froms:
-        path = resolve_path(value, base)
-        if Digest.is_valid(value):
-            kw["from_"] = value
-        elif path is not None and path.is_file():
-            files[path.name] = str(store.put_blob_file(path, claim=claim))
-        elif path is not None and path.is_dir():
-            files.update(_store_folder(store, path, set()))
-        else:
-            kw["from_"] = value
-    if files:
-        kw["files"] = files
-    adapters: dict[str, str] = {}
-    for value in modelfile.adapters:
-        path = resolve_path(value, base)
-        if path is not None and path.is_dir():
-            convert.check_adapter_dir(path)
-            adapters.update({p.name: str(store.put_blob_file(p, claim=claim)) for p in convert.adapter_files(path)})
-            continue
-        if path is None or not path.is_file():
-            raise ModelfileError(f"adapter file not found: {value}")
-        adapters[path.name] = str(store.put_blob_file(path, claim=claim))
-    if adapters:
-        kw["adapters"] = adapters
-    if modelfile.template is not None:
-        kw["template"] = modelfile.template
-    if modelfile.system is not None:
-        kw["system"] = modelfile.system
-    if modelfile.parameters:
-        kw["parameters"] = modelfile.parameters
-    if modelfile.messages:
-        kw["messages"] = [Message(role=role, content=content) for role, content in modelfile.messages]
-    if modelfile.license:
-        kw["license"] = modelfile.license
-    if modelfile.requires is not None:
-        kw["requires"] = modelfile.requires
-    return kw
+def create_from_request(
+    store: ModelStore, request: CreateRequest, *, templates_dir: str | Path | None = None,
+    quantizer: Quantizer | None = None, claim: Claim | None = None,
+) -> Iterator[ProgressResponse]:
+    """``create_model`` for a typed request (the Engine's and the Modelfile's way in)."""
+    yield from create_model(
+        store, request.model, from_=request.from_, files=request.files, adapters=request.adapters,
+        draft_files=request.draft_files, template=request.template, system=request.system, parameters=request.parameters or None,
+        messages=request.messages or None, license=request.license, requires=request.requires,
+        quantize=request.quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim,
+    )
 
 
 def create_from_modelfile(
@@ -426,11 +405,13 @@ def create_from_modelfile(
     """Create ``name`` from Modelfile text (or a parsed Modelfile); paths resolve against ``base_dir``."""
     mf = Modelfile.parse(modelfile) if isinstance(modelfile, str) else modelfile
     with store.claim() as claim:
-        kw = modelfile_arguments(mf, base_dir, store, claim)
+        request = CreateRequest.from_modelfile(
+            mf, str(name), lambda path: str(store.put_blob_file(path, claim=claim)), base_dir=base_dir,
+            quantize=quantize,
+        )
         try:
-            yield from create_model(
-                store, name, quantize=quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim, **kw
-            )
+            yield from create_from_request(store, request, templates_dir=templates_dir, quantizer=quantizer,
+                                           claim=claim)
         except ModelNotFoundError as exc:
             raise ModelNotFoundError(exc.name, f"model '{exc.name}' not found") from None
 

@@ -14,9 +14,11 @@ import re
 from typing import ClassVar
 
 __all__ = [
+    "BadRequestError",
     "BlobNotFoundError",
     "CapabilityError",
     "ContextLengthError",
+    "ContextOverflowError",
     "ConversionError",
     "DigestMismatchError",
     "ImageError",
@@ -31,7 +33,9 @@ __all__ = [
     "PayloadTooLargeError",
     "RegistryError",
     "RequestCancelledError",
+    "RequestTimeoutError",
     "ResponseError",
+    "ResponseNotFoundError",
     "ServerBusyError",
     "StoreError",
     "TemplateError",
@@ -60,6 +64,11 @@ class OllamalibError(Exception):
     def __str__(self) -> str:  # never the quoted KeyError form
         return self.message
 
+    @property
+    def api_text(self) -> str:
+        """The text Ollama's API answers with for this error: ``str(self)`` unless the class words it otherwise."""
+        return self.message
+
     @classmethod
     def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
         """The error for a server's text that matched one of ``wire``."""
@@ -70,7 +79,13 @@ class InvalidNameError(OllamalibError, ValueError):
     """A model name that breaks Ollama's naming rules."""
 
     status_code = 400
-    wire = ((400, r'^(invalid model name|(source|destination|name) ".*" is invalid)'),)
+    wire = ((400, r'^(invalid model name|model is required$|(source|destination|name) ".*" is invalid)'),)
+    _OWN_TEXT = re.compile(r'^(model is required$|(source|destination|name) ".*" is invalid$)')
+
+    @property
+    def api_text(self) -> str:
+        """Ollama answers ``invalid model name`` for a name that does not parse, and its own texts otherwise."""
+        return self.message if self._OWN_TEXT.match(self.message) else "invalid model name"
 
 
 class InvalidDigestError(OllamalibError, ValueError):
@@ -171,15 +186,34 @@ class TemplateError(OllamalibError, ValueError):
 
 
 class InvalidOptionError(OllamalibError, ValueError):
-    """A request option of the wrong type, or an invalid request field value."""
+    """A request option of the wrong type, or an invalid request field value (400).
+
+    A request's option type error is a 500 (``scheduled``), as Ollama finds it while scheduling
+    (``handleScheduleError``), not while decoding.
+    """
 
     status_code = 400
     wire = (
         (None, r'^option ".*" must be of '),
         (400, r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
               r"raw mode does not support|illegal base64 data|json: cannot unmarshal|Unsupported type: |"
-              r"invalid input type|dimensions must be)"),
+              r"invalid input type|dimensions must be|documents must|top_n must be|question \"|"
+              r"questions (are required|must be)|state (is required|must be))"),
     )
+
+
+    def scheduled(self) -> InvalidOptionError:
+        """This error as a request's options raise it: a 500, unless it was given its own status (a bad choice)."""
+        if "status_code" not in vars(self):
+            self.status_code = 500
+        return self
+
+
+class BadRequestError(OllamalibError, ValueError):
+    """A request the server refuses before it is a typed request: no body, bad JSON, a value no route takes."""
+
+    status_code = 400
+    wire = ((400, r"^(missing request body$|invalid character |unexpected end of JSON input|exceeded max depth)"),)
 
 
 class InvalidFormatError(OllamalibError, ValueError):
@@ -209,10 +243,51 @@ class ContextLengthError(OllamalibError, ValueError):
     wire = ((400, r"context length|prompt is longer than"),)
 
 
+class ContextOverflowError(ContextLengthError):
+    """A prompt that does not fit the context under the ``error`` overflow policy (``context_overflow``).
+
+    Worded as llama-server words it, with its counts, so clients written against llama-server recognise it;
+    the server adds ``n_prompt_tokens``, ``n_ctx`` and ``error_type`` to each API's error body.
+    """
+
+    status_code = 400
+    error_type = "exceed_context_size_error"
+    wire = ((400, r"^request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"),)
+
+    def __init__(self, n_prompt_tokens: int, n_ctx: int) -> None:
+        super().__init__(f"request ({n_prompt_tokens} tokens) exceeds the available context size ({n_ctx} tokens), "
+                         "try increasing it")
+        self.n_prompt_tokens = n_prompt_tokens
+        self.n_ctx = n_ctx
+
+    @property
+    def fields(self) -> dict[str, int]:
+        """The counts llama-server sends next to the message."""
+        return {"n_prompt_tokens": self.n_prompt_tokens, "n_ctx": self.n_ctx}
+
+    @classmethod
+    def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
+        return cls(int(match.group(1)), int(match.group(2)))
+
+
 class PayloadTooLargeError(OllamalibError, ValueError):
     """A request whose text is larger than the configured limit."""
 
     status_code = 413
+
+
+class RequestTimeoutError(OllamalibError, TimeoutError):
+    """The client stopped sending the request body (the server's body read timeout)."""
+
+    status_code = 408
+    wire = ((408, ""),)
+
+
+class ResponseNotFoundError(OllamalibError, LookupError):
+    """A stored response (OpenAI's Responses API, ``previous_response_id``) that does not exist."""
+
+    status_code = 404
+    wire = ((404, r"^Response with id '.*' not found"),)
 
 
 class ServerBusyError(OllamalibError, RuntimeError):
@@ -266,13 +341,17 @@ _WIRE_ORDER: tuple[type[OllamalibError], ...] = (
     InvalidNameError,
     InvalidFormatError,
     CapabilityError,
+    ContextOverflowError,
     ContextLengthError,
     UnsupportedQuantizationError,
     ConversionError,
     InvalidOptionError,
+    BadRequestError,
     ModelfileError,
+    ResponseNotFoundError,
     ServerBusyError,
     RequestCancelledError,
+    RequestTimeoutError,
     UnauthorizedError,
     RegistryError,
 )

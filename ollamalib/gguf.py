@@ -19,6 +19,7 @@ from .errors import OllamalibError, UnsupportedQuantizationError
 from .types import ModelDetails
 
 __all__ = [
+    "DECISION_TEMPLATE_KEY",
     "FILE_TYPES",
     "QUANTIZATION_TYPES",
     "QUANTIZE_SOURCES",
@@ -57,6 +58,7 @@ _STRING, _ARRAY = 8, 9
 _NUMPY = {0: "u1", 1: "i1", 2: "u2", 3: "i2", 4: "u4", 5: "i4", 6: "f4", 7: "?", 10: "u8", 11: "i8", 12: "f8"}
 
 _HIDDEN_KEYS = ("general.name", "tokenizer.chat_template")
+DECISION_TEMPLATE_KEY = "tokenizer.chat_template.systemone"
 
 
 class GGUFError(OllamalibError, ValueError):
@@ -195,6 +197,19 @@ class GGUFInfo:
         return value if isinstance(value, str) and value else None
 
     @property
+    def decision_template(self) -> str | None:
+        """A decision model's own prompt format for ``/v1/systemone``: the GGUF's named chat template
+        ``tokenizer.chat_template.systemone`` (rendered with the question's messages instead of the chat one)."""
+        value = self.metadata.get(DECISION_TEMPLATE_KEY)
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def is_decision(self) -> bool:
+        """Whether the GGUF declares a decision (System One) model: ``<arch>.decision.type`` or its own template."""
+        return not self.is_embedding and (self.decision_template is not None
+                                          or self.arch_value("decision.type") is not None)
+
+    @property
     def pooling_type(self) -> int | None:
         """``<arch>.pooling_type`` (0 none, 1 mean, 2 cls, 3 last, 4 rank); its presence makes an embedding model."""
         value = self.arch_value("pooling_type")
@@ -290,6 +305,8 @@ class GGUFInfo:
             caps.append("vision")
         if "thinking" in hints:
             caps.append("thinking")
+        if self.is_decision:
+            caps.append("decision")
         return caps
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from ._go.fmt import sprint_value
 from ._go.json import decoded
 from ._go.strconv import is_print
-from .convert import adapter_files
+from .convert import adapter_files, check_adapter_dir, check_model_dir, is_safetensors_set
 from .errors import InvalidOptionError, ModelfileError
 from .options import DEPRECATED_PARAMETERS, format_params
 
@@ -428,9 +428,15 @@ class Modelfile:
                 if not path.is_dir():
                     files = [path]
                 elif command.name == "adapter" and (path / "adapter_config.json").is_file():
-                    files = adapter_files(path)  # a PEFT adapter: converted to a LoRA GGUF by create
+                    check_adapter_dir(path)  # a PEFT adapter: converted to a LoRA GGUF by create
+                    files = adapter_files(path)
                 else:
                     files = files_for_model(path)
+                    if is_safetensors_set(f.name for f in files):
+                        check_model_dir(path)  # fail before uploading what the converter cannot read
+                if path.is_dir():
+                    real = path.resolve()
+                    args.names.update({f: f.relative_to(real).as_posix() for f in files if f.is_relative_to(real)})
                 if command.name == "from":
                     _reject_same_path(path, draft_paths)
                     model_paths.append(path)
@@ -486,6 +492,13 @@ class CreateArgs:
     renderer: str | None = None
     parser: str | None = None
     requires: str | None = None
+    names: dict[Path, str] = field(default_factory=dict)
+    """The name a file found in a FROM/ADAPTER/DRAFT folder takes in create's ``files``: its path relative to
+    the folder (any other file goes by its file name, ``name_of``)."""
+
+    def name_of(self, path: Path) -> str:
+        """The name ``path`` takes in create's ``files`` / ``adapters`` map."""
+        return self.names.get(path, path.name)
 
 
 def _reject_same_path(path: Path, others: Iterable[Path]) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from ._go.fmt import sprintf
 from ._go.json import decoded, go_json
 from ._go.strconv import go_quote, parse_bool, parse_float32, parse_int64
+from .config import CONTEXT_OVERFLOW_POLICIES
 from .errors import InvalidOptionError
 
 __all__ = [
@@ -36,18 +37,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OptionKind = Literal["int", "float", "bool", "list"]
+OptionKind = Literal["int", "float", "bool", "list", "str"]
 
 
 @dataclass(frozen=True)
 class OptionSpec:
-    """One option: its JSON name, Go kind, code default (None = unset) and whether it is fixed at load time."""
+    """One option: its JSON name, Go kind, code default (None = unset) and whether it is fixed at load time.
+
+    A ``str`` option (an ollamalib extension; Ollama has none) takes one of ``choices``."""
 
     name: str
     kind: OptionKind
     default: Any
     runner: bool
     description: str
+    choices: tuple[str, ...] = ()
 
 
 _SPECS = (
@@ -71,10 +75,15 @@ _SPECS = (
     OptionSpec("presence_penalty", "float", 0.0, False, "penalty for tokens already present"),
     OptionSpec("frequency_penalty", "float", 0.0, False, "penalty scaled by token frequency"),
     OptionSpec("stop", "list", None, False, "stop sequences (a list; repeat PARAMETER stop to add more)"),
+    OptionSpec("context_overflow", "str", None, False,
+               "a prompt longer than num_ctx: truncate (reported) or error (400); ollamalib extension",
+               CONTEXT_OVERFLOW_POLICIES),
+    OptionSpec("draft_ngram", "int", None, False,
+               "speculative decoding by n-gram prompt lookup with n-grams of up to this many tokens; 0 off"),
 )
 
 OPTIONS: Mapping[str, OptionSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
-"""Every option Ollama accepts, by JSON name, in api/types.go order."""
+"""Every option Ollama accepts, by JSON name, in api/types.go order, then ollamalib's own (``draft_ngram``)."""
 
 RUNNER_OPTIONS: frozenset[str] = frozenset(spec.name for spec in _SPECS if spec.runner)
 """Options fixed when a model is loaded; changing one means reloading the runner."""
@@ -133,6 +142,8 @@ def format_params(params: Mapping[str, Sequence[str] | str]) -> dict[str, Any]:
         first = vals[0] if vals else ""
         if spec.kind == "list":
             out[key] = list(vals)
+        elif spec.kind == "str":
+            out[key] = _choice(spec, first)
         elif spec.kind == "int":
             value = parse_int64(first)
             if value is None:
@@ -153,7 +164,7 @@ def format_params(params: Mapping[str, Sequence[str] | str]) -> dict[str, Any]:
 
 # --- Options.FromMap: request options -> checked values ---------------------------------------------------
 
-_KIND_NAMES = {"int": "integer", "float": "float32", "bool": "boolean", "list": "array"}
+_KIND_NAMES = {"int": "integer", "float": "float32", "bool": "boolean", "list": "array", "str": "string"}
 
 
 def validate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -193,11 +204,23 @@ def _check_option(spec: OptionSpec, val: Any) -> Any:
         if not isinstance(val, bool):
             raise err
         return val
+    if spec.kind == "str":
+        if not isinstance(val, str):
+            raise err
+        return _choice(spec, val)
     if not isinstance(val, (list, tuple)):
         raise err
     if not all(isinstance(item, str) for item in val):
         raise InvalidOptionError(f"option {go_quote(spec.name)} must be of an array of strings")
     return list(val)
+
+
+def _choice(spec: OptionSpec, value: str) -> str:
+    """A ``str`` option's value, one of its choices (case-insensitive), else a 400 naming them."""
+    if value.lower() in spec.choices:
+        return value.lower()
+    allowed = " or ".join(go_quote(c) for c in spec.choices)
+    raise InvalidOptionError(f"invalid {spec.name} value: {go_quote(value)} (must be {allowed})", status_code=400)
 
 
 def merge_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:

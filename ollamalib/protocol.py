@@ -20,8 +20,10 @@ from .types import (
     Options,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 
@@ -40,7 +42,9 @@ API_METHODS = (
     "ps",
     "pull",
     "push",
+    "rerank",
     "show",
+    "systemone",
 )
 """The method names every implementation exposes (checked by the parity test)."""
 
@@ -48,6 +52,7 @@ OptionsArg = Mapping[str, Any] | Options | None
 FormatArg = str | Mapping[str, Any] | None
 ImageArg = str | bytes | Path
 MessageArg = Message | Mapping[str, Any]
+StateArg = str | Mapping[str, Any] | Sequence[Any]
 ToolArg = Tool | Mapping[str, Any] | Any
 
 
@@ -83,6 +88,7 @@ class OllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         tools: Sequence[ToolArg] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -112,6 +118,28 @@ class OllamaAPI(Protocol):
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
 
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
+
+    def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
+
     def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | Iterator[ProgressResponse]: ...
@@ -135,6 +163,7 @@ class OllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]: ...
 
     def create_blob(self, path: str | Path) -> str: ...
@@ -182,6 +211,7 @@ class AsyncOllamaAPI(Protocol):
         messages: Sequence[MessageArg] | None = None,
         *,
         tools: Sequence[ToolArg] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -211,6 +241,28 @@ class AsyncOllamaAPI(Protocol):
         keep_alive: float | str | None = None,
     ) -> EmbeddingsResponse: ...
 
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: float | str | None = None,
+    ) -> RerankResponse: ...
+
+    async def systemone(
+        self,
+        model: str = "",
+        state: StateArg = "",
+        questions: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> SystemOneResponse: ...
+
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]: ...
@@ -234,6 +286,7 @@ class AsyncOllamaAPI(Protocol):
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]: ...
 
     async def create_blob(self, path: str | Path) -> str: ...

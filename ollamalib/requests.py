@@ -17,8 +17,9 @@ import os
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     ConfigDict,
@@ -33,32 +34,45 @@ from .config import FOREVER, parse_keep_alive
 from .errors import InvalidDigestError, InvalidOptionError, ModelfileError, OllamalibError
 from .names import ModelName
 from .options import validate_options
-from .types import CheckedModel, Message, Options, Tool
+from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 
 __all__ = [
     "THINK_LEVELS",
+    "TOOL_CHOICES",
     "ChatRequest",
     "CopyRequest",
+    "ChoiceQuestion",
     "CreateRequest",
     "DeleteRequest",
     "EmbedRequest",
     "EmbeddingsRequest",
     "GenerateRequest",
+    "NoulQuestion",
     "PullRequest",
     "PushRequest",
+    "Question",
     "Request",
+    "RerankRequest",
+    "ScoreQuestion",
     "ShowRequest",
+    "SystemOneContent",
+    "SystemOneRequest",
     "json_kind",
+    "parse_tool_choice",
     "to_image",
     "to_message",
+    "to_question",
     "to_tool",
 ]
 
 THINK_LEVELS = ("high", "medium", "low", "max")
+TOOL_CHOICES = ("auto", "none", "required")
+_TOOL_CHOICE_HELP = '"auto", "none", "required" or {"type": "function", "function": {"name": ...}}'
 _THINK_HELP = '"high", "medium", "low", "max", true, or false'
 _DIGEST = re.compile(r"^sha256[:-][0-9a-fA-F]{64}$")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _GO_TYPES: dict[Any, str] = {str: "string", bool: "bool", int: "int", float: "float64"}
+_WIRE: ContextVar[dict[str, Any] | None] = ContextVar("ollamalib_request_wire", default=None)
 
 
 def json_kind(value: Any) -> str:
@@ -194,6 +208,22 @@ def parse_think(value: Any) -> bool | str | None:
     raise InvalidOptionError(f"think must be a boolean or string ({_THINK_HELP})")
 
 
+def parse_tool_choice(value: Any) -> str | dict[str, Any] | None:
+    """``tool_choice`` in OpenAI's chat shape: "auto", "none", "required", or a named function, normalised to
+    ``{"type": "function", "function": {"name": ...}}``; anything else gets a 400 that names the valid forms."""
+    if value is None or (isinstance(value, str) and value in TOOL_CHOICES):
+        return value
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, Mapping):
+        fn = value.get("function")
+        name = fn.get("name") if isinstance(fn, Mapping) else None
+        if value.get("type", "function") == "function" and isinstance(name, str) and name:
+            return {"type": "function", "function": {"name": name}}
+    shown = json.dumps(value) if isinstance(value, (str, int, float, list, dict)) else repr(value)
+    raise InvalidOptionError(f"invalid tool_choice: {shown} (must be {_TOOL_CHOICE_HELP})")
+
+
 def parse_request_keep_alive(value: Any) -> float | None:
     """A request's ``keep_alive`` (seconds or a Go duration, as Ollama's Duration reads it) in seconds."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, str))):
@@ -212,9 +242,8 @@ def to_options(value: Any) -> Options | None:
                                  "map[string]interface {}")
     try:
         return Options.model_construct(**validate_options(value))
-    except InvalidOptionError as exc:  # Ollama finds these while scheduling (handleScheduleError): status 500
-        exc.status_code = 500
-        raise
+    except InvalidOptionError as exc:
+        raise exc.scheduled() from None
 
 
 # --- the models ---------------------------------------------------------------------------------------------
@@ -243,9 +272,16 @@ class Request(CheckedModel):
                                   f"{cls.go_name or cls.__name__}.{wire} of type {go}")
 
     @classmethod
-    def from_wire(cls, body: Mapping[str, Any]) -> Any:
-        """The request a decoded JSON body describes; strings are never read as local file paths."""
-        return cls.model_validate(dict(body), context={"wire": True})
+    def from_wire(cls, body: Mapping[str, Any], *, max_messages: int | None = None) -> Any:
+        """The request a decoded JSON body describes; strings are never read as local file paths.
+
+        ``max_messages`` (Settings.max_messages) refuses a longer chat before any message is converted.
+        """
+        token = _WIRE.set({"wire": True, "max_messages": max_messages})
+        try:  # a context var, not model_validate(context=): CheckedModel's own __init__ would drop that
+            return cls.model_validate(dict(body))
+        finally:
+            _WIRE.reset(token)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body Ollama's API takes for this request (aliases applied, unset fields left out)."""
@@ -372,10 +408,16 @@ class ChatRequest(_Inference):
     go_name = "ChatRequest"
     messages: list[Message] | None = None
     tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    """An ollamalib extension (Ollama ignores it): "auto" (the default), "none", "required", or
+    ``{"type": "function", "function": {"name": ...}}``; enforced with a grammar (see ``forced_tools``)."""
 
     @field_validator("messages", mode="before")
     @classmethod
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
+        limit = _context(info).get("max_messages")
+        if limit is not None and isinstance(v, Sequence):
+            check_message_count(v, limit)
         return _messages(v, _local(info))
 
     @field_validator("tools", mode="before")
@@ -384,6 +426,41 @@ class ChatRequest(_Inference):
         if v is None or isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Sequence):
             return v
         return [to_tool(t) for t in v] or None
+
+    @field_validator("tool_choice", mode="before")
+    @classmethod
+    def _tool_choice(cls, v: Any) -> Any:
+        return parse_tool_choice(v)
+
+    @model_validator(mode="after")
+    def _tool_choice_needs_tools(self) -> ChatRequest:
+        choice = self.tool_choice
+        if choice is None or choice in ("auto", "none"):
+            return self
+        if not self.tools:
+            shown = choice if isinstance(choice, str) else f'naming "{choice["function"]["name"]}"'
+            raise InvalidOptionError(f"tool_choice {shown} needs tools, but the request has none")
+        if isinstance(choice, dict):
+            name = choice["function"]["name"]
+            if not any(t.function.name == name for t in self.tools):
+                known = ", ".join(f'"{t.function.name}"' for t in self.tools)
+                raise InvalidOptionError(f'tool_choice names the function "{name}", which is not among the tools '
+                                         f"({known})")
+        return self
+
+    def offered_tools(self) -> list[Tool]:
+        """The tools the prompt shows and the output is parsed for: none at all with ``tool_choice`` "none"."""
+        return [] if self.tool_choice == "none" else list(self.tools or [])
+
+    def forced_tools(self) -> list[Tool] | None:
+        """The tools the answer must call one of ("required": any, a named function: that one); None when the
+        model may answer in text."""
+        choice = self.tool_choice
+        if choice == "required":
+            return list(self.tools or [])
+        if isinstance(choice, dict):
+            return [t for t in self.tools or [] if t.function.name == choice["function"]["name"]][:1]
+        return None
 
 
 class EmbedRequest(_Loaded):
@@ -418,11 +495,172 @@ class EmbedRequest(_Loaded):
         return [self.input] if isinstance(self.input, str) and self.input else list(self.input or [])
 
 
+class RerankRequest(_Loaded):
+    """``/api/rerank``: order ``documents`` by relevance to ``query`` (a reranker model; see ollamalib.rerank)."""
+
+    go_name = "RerankRequest"
+    query: str = ""
+    documents: list[str] = Field(default_factory=list)
+    top_n: int | None = None
+    return_documents: bool | None = None
+    instruction: str | None = None
+    truncate: bool | None = None
+
+    @field_validator("documents", mode="before")
+    @classmethod
+    def _documents(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(x, str) for x in v):
+            return list(v)
+        raise InvalidOptionError("documents must be a list of strings")
+
+    @field_validator("top_n")
+    @classmethod
+    def _top_n(cls, v: int | None) -> int | None:
+        if v is not None and v < 1:
+            raise InvalidOptionError("top_n must be a positive integer")
+        return v
+
+    @model_validator(mode="after")
+    def _some_documents(self) -> RerankRequest:
+        if not self.documents:
+            raise InvalidOptionError("documents must not be empty")
+        return self
+
+
 class EmbeddingsRequest(_Loaded):
     """``/api/embeddings`` (legacy): one prompt, one vector."""
 
     go_name = "EmbeddingRequest"
     prompt: str | None = None
+
+
+# --- decisions (POST /v1/systemone) ------------------------------------------------------------------------
+
+SystemOneContent = str | dict[str, Any] | list[Any]
+"""A ``state`` or ``instructions``: text, or a JSON object or array (rendered as JSON text in the prompt)."""
+
+QUESTION_TYPES = ("choice", "noul", "score")
+SCORE_LEVELS = (2, 10)  # the fewest and most levels a score question may have
+
+
+class ChoiceQuestion(SubscriptableModel):
+    """Pick one of ``criteria``'s options (ordered ``{option: description or None}``, at least two)."""
+
+    type: Literal["choice"] = "choice"
+    instructions: SystemOneContent
+    criteria: dict[str, str | None]
+
+
+class NoulQuestion(SubscriptableModel):
+    """True or false; ``criteria`` may describe what ``"true"`` and ``"false"`` mean."""
+
+    type: Literal["noul"] = "noul"
+    instructions: SystemOneContent
+    criteria: dict[str, str] | None = None
+
+
+class ScoreQuestion(SubscriptableModel):
+    """A level on a scale: ``criteria`` describes each level, lowest first (2 to 10 levels)."""
+
+    type: Literal["score"] = "score"
+    instructions: SystemOneContent
+    criteria: list[str]
+
+
+Question = ChoiceQuestion | NoulQuestion | ScoreQuestion
+
+
+def _content(value: Any, what: str) -> SystemOneContent:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise InvalidOptionError(f"{what} must be a string, an object or an array, not {json_kind(value)}")
+
+
+def to_question(qid: str, value: Any) -> Question:
+    """One question of a decision request (a dict, our model or the official client's), checked, with a clear
+    400 naming the question for anything a model could not answer."""
+    where = f"question {json.dumps(qid)}"
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if not isinstance(value, Mapping):
+        raise InvalidOptionError(f"{where} must be an object, not {json_kind(value)}")
+    kind = value.get("type")
+    if kind is None:
+        raise InvalidOptionError(f'{where}: type is required ("choice", "noul" or "score")')
+    if kind not in QUESTION_TYPES:
+        raise InvalidOptionError(f'{where}: unknown type {json.dumps(kind)} (must be "choice", "noul" or "score")')
+    instructions = value.get("instructions")
+    if instructions is None or instructions == "" or instructions == {} or instructions == []:
+        raise InvalidOptionError(f"{where}: instructions are required")
+    instructions = _content(instructions, f"{where}: instructions")
+    criteria = value.get("criteria")
+    if kind == "choice":
+        if not isinstance(criteria, Mapping):
+            raise InvalidOptionError(f"{where}: criteria are required: an object of choices, "
+                                     "each with a description or null")
+        if len(criteria) < 2:
+            raise InvalidOptionError(f"{where}: a choice question needs at least 2 choices")
+        for option, text in criteria.items():
+            if not isinstance(option, str) or not option.strip():
+                raise InvalidOptionError(f"{where}: a choice must be a non-empty string")
+            if text is not None and not isinstance(text, str):
+                raise InvalidOptionError(f"{where}: the description of choice {json.dumps(option)} must be a "
+                                         f"string or null, not {json_kind(text)}")
+        return ChoiceQuestion(instructions=instructions, criteria=dict(criteria))
+    if kind == "noul":
+        if criteria is None:
+            return NoulQuestion(instructions=instructions)
+        if not isinstance(criteria, Mapping) or any(k not in ("true", "false") for k in criteria):
+            raise InvalidOptionError(f'{where}: criteria of a noul question may only describe "true" and "false"')
+        if any(not isinstance(t, str) for t in criteria.values()):
+            raise InvalidOptionError(f'{where}: the descriptions of "true" and "false" must be strings')
+        return NoulQuestion(instructions=instructions, criteria=dict(criteria))
+    low, high = SCORE_LEVELS
+    if not isinstance(criteria, (list, tuple)) or not all(isinstance(t, str) for t in criteria):
+        raise InvalidOptionError(f"{where}: criteria are required: an array of level descriptions, lowest first")
+    if not low <= len(criteria) <= high:
+        raise InvalidOptionError(f"{where}: a score question needs {low} to {high} levels, not {len(criteria)}")
+    return ScoreQuestion(instructions=instructions, criteria=list(criteria))
+
+
+class SystemOneRequest(_Loaded):
+    """``/v1/systemone``: answer typed questions about a ``state`` from the model's probabilities (no streaming).
+
+    ``questions`` maps an id of the caller's choosing to a choice, noul or score question; ``options`` (not in
+    Ollama's request) may set load options such as ``num_ctx``.
+    """
+
+    go_name = "SystemOneRequest"
+    state: SystemOneContent | None = None
+    questions: dict[str, Question] | None = None
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state(cls, v: Any) -> Any:
+        return None if v is None else _content(v, "state")
+
+    @field_validator("questions", mode="before")
+    @classmethod
+    def _questions(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        if not isinstance(v, Mapping):
+            raise InvalidOptionError(f"questions must be an object of named questions, not {json_kind(v)}")
+        return {str(qid): to_question(str(qid), q) for qid, q in v.items()}
+
+    @model_validator(mode="after")
+    def _required(self) -> SystemOneRequest:
+        if self.state is None:
+            raise InvalidOptionError("state is required")
+        if not self.questions:
+            raise InvalidOptionError("questions are required")
+        return self
 
 
 class CreateRequest(_Named):
@@ -432,6 +670,7 @@ class CreateRequest(_Named):
     from_: str | ModelName | None = Field(default=None, alias="from")  # a ModelName is never read as a path
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
+    draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -446,6 +685,30 @@ class CreateRequest(_Named):
     def _messages(cls, v: Any, info: ValidationInfo) -> Any:
         return _messages(v, _local(info))
 
+    @classmethod
+    def from_modelfile(
+        cls, modelfile: _ResolvesCreate, model: str, upload: Callable[[Path], str], *,
+        base_dir: str | os.PathLike[str] | None = None, quantize: str | None = None, stream: bool | None = None,
+    ) -> CreateRequest:
+        """The create request a parsed Modelfile describes, built the way Ollama's client builds it.
+
+        The one Modelfile-to-create path (Engine, ``create_from_modelfile`` and the CLI): FROM/ADAPTER/DRAFT paths are
+        resolved against ``base_dir`` by ``Modelfile.create_args`` and each local file is handed to ``upload``
+        (path -> blob digest: the store in process, ``create_blob`` over HTTP). Raises ModelfileError.
+        """
+        args = modelfile.create_args(base_dir)
+        if not args.from_ and not args.files:
+            raise ModelfileError("no FROM line")
+        return cls(
+            model=model, from_=args.from_, quantize=quantize, stream=stream,
+            files={args.name_of(p): upload(p) for p in args.files} or None,
+            adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
+            template=args.template, system=args.system, parameters=args.parameters or None,
+            messages=[{"role": role, "content": content} for role, content in args.messages] or None,
+            license=args.license or None, requires=args.requires,
+        )
+
     @field_serializer("from_")
     def _dump_from(self, v: str | ModelName | None) -> str | None:
         return None if v is None else str(v)
@@ -457,7 +720,7 @@ class CreateRequest(_Named):
             data = {**data, "quantize": data["quantization"]}
         return data
 
-    @field_validator("files", "adapters")
+    @field_validator("files", "adapters", "draft_files")
     @classmethod
     def _files(cls, v: dict[str, str] | None) -> dict[str, str] | None:
         for filename, digest in (v or {}).items():
@@ -486,6 +749,19 @@ class CreateRequest(_Named):
         raise InvalidOptionError(f"json: cannot unmarshal {json_kind(v)} into Go value of type []string")
 
 
+class _ResolvesCreate(typing.Protocol):
+    """A Modelfile as ``CreateRequest.from_modelfile`` reads it (``ollamalib.modelfile`` sits above requests)."""
+
+    def create_args(self, base_dir: str | os.PathLike[str] | None = None) -> Any: ...
+
+
+def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
+    """At most ``limit`` messages in one chat (Settings.max_messages)."""
+    if messages is not None and len(messages) > limit:
+        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
+                                 "(OLLAMALIB_MAX_MESSAGES)")
+
+
 def _messages(value: Any, paths: bool) -> Any:
     if value is None or isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         return value
@@ -494,7 +770,12 @@ def _messages(value: Any, paths: bool) -> Any:
 
 def _local(info: ValidationInfo) -> bool:
     """Whether a request was built in this process (image strings may name local files), not read from a body."""
-    return not (info.context or {}).get("wire")
+    return not _context(info).get("wire")
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    """How the request is being built: ``from_wire``'s settings (``wire``, ``max_messages``), else none."""
+    return info.context or _WIRE.get() or {}
 
 
 def _valid_relative_path(name: str) -> bool:

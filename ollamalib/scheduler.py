@@ -140,6 +140,11 @@ _COUNTERS = (
     "tokens_predicted_total",
     "tokens_predicted_seconds_total",
     "decode_calls_total",
+    "draft_tokens_total",
+    "draft_accepted_total",
+    "prompt_cache_hits",
+    "prompt_cache_misses",
+    "prompt_cache_tokens",
 )
 
 
@@ -156,6 +161,8 @@ class ModelMetrics:
     tokens_predicted_total: int = 0
     tokens_predicted_seconds_total: float = 0.0
     decode_calls_total: int = 0
+    draft_tokens_total: int = 0  # speculative decoding: drafted tokens verified
+    draft_accepted_total: int = 0  # and accepted
     loaded: int = 0
     slots_total: int = 0
     slots_in_use: int = 0
@@ -164,6 +171,10 @@ class ModelMetrics:
     kv_cells_used: int = 0
     kv_cells_total: int = 0
     adapters: int = 0  # LoRA adapters applied to the loaded runner(s)
+    prompt_cache_hits: int = 0
+    prompt_cache_misses: int = 0
+    prompt_cache_tokens: int = 0
+    prompt_cache_bytes: int = 0
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:
@@ -418,6 +429,7 @@ class Scheduler:
             m.busy_slots_per_decode = max(m.busy_slots_per_decode, stats.busy_slots_per_decode)
             m.kv_cells_used += stats.kv_cells_used
             m.kv_cells_total += stats.kv_cells_total
+            m.prompt_cache_bytes += getattr(stats, "prompt_cache_bytes", 0)
         return sorted(out.values(), key=lambda m: m.name)
 
     def loaded(self) -> list[LoadedRunner]:

@@ -10,6 +10,7 @@ from .gguf import GGUFInfo
 from .modelfile import modelfile_for_show
 from .names import ModelName
 from .options import format_parameters
+from .rerank import reranker_for
 from .store import ModelRecord, ModelStore
 from .template import Template
 from .types import ShowResponse
@@ -39,13 +40,17 @@ def effective_template(record: ModelRecord, info: GGUFInfo | None) -> Template:
 
 
 def capabilities(record: ModelRecord, info: GGUFInfo | None = None) -> list[str]:
-    """Ollama's capability list for a stored model (completion/embedding, tools, insert, thinking, vision)."""
+    """Ollama's capability list for a stored model (completion/embedding, tools, insert, thinking, vision), and
+    ``rerank`` for a reranker (ollamalib.rerank)."""
     if info is None and record.model_path is not None and record.model_path.is_file():
         info = read_gguf(record.model_path)
     if info is None:
         return ["completion"]
     hints = set(effective_template(record, info).capabilities)
-    return info.capabilities(hints, has_projector=bool(record.projectors))
+    caps = info.capabilities(hints, has_projector=bool(record.projectors))
+    if reranker_for(record, info) is not None:
+        caps.append("rerank")
+    return caps
 
 
 def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = False) -> ShowResponse:
@@ -61,6 +66,7 @@ def show_model(store: ModelStore, name: str | ModelName, *, verbose: bool = Fals
         name=record.name.display_shortest,
         from_path=str(record.model_path) if record.model_path else "",
         adapters=[str(p) for p in record.adapters],
+        draft=str(record.draft) if record.draft else None,
         projectors=[str(p) for p in record.projectors],
         template=template.text,
         system=record.system,

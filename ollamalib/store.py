@@ -44,6 +44,7 @@ from .errors import (
 from .names import Digest, ModelName
 from .types import (
     MEDIA_TYPE_ADAPTER,
+    MEDIA_TYPE_DRAFT,
     MEDIA_TYPE_LICENSE,
     MEDIA_TYPE_MESSAGES,
     MEDIA_TYPE_MODEL,
@@ -97,6 +98,7 @@ class ModelRecord:
     model_path: Path | None = None
     projectors: list[Path] = field(default_factory=list)
     adapters: list[Path] = field(default_factory=list)
+    draft: Path | None = None  # a speculative-decoding draft model (GGUF)
     template: str | None = None
     system: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -414,6 +416,8 @@ class ModelStore:
                 rec.projectors.append(self.blob_path(layer.digest))
             elif mt == MEDIA_TYPE_ADAPTER:
                 rec.adapters.append(self.blob_path(layer.digest))
+            elif mt == MEDIA_TYPE_DRAFT:
+                rec.draft = self.blob_path(layer.digest)
             elif mt in (MEDIA_TYPE_TEMPLATE, MEDIA_TYPE_PROMPT):
                 rec.template = self._text(layer)
             elif mt == MEDIA_TYPE_SYSTEM:

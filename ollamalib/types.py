@@ -7,7 +7,7 @@ serialise without unset fields, as Ollama's ``omitempty`` does.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from .options import OPTIONS, OptionSpec, validate_options
 __all__ = [
     "MEDIA_TYPE_ADAPTER",
     "MEDIA_TYPE_CONFIG",
+    "MEDIA_TYPE_DRAFT",
     "MEDIA_TYPE_LICENSE",
     "MEDIA_TYPE_MANIFEST",
     "MEDIA_TYPE_MESSAGES",
@@ -44,14 +45,23 @@ __all__ = [
     "ProcessModel",
     "ProcessResponse",
     "ProgressResponse",
+    "RerankResponse",
+    "RerankResult",
     "ShowResponse",
     "StatusResponse",
     "SubscriptableModel",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneNoulAnswer",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "ToolCall",
     "ToolCallFunction",
     "ToolFunction",
+    "Truncation",
 ]
 
 MEDIA_TYPE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -59,6 +69,7 @@ MEDIA_TYPE_CONFIG = "application/vnd.docker.container.image.v1+json"
 MEDIA_TYPE_MODEL = "application/vnd.ollama.image.model"
 MEDIA_TYPE_PROJECTOR = "application/vnd.ollama.image.projector"
 MEDIA_TYPE_ADAPTER = "application/vnd.ollama.image.adapter"
+MEDIA_TYPE_DRAFT = "application/vnd.ollama.image.draft"  # a speculative-decoding draft model (GGUF)
 MEDIA_TYPE_TEMPLATE = "application/vnd.ollama.image.template"
 MEDIA_TYPE_PROMPT = "application/vnd.ollama.image.prompt"
 MEDIA_TYPE_SYSTEM = "application/vnd.ollama.image.system"
@@ -127,7 +138,7 @@ class CheckedModel(SubscriptableModel):
 
 
 def _option_field(spec: OptionSpec) -> tuple[Any, Any]:
-    kind = {"int": int, "float": float, "bool": bool, "list": list[str]}[spec.kind]
+    kind = {"int": int, "float": float, "bool": bool, "list": list[str], "str": str}[spec.kind]
     return (kind | None, Field(default=None, description=spec.description))
 
 
@@ -210,6 +221,19 @@ class Logprob(TokenLogprob):
     top_logprobs: list[TokenLogprob] | None = None
 
 
+class Truncation(SubscriptableModel):
+    """How a prompt that did not fit num_ctx was cut (ollamalib: Ollama cuts silently).
+
+    ``n_prompt_tokens`` is the prompt as requested, ``n_ctx`` the context it had to fit, ``n_dropped_tokens``
+    what was not evaluated, ``n_dropped_messages`` the oldest chat messages left out (chat only).
+    """
+
+    n_prompt_tokens: int
+    n_ctx: int
+    n_dropped_tokens: int
+    n_dropped_messages: int | None = None
+
+
 class _Metrics(SubscriptableModel):
     model: str = ""
     created_at: datetime | None = None
@@ -222,6 +246,11 @@ class _Metrics(SubscriptableModel):
     prompt_eval_duration: int | None = None
     eval_count: int | None = None
     eval_duration: int | None = None
+    truncated: bool | None = None  # ollamalib: true when the prompt was cut to fit (absent otherwise)
+    truncation: Truncation | None = None  # ollamalib: the counts of that cut
+    # ollamalib: speculative decoding's drafted tokens and how many were accepted (omitted without drafting)
+    draft_count: int | None = None
+    draft_accepted_count: int | None = None
 
 
 class GenerateResponse(_Metrics):
@@ -245,6 +274,25 @@ class EmbedResponse(SubscriptableModel):
     prompt_eval_count: int | None = None
 
 
+class RerankResult(SubscriptableModel):
+    """One document's relevance: its index in the request, its score, and its text when asked for."""
+
+    index: int = 0
+    relevance_score: float = 0.0
+    document: str | None = None
+
+
+class RerankResponse(SubscriptableModel):
+    """``/api/rerank``: results by descending ``relevance_score``; ``truncated`` lists documents cut to fit."""
+
+    model: str = ""
+    results: list[RerankResult] = Field(default_factory=list)
+    truncated: list[int] | None = None
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+
+
 class EmbeddingsResponse(SubscriptableModel):
     embedding: list[float] = Field(default_factory=list)
 
@@ -260,6 +308,52 @@ class ProgressResponse(SubscriptableModel):
     digest: str | None = None
     total: int | None = None
     completed: int | None = None
+
+
+# --- decisions (POST /v1/systemone) ---------------------------------------------------------------------
+
+
+class SystemOneNoulAnswer(SubscriptableModel):
+    """A true/false answer: ``noul`` is the probability of true."""
+
+    type: Literal["noul"] = "noul"
+    noul: float
+
+
+class SystemOneChoiceAnswer(SubscriptableModel):
+    """A choice: the most probable option, every option's probability, and how strongly the model favours it."""
+
+    type: Literal["choice"] = "choice"
+    choice: str
+    probabilities: dict[str, float]
+    confidence: float
+
+
+class SystemOneScoreAnswer(SubscriptableModel):
+    """A score: the expected zero-based level (may be fractional), the levels' descriptions and probabilities."""
+
+    type: Literal["score"] = "score"
+    score: float
+    legend: dict[str, str]
+    probabilities: dict[str, float]
+    confidence: float
+
+
+SystemOneAnswer = Annotated[SystemOneNoulAnswer | SystemOneChoiceAnswer | SystemOneScoreAnswer,
+                            Field(discriminator="type")]
+
+
+class SystemOneUsage(SubscriptableModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class SystemOneResponse(SubscriptableModel):
+    """What ``/v1/systemone`` answers (the official client's ``SystemOneResponse``)."""
+
+    model: str = ""
+    answers: dict[str, SystemOneAnswer] = Field(default_factory=dict)
+    usage: SystemOneUsage = Field(default_factory=SystemOneUsage)
 
 
 # --- model management -----------------------------------------------------------------------------------

@@ -71,9 +71,9 @@ CLI_ERROR_MAPPINGS: tuple[Mapping, ...] = (
     Mapping(UsageError, exit_code=EXIT_USAGE),
     Mapping(CLIError),
     Mapping(_is_connect_error, lambda e: CONNECT_MESSAGE),
-    # ModelNotFoundError, InvalidNameError, CapabilityError, ModelfileError, RegistryError ... all carry
-    # Ollama's own text, so they print unchanged.
-    Mapping(_is_library_error),
+    # every library error prints the text its class declares for Ollama's API (``api_text``), so a command
+    # run in process prints what the same command against a server prints
+    Mapping(_is_library_error, lambda e: e.api_text),  # type: ignore[attr-defined]
     Mapping(FileNotFoundError, _os_error),
     Mapping(PermissionError, _os_error),
     Mapping(IsADirectoryError, _os_error),

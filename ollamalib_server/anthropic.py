@@ -16,11 +16,14 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 
-from .bodies import KEEP_ALIVE, OPTIONS_MAP
+from ollamalib.errors import BadRequestError
+
+from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
 from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import APIError, anthropic_error_body, error_status_and_text
+from .errors import anthropic_error_body, error_status_and_text
 from .native import check_name
+from .openai import agent_overflow, truncation_fields, with_overflow
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["anthropic_routes"]
@@ -32,7 +35,7 @@ _MESSAGE = Struct("AnthropicMessage", {"role": String(), "content": AnyValue()},
 _FIELDS = {
     "model": String(), "messages": Slice(_MESSAGE), "system": AnyValue(), "tools": Slice(AnyValue()),
     "tool_choice": AnyValue(), "thinking": AnyValue(), "metadata": AnyValue(), "options": OPTIONS_MAP,
-    "keep_alive": KEEP_ALIVE,
+    "keep_alive": KEEP_ALIVE, "context_overflow": CONTEXT_OVERFLOW,
 }
 BODY = Struct("MessagesRequest", {
     **_FIELDS, "max_tokens": Int(), "stop_sequences": Slice(String()), "temperature": Float(), "top_p": Float(),
@@ -50,10 +53,10 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise APIError(400, "messages: content must be a string or a list of content blocks")
+        raise BadRequestError("messages: content must be a string or a list of content blocks")
     for block in content:
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            raise APIError(400, "messages: each content block must be an object with a type")
+            raise BadRequestError("messages: each content block must be an object with a type")
     return content
 
 
@@ -73,11 +76,11 @@ def chat_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
     names: dict[str, str] = {}
     messages = req.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise APIError(400, "messages: at least one message is required")
+        raise BadRequestError("messages: at least one message is required")
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ("user", "assistant"):
-            raise APIError(400, f"messages: role must be 'user' or 'assistant', not {role!r}")
+            raise BadRequestError(f"messages: role must be 'user' or 'assistant', not {role!r}")
         current: dict[str, Any] = {"role": role, "content": ""}
         for block in _blocks(message.get("content")):
             kind = block["type"]
@@ -86,11 +89,11 @@ def chat_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
             elif kind == "image":
                 source = block.get("source") or {}
                 if source.get("type") != "base64" or not isinstance(source.get("data"), str):
-                    raise APIError(400, "messages: only base64 image sources are supported")
+                    raise BadRequestError("messages: only base64 image sources are supported")
                 try:
                     base64.b64decode(source["data"], validate=True)
                 except ValueError:
-                    raise APIError(400, "messages: image data is not valid base64") from None
+                    raise BadRequestError("messages: image data is not valid base64") from None
                 current.setdefault("images", []).append(source["data"])
             elif kind == "thinking":
                 current["thinking"] = (current.get("thinking") or "") + (block.get("thinking") or "")
@@ -98,7 +101,7 @@ def chat_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
                 continue
             elif kind == "tool_use":
                 if not isinstance(block.get("name"), str) or not isinstance(block.get("input", {}), dict):
-                    raise APIError(400, "messages: a tool_use block needs a name and an object input")
+                    raise BadRequestError("messages: a tool_use block needs a name and an object input")
                 names[block.get("id") or ""] = block["name"]
                 current.setdefault("tool_calls", []).append(
                     {"id": block.get("id"), "function": {"name": block["name"], "arguments": block.get("input") or {}}})
@@ -112,7 +115,7 @@ def chat_messages(req: dict[str, Any]) -> list[dict[str, Any]]:
                 out.append({"role": "tool", "content": text, "tool_call_id": block.get("tool_use_id") or "",
                             "tool_name": names.get(block.get("tool_use_id") or "", "")})
             else:
-                raise APIError(400, f"messages: unsupported content block type {kind!r}")
+                raise BadRequestError(f"messages: unsupported content block type {kind!r}")
         if current["content"] or current.get("images") or current.get("tool_calls") or current.get("thinking"):
             out.append(current)
     return out
@@ -125,15 +128,15 @@ def _tools(req: dict[str, Any]) -> list[dict[str, Any]] | None:
     out = []
     for tool in tools:
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
-            raise APIError(400, "tools: each tool needs a name")
+            raise BadRequestError("tools: each tool needs a name")
         if tool.get("type") not in (None, "custom"):
-            raise APIError(400, f"tools: unsupported tool type {tool.get('type')!r}")
+            raise BadRequestError(f"tools: unsupported tool type {tool.get('type')!r}")
         out.append({"type": "function", "function": {"name": tool["name"], "description": tool.get("description") or "",
                                                     "parameters": tool.get("input_schema") or {}}})
     return out
 
 
-def _options(req: dict[str, Any]) -> dict[str, Any]:
+def _options(req: dict[str, Any], overflow: str) -> dict[str, Any]:
     options: dict[str, Any] = {**(req.get("options") or {}), "num_predict": req["max_tokens"]}
     for key in ("temperature", "top_p", "top_k"):
         if req.get(key) is not None:
@@ -141,37 +144,52 @@ def _options(req: dict[str, Any]) -> dict[str, Any]:
     stops = req.get("stop_sequences")
     if stops is not None:
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise APIError(400, "stop_sequences: must be a list of strings")
+            raise BadRequestError("stop_sequences: must be a list of strings")
         options["stop"] = stops
-    return options
+    return with_overflow(options, req, overflow)
 
 
 def _check(req: dict[str, Any]) -> str:
     model = req.get("model")
     if not isinstance(model, str) or not model:
-        raise APIError(400, "model: Field required")
+        raise BadRequestError("model: Field required")
     check_name(model)
     return model
 
 
+_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def _tool_choice(choice: Any) -> str | dict[str, Any] | None:
+    """Anthropic's ``tool_choice`` (``{"type": "auto" | "any" | "none"}`` or ``{"type": "tool", "name": ...}``) in
+    the chat shape ChatRequest enforces."""
+    if choice is None:
+        return None
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in _CHOICES:
+        return _CHOICES[kind]
+    if kind == "tool" and isinstance(choice.get("name"), str) and choice["name"]:
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise BadRequestError('tool_choice: must be {"type": "auto"}, {"type": "any"}, {"type": "none"} or '
+                          '{"type": "tool", "name": ...}')
+
+
 def _prompt_args(req: dict[str, Any]) -> dict[str, Any]:
-    """What shapes the prompt: messages, tools (none with ``tool_choice`` none) and thinking."""
-    tools = _tools(req)
-    choice = req.get("tool_choice") or {}
-    if isinstance(choice, dict) and choice.get("type") == "none":
-        tools = None
+    """What shapes the prompt: messages, tools, ``tool_choice`` (none: no tools) and thinking."""
     thinking = req.get("thinking") or {}
     think = True if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
-    return {"messages": chat_messages(req), "tools": tools, "think": think}
+    return {"messages": chat_messages(req), "tools": _tools(req), "tool_choice": _tool_choice(req.get("tool_choice")),
+            "think": think}
 
 
-def _kwargs(req: dict[str, Any], model: str) -> dict[str, Any]:
+def _kwargs(req: dict[str, Any], model: str, overflow: str) -> dict[str, Any]:
     max_tokens = req.get("max_tokens")
     if max_tokens is None:
-        raise APIError(400, "max_tokens: Field required")
+        raise BadRequestError("max_tokens: Field required")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise APIError(400, "max_tokens: must be a positive integer")
-    return {"model": model, **_prompt_args(req), "options": _options(req), "keep_alive": req.get("keep_alive")}
+        raise BadRequestError("max_tokens: must be a positive integer")
+    return {"model": model, **_prompt_args(req), "options": _options(req, overflow),
+            "keep_alive": req.get("keep_alive")}
 
 
 def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
@@ -184,8 +202,9 @@ def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
     return "end_turn", None
 
 
-def _usage(r: Any) -> dict[str, int]:
-    return {"input_tokens": (r.prompt_eval_count or 0) if r else 0, "output_tokens": (r.eval_count or 0) if r else 0}
+def _usage(r: Any) -> dict[str, Any]:
+    return {"input_tokens": (r.prompt_eval_count or 0) if r else 0, "output_tokens": (r.eval_count or 0) if r else 0,
+            **truncation_fields(r)}
 
 
 def _tool_block(call: Any) -> dict[str, Any]:
@@ -200,7 +219,7 @@ def anthropic_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def messages(request: Request) -> Response:
         req = decode_body(await request.body(), BODY)
         model = _check(req)
-        kwargs = _kwargs(req, model)
+        kwargs = _kwargs(req, model, agent_overflow(engine))
         mid = _id("msg")
         if not req.get("stream"):
             r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
@@ -224,7 +243,9 @@ def anthropic_routes(engine: Any) -> list[HTTPRouteHandler]:
     async def count_tokens(request: Request) -> Response:
         req = decode_body(await request.body(), COUNT_BODY)
         model = _check(req)
-        count = await call_engine(engine.count_tokens, "chat", model=model, **_prompt_args(req))
+        # The whole conversation is counted (no history dropped to fit num_ctx), as Anthropic counts it.
+        count = await call_engine(engine.count_tokens, "chat", model=model, **_prompt_args(req),
+                                  options={**(req.get("options") or {}), "context_overflow": "error"})
         return Response(dumps({"input_tokens": count}), media_type=JSON_TYPE)
 
     return [messages, count_tokens]
@@ -289,7 +310,8 @@ async def _events(mid: str, model: str, first: Any, iterator: Any) -> AsyncItera
             yield chunk
         reason, sequence = _stop_reason(last, calls)
         yield _event("message_delta", {"delta": {"stop_reason": reason, "stop_sequence": sequence},
-                                       "usage": {"output_tokens": _usage(last)["output_tokens"]}})
+                                       "usage": {"output_tokens": _usage(last)["output_tokens"],
+                                                 **truncation_fields(last)}})
         yield _event("message_stop", {})
     except Exception as exc:
         status, text = error_status_and_text(exc)

@@ -12,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from ollamalib.config import Settings
 
 from .anthropic import anthropic_routes
+from .decisions import decision_routes
 from .drain import Drain
 from .errors import exception_handler
 from .metrics import RequestMetrics, metrics_route
@@ -19,6 +20,7 @@ from .middleware import Gate
 from .native import native_routes, server_version
 from .openai import openai_routes
 from .ready import ready_route
+from .rerank import rerank_routes
 from .webui import ui_routes
 from .responses import ResponseStore, responses_routes
 
@@ -45,7 +47,8 @@ def create_app(engine: AsyncEngine, settings: Settings | None = None) -> Litesta
     stored = ResponseStore(settings.max_stored_responses, settings.stored_response_seconds)
     app = Litestar(
         route_handlers=[*native_routes(engine), *openai_routes(engine), *responses_routes(engine, stored),
-                        *anthropic_routes(engine), metrics_route(engine, request_metrics, drain),
+                        *anthropic_routes(engine), *rerank_routes(engine), *decision_routes(engine),
+                        metrics_route(engine, request_metrics, drain),
                         ready_route(engine), *ui_routes(not settings.noui)],
         exception_handlers={Exception: exception_handler},
         openapi_config=OpenAPIConfig(

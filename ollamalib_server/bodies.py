@@ -10,14 +10,15 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
+from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
 from ollamalib.requests import THINK_LEVELS
 
 from .decode import AnyValue, Bool, Custom, Float, Int, Map, Slice, String, Struct, json_kind
-from .errors import APIError
 
 __all__ = [
     "CHAT",
+    "CONTEXT_OVERFLOW",
     "COPY",
     "CREATE",
     "DELETE",
@@ -29,7 +30,9 @@ __all__ = [
     "OA_EMBED",
     "PULL",
     "PUSH",
+    "RERANK",
     "SHOW",
+    "SYSTEMONE",
 ]
 
 # --- custom decoders ------------------------------------------------------------------------------------
@@ -37,7 +40,7 @@ __all__ = [
 
 def _base64(value: Any) -> Any:
     if not isinstance(value, str):  # the content is checked by the request model (ollamalib.requests.to_image)
-        raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
+        raise InvalidOptionError(f"json: cannot unmarshal {json_kind(value)} into Go value of type []uint8")
     return value
 
 
@@ -64,18 +67,21 @@ _KIND_SCHEMA = {
     "float": lambda: Schema(type=OpenAPIType.NUMBER),
     "bool": lambda: Schema(type=OpenAPIType.BOOLEAN),
     "list": lambda: Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING)),
+    "str": lambda: Schema(type=OpenAPIType.STRING),  # with the option's choices as its enum (below)
 }
 OPTIONS_MAP = Map(
     AnyValue(),
     go="map[string]interface {}",
     schema=Schema(
         type=OpenAPIType.OBJECT,
-        properties={name: _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
+        properties={name: Schema(type=OpenAPIType.STRING, enum=list(spec.choices)) if spec.choices
+                    else _KIND_SCHEMA[spec.kind]() for name, spec in OPTIONS.items()},
         additional_properties=True,
         description="model options (Modelfile PARAMETER names)",
     ),
 )
 
+CONTEXT_OVERFLOW = String()  # ollamalib: the context_overflow option as a top-level field of OpenAI/Anthropic bodies
 
 # --- Ollama's request types (api/types.go) --------------------------------------------------------------
 
@@ -117,6 +123,12 @@ TOOL = Struct(
     },
 )
 
+TOOL_CHOICE = AnyValue(
+    Schema(one_of=[Schema(type=OpenAPIType.STRING, enum=["auto", "none", "required"]),
+                   Schema(type=OpenAPIType.OBJECT, description='{"type": "function", "function": {"name": ...}}')])
+)
+"""``tool_choice`` (an ollamalib extension on /api/chat): checked by ``ChatRequest``, so any JSON value decodes."""
+
 GENERATE = Struct(
     "GenerateRequest",
     {
@@ -147,6 +159,7 @@ CHAT = Struct(
         "model": String(),
         "messages": Slice(MESSAGE),
         "tools": Slice(TOOL, go="api.Tools"),
+        "tool_choice": TOOL_CHOICE,
         "stream": Bool(),
         "format": FORMAT,
         "keep_alive": KEEP_ALIVE,
@@ -175,6 +188,24 @@ EMBED = Struct(
     },
     required=("model",),
 )
+RERANK = Struct(
+    "RerankRequest",
+    {
+        "model": String(),
+        "query": String(),
+        # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
+        "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
+            Schema(type=OpenAPIType.STRING),
+            Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})]))),
+        "top_n": Int(),
+        "return_documents": Bool(),
+        "instruction": String(),
+        "truncate": Bool(),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+    },
+    required=("model", "query", "documents"),
+)
 EMBEDDINGS = Struct(
     "EmbeddingRequest",
     {"model": String(), "prompt": String(), "keep_alive": KEEP_ALIVE, "options": OPTIONS_MAP},
@@ -188,6 +219,7 @@ CREATE = Struct(
         "from": String(),
         "files": Map(String()),
         "adapters": Map(String()),
+        "draft_files": Map(String()),
         "template": String(),
         "system": String(),
         "license": AnyValue(
@@ -277,12 +309,14 @@ OA_CHAT = Struct(
                                                                     "strict": Bool()})},
         ),
         "tools": Slice(TOOL),
+        "tool_choice": TOOL_CHOICE,
         "reasoning": Struct("Reasoning", {"effort": String()}),
         "reasoning_effort": String(),
         "logprobs": Bool(),
         "top_logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model", "messages"),
 )
@@ -304,6 +338,7 @@ OA_COMPLETION = Struct(
         "logprobs": Int(),
         "options": OPTIONS_MAP,
         "keep_alive": KEEP_ALIVE,
+        "context_overflow": CONTEXT_OVERFLOW,
     },
     required=("model",),
 )
@@ -321,4 +356,31 @@ OA_EMBED = Struct(
         "keep_alive": KEEP_ALIVE,
     },
     required=("model", "input"),
+)
+
+
+_CONTENT = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.OBJECT),
+                          Schema(type=OpenAPIType.ARRAY)])
+
+SYSTEMONE = Struct(
+    "SystemOneRequest",
+    {
+        "model": String(),
+        "state": AnyValue(_CONTENT, "the situation the questions are about: text, or a JSON object or array"),
+        "questions": AnyValue(
+            Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"type": Schema(type=OpenAPIType.STRING, enum=["choice", "noul", "score"]),
+                            "instructions": _CONTENT,
+                            "criteria": Schema(one_of=[Schema(type=OpenAPIType.OBJECT),
+                                                       Schema(type=OpenAPIType.ARRAY)])},
+                required=["type", "instructions"])),
+            "named questions: choice (criteria {option: description|null}), noul (optional criteria "
+            "{true, false}), score (criteria: level descriptions, lowest first)",
+        ),
+        "keep_alive": KEEP_ALIVE,
+        "options": OPTIONS_MAP,
+        "stream": Bool(),
+    },
+    required=("model", "state", "questions"),
 )

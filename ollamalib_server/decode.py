@@ -15,9 +15,9 @@ from typing import Any
 
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
+from ollamalib.errors import BadRequestError, InvalidOptionError
 from ollamalib.requests import json_kind
 
-from .errors import APIError
 
 __all__ = [
     "AnyValue",
@@ -54,8 +54,8 @@ class GoType:
         return Schema()
 
 
-def _mismatch(value: Any, where: str, go: str, kind: str | None = None) -> APIError:
-    return APIError(400, f"json: cannot unmarshal {kind or json_kind(value)} into Go struct field {where} of type {go}")
+def _mismatch(value: Any, where: str, go: str, kind: str | None = None) -> InvalidOptionError:
+    return InvalidOptionError(f"json: cannot unmarshal {kind or json_kind(value)} into Go struct field {where} of type {go}")
 
 
 class String(GoType):
@@ -223,7 +223,7 @@ class Struct(GoType):
 
 
 class Custom(GoType):
-    """A Go type with its own UnmarshalJSON: ``validate`` returns the value or raises APIError(400, text)."""
+    """A Go type with its own UnmarshalJSON: ``validate`` returns the value or raises BadRequestError(text)."""
 
     def __init__(self, go: str, validate: Callable[[Any], Any], schema: Schema) -> None:
         self.go = go
@@ -264,7 +264,7 @@ _SURROGATES = re.compile("[\ud800-\udfff]+")
 
 
 def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
-    """Decode a request body into a dict of ``spec``'s fields, or raise APIError(400) with Go's text.
+    """Decode a request body into a dict of ``spec``'s fields, or raise an OllamalibError with Go's text.
 
     As Go's decoder does, invalid UTF-8 and lone UTF-16 surrogates (``"\\ud800"``) become U+FFFD, so every
     string that reaches the engine can be encoded. Free-form values (``AnyValue``: schemas, tool arguments,
@@ -272,33 +272,33 @@ def decode_body(body: bytes, spec: Struct) -> dict[str, Any]:
     """
     text = body.decode("utf-8", "replace").lstrip(_WHITESPACE)
     if not text:
-        raise APIError(400, "missing request body")
+        raise BadRequestError("missing request body")
     try:
         value, _ = _DECODER.raw_decode(text)
     except json.JSONDecodeError as exc:
-        raise APIError(400, go_syntax_error(exc, text)) from None
+        raise BadRequestError(go_syntax_error(exc, text)) from None
     except _Constant as exc:
-        raise APIError(400, f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
+        raise BadRequestError(f"invalid character {_quote_char(str(exc)[0])} looking for beginning of value") from None
     except RecursionError:
-        raise APIError(400, _DEPTH_TEXT) from None
+        raise BadRequestError(_DEPTH_TEXT) from None
     if _SURROGATE_ESCAPE.search(text) is not None:  # rare: only then walk the whole value
         value = _bound_and_clean(value, True)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise APIError(400, f"json: cannot unmarshal {json_kind(value)} into Go value of type {spec.go}")
+        raise InvalidOptionError(f"json: cannot unmarshal {json_kind(value)} into Go value of type {spec.go}")
     return spec.check_fields(value, spec.name)
 
 
 def parse_json(text: str) -> Any:
     """``json.loads`` for JSON nested in a string field (OpenAI's tool arguments), bounded and cleaned alike.
 
-    Raises ValueError for bad syntax and APIError(400) past MAX_DEPTH.
+    Raises ValueError for bad syntax and BadRequestError past MAX_DEPTH.
     """
     try:
         value = json.loads(text)
     except RecursionError:
-        raise APIError(400, _DEPTH_TEXT) from None
+        raise BadRequestError(_DEPTH_TEXT) from None
     surrogates = _SURROGATE_ESCAPE.search(text) is not None
     if surrogates or text.count("{") + text.count("[") > MAX_DEPTH:
         value = _bound_and_clean(value, surrogates)
@@ -321,7 +321,7 @@ def _bound_and_clean(value: Any, surrogates: bool, depth: int = 1) -> Any:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise APIError(400, _DEPTH_TEXT)
+            raise BadRequestError(_DEPTH_TEXT)
         if isinstance(node, dict):
             if surrogates:
                 items = [(fix(k), fix(v) if isinstance(v, str) else v) for k, v in node.items()]

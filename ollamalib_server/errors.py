@@ -1,26 +1,26 @@
 """The one error mapping of the server: exception -> (HTTP status, Ollama's text), in one table.
 
 Native routes answer ``{"error": "<text>"}``; routes under ``/v1`` answer OpenAI's
-``{"error": {"message", "type", "param", "code"}}`` built from the same (status, text) pair.
+``{"error": {"message", "type", "param", "code"}}`` built from the same (status, text) pair, except Ollama's own
+``/v1/systemone``, which answers natively.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, MethodNotAllowedException, NotFoundException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from pydantic import ValidationError
 
-from ollamalib.errors import InvalidNameError, InvalidOptionError, OllamalibError
+from ollamalib.errors import ContextOverflowError, OllamalibError
 
 from .encoding import JSON_TYPE, dumps
 
 __all__ = [
-    "APIError",
     "anthropic_error_body",
     "body_too_large_text",
     "error_body",
@@ -32,21 +32,9 @@ __all__ = [
 log = logging.getLogger("ollamalib.server")
 
 
-class APIError(Exception):
-    """An error the server itself answers with: an exact status and Ollama's exact text."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
 def body_too_large_text(limit: int, setting: str) -> str:
     """The 413 text: Go's ``http: request body too large`` plus the limit and the variable that raises it."""
     return f"http: request body too large (the limit is {limit} bytes; {setting} raises it)"
-
-
-_OPTION_TYPE = re.compile(r'^option ".*" must be of ')
 
 
 def _validation_text(exc: BaseException) -> str:
@@ -56,18 +44,10 @@ def _validation_text(exc: BaseException) -> str:
     return f"invalid request: {where}: {first.get('msg', 'invalid value')}" if where else "invalid request"
 
 
-def _option_status(exc: BaseException) -> int:
-    # Ollama surfaces option type errors through handleScheduleError, i.e. as 500.
-    return 500 if _OPTION_TYPE.match(str(exc)) else 400
-
-
 _Rule = tuple[type[BaseException], Callable[[BaseException], int], Callable[[BaseException], str]]
 
 ERROR_TABLE: tuple[_Rule, ...] = (
-    (APIError, lambda e: e.status_code, lambda e: e.message),  # type: ignore[attr-defined]
-    (InvalidNameError, lambda e: 400, lambda e: "invalid model name"),
-    (InvalidOptionError, _option_status, str),
-    (OllamalibError, lambda e: e.status_code, str),  # type: ignore[attr-defined]
+    (OllamalibError, lambda e: e.status_code, lambda e: e.api_text),  # type: ignore[attr-defined]
     (RequestEntityTooLarge, lambda e: 413, lambda e: "http: request body too large"),
     (NotFoundException, lambda e: 404, lambda e: "404 page not found"),
     (MethodNotAllowedException, lambda e: 405, lambda e: "405 method not allowed"),
@@ -76,19 +56,26 @@ ERROR_TABLE: tuple[_Rule, ...] = (
     (ValidationError, lambda e: 400, _validation_text),
     (Exception, lambda e: 500, lambda e: str(e) or type(e).__name__),
 )
-"""Exception type -> status and text; the first matching row wins."""
+"""Exception type -> status and text; the first matching row wins. Library errors declare both themselves
+(``status_code``, ``api_text`` in ``ollamalib.errors``); the other rows are the framework's own."""
 
 _PLAIN_TEXT = (NotFoundException, MethodNotAllowedException)  # gin answers these in plain text, under /v1 too
 
 
 def error_status_and_text(exc: BaseException) -> tuple[int, str]:
     """The (status, text) Ollama would answer with for ``exc``."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
+    exc = _unwrap(exc)
     for kind, status, text in ERROR_TABLE:
         if isinstance(exc, kind):
             return status(exc), text(exc)
     return 500, str(exc)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one error inside (nested) single-member exception groups, which task groups wrap errors in."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def openai_error_type(status: int) -> str:
@@ -99,11 +86,22 @@ def openai_error_type(status: int) -> str:
     return "api_error"
 
 
-def error_body(message: str) -> dict[str, str]:
-    return {"error": message}
+def error_body(message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    return {"error": message, **_fields(exc)}
 
 
-def openai_error_body(status: int, message: str) -> dict[str, object]:
+def _fields(exc: BaseException | None) -> dict[str, Any]:
+    """What an error adds beside its text in every shape: a context overflow's counts, as llama-server sends."""
+    exc = _unwrap(exc) if exc is not None else None
+    return dict(exc.fields) if isinstance(exc, ContextOverflowError) else {}
+
+
+def openai_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, object]:
+    """OpenAI's error shape; a context overflow has llama-server's type and counts and OpenAI's own code."""
+    fields = _fields(exc)
+    if fields:
+        return {"error": {"message": message, "type": ContextOverflowError.error_type, "param": None,
+                          "code": "context_length_exceeded", **fields}}
     return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": None}}
 
 
@@ -112,18 +110,21 @@ _ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 4
                     503: "overloaded_error", 529: "overloaded_error"}
 
 
-def anthropic_error_body(status: int, message: str) -> dict[str, object]:
+def anthropic_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     """Anthropic's error shape: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
     kind = _ANTHROPIC_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message}}
+    return {"type": "error", "error": {"type": kind, "message": message, **_fields(exc)}}
 
 
 def is_anthropic_path(path: str) -> bool:
     return path == "/v1/messages" or path.startswith("/v1/messages/")
 
 
+_NATIVE_V1 = ("/v1/systemone",)  # Ollama's own API under /v1: its errors keep the native shape
+
+
 def is_openai_path(path: str) -> bool:
-    return path.startswith("/v1/") or path == "/v1"
+    return (path.startswith("/v1/") or path == "/v1") and path not in _NATIVE_V1
 
 
 def error_json(path: str, status: int, text: str) -> bytes:
@@ -131,11 +132,11 @@ def error_json(path: str, status: int, text: str) -> bytes:
     return dumps(error_body_for(path, status, text))
 
 
-def error_body_for(path: str, status: int, text: str) -> dict[str, object]:
-    """The error body ``path`` answers with (see ``error_json``)."""
+def error_body_for(path: str, status: int, text: str, exc: BaseException | None = None) -> dict[str, object]:
+    """The error body ``path`` answers with (see ``error_json``); ``exc`` may add fields (``_fields``)."""
     if is_anthropic_path(path):
-        return anthropic_error_body(status, text)
-    return openai_error_body(status, text) if is_openai_path(path) else error_body(text)
+        return anthropic_error_body(status, text, exc)
+    return openai_error_body(status, text, exc) if is_openai_path(path) else error_body(text, exc)
 
 
 def exception_handler(request: Request, exc: Exception) -> Response:
@@ -154,6 +155,6 @@ def exception_handler(request: Request, exc: Exception) -> Response:
         headers.update(exc.headers)
     if isinstance(exc, _PLAIN_TEXT):  # no route matched: gin's text, before Ollama's OpenAI middleware runs
         return Response(text.encode(), status_code=status, media_type="text/plain", headers=headers)
-    body = error_body_for(request.url.path, status, text)
+    body = error_body_for(request.url.path, status, text, exc)
     return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=headers)
 

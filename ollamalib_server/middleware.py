@@ -19,9 +19,10 @@ from typing import Any
 import anyio
 
 from ollamalib.config import Settings, format_duration
+from ollamalib.errors import RequestTimeoutError
 
 from .drain import Drain, send_simple
-from .errors import APIError, body_too_large_text
+from .errors import body_too_large_text
 from .errors import error_json as _error_json
 from .metrics import RequestMetrics
 
@@ -257,7 +258,7 @@ class Gate:
                     message = await receive()
             except TimeoutError:
                 done = True
-                raise APIError(408, f"timed out reading the request body (no data for {format_duration(timeout)};"
+                raise RequestTimeoutError(f"timed out reading the request body (no data for {format_duration(timeout)};"
                                     " OLLAMALIB_BODY_TIMEOUT sets it)") from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 done = True

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from ollamalib._go.strconv import go_quote
 from ollamalib.errors import (
+    BadRequestError,
     BlobNotFoundError,
     DigestMismatchError,
     InvalidDigestError,
@@ -30,6 +31,7 @@ from ollamalib.errors import (
     InvalidOptionError,
     ModelfileError,
     ModelNotFoundError,
+    PayloadTooLargeError,
     RequestCancelledError,
 )
 from ollamalib.gguf import GGUF_MAGIC
@@ -39,7 +41,7 @@ from ollamalib.requests import ChatRequest, CreateRequest, EmbeddingsRequest, Em
 from . import bodies as rq
 from .decode import Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import APIError, body_too_large_text
+from .errors import body_too_large_text
 from .streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
@@ -153,7 +155,7 @@ def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Dig
     The file is opened first and its real path checked through the open descriptor, so a symlink swapped in
     between cannot redirect the read; nothing is written unless it starts with GGUF's magic.
     """
-    outside = APIError(400, f"path {go_quote(value)} is not under a directory in OLLAMALIB_CREATE_PATHS")
+    outside = BadRequestError(f"path {go_quote(value)} is not under a directory in OLLAMALIB_CREATE_PATHS")
     if ".." in Path(value).parts:
         raise outside
     roots = [root.resolve() for root in allowed]
@@ -212,9 +214,9 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         body = await read(request, rq.CHAT)
         body["messages"] = [clean_message(m) for m in body.get("messages") or []]
         body["tools"] = [clean_tool(t) for t in body.get("tools") or []] or None
-        req = ChatRequest.from_wire(body)
+        req = ChatRequest.from_wire(body, max_messages=engine.settings.max_messages)
         if not req.model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(req.model)
         log.debug("chat model=%s options=%s", req.model, req.options_dict())
         if req.debug_render_only:
@@ -235,7 +237,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = EmbeddingsRequest.from_wire(await read(request, rq.EMBEDDINGS))
         model = req.model
         if not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(model)
         work = call_engine(engine.embeddings_request, req)
         try:
@@ -257,6 +259,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             "model": req.model, "quantize": req.quantize or None, "from_": await _create_base(engine, req.from_ or None), "files": req.files,
             "adapters": req.adapters, "template": req.template, "license": req.license, "system": req.system,
             "parameters": req.parameters, "messages": req.messages, "requires": req.requires or None,
+            "draft_files": req.draft_files,
         }
         return await respond(request, engine.create, kwargs, req.stream is not False)
 
@@ -291,7 +294,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = await read(request, rq.SHOW)
         model = req.get("model") or req.get("name") or ""
         if not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         name = check_name(model)
         try:
             result = await call_engine(engine.show, model, verbose=bool(req.get("verbose")))
@@ -308,9 +311,9 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = await read(request, rq.COPY)
         source, destination = req.get("source") or "", req.get("destination") or ""
         if not ModelName.is_valid(source):
-            raise APIError(400, f"source {go_quote(source)} is invalid")
+            raise InvalidNameError(f"source {go_quote(source)} is invalid")
         if not ModelName.is_valid(destination):
-            raise APIError(400, f"destination {go_quote(destination)} is invalid")
+            raise InvalidNameError(f"destination {go_quote(destination)} is invalid")
         try:
             await call_engine(engine.copy, source, destination)
         except ModelNotFoundError:
@@ -322,7 +325,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = await read(request, rq.DELETE)
         model = req.get("model") or req.get("name") or ""
         if not ModelName.is_valid(model):
-            raise APIError(400, f"name {go_quote(model)} is invalid")
+            raise InvalidNameError(f"name {go_quote(model)} is invalid")
         try:
             await call_engine(engine.delete, model)
         except ModelNotFoundError:
@@ -342,7 +345,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = await read(request, rq.PUSH)
         model = req.get("model") or req.get("name") or ""
         if not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(model)
         kwargs = {"model": model, "insecure": bool(req.get("insecure"))}
         return await respond(request, engine.push, kwargs, _stream_flag(req))
@@ -381,7 +384,7 @@ async def _put_blob(store: Any, request: Request, digest: str) -> None:
             raise RequestCancelledError() from exc
         received += len(buf)
         if limit is not None and received > limit:
-            raise APIError(413, body_too_large_text(limit, "OLLAMALIB_MAX_BLOB_BYTES"))
+            raise PayloadTooLargeError(body_too_large_text(limit, "OLLAMALIB_MAX_BLOB_BYTES"))
         return bytes(buf)
 
     def batches() -> Any:

@@ -22,14 +22,14 @@ from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from ollamalib.errors import InvalidOptionError, ModelNotFoundError
+from ollamalib.errors import BadRequestError, InvalidNameError, InvalidOptionError, ModelNotFoundError
 from ollamalib.names import ModelName
 from ollamalib.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 from . import bodies as rq
 from .decode import body_operation, decode_body, parse_json
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import APIError, error_status_and_text, openai_error_body
+from .errors import error_status_and_text, openai_error_body
 from .native import check_name, clean_tool
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
@@ -101,7 +101,35 @@ def _options(req: dict[str, Any], *, top_p_zero_is_unset: bool = False) -> dict[
     top_p = req.get("top_p")
     if top_p is not None and not (top_p_zero_is_unset and top_p == 0):
         options["top_p"] = top_p
+    return with_overflow(options, req)
+
+
+AGENT_OVERFLOW = "error"
+"""The context_overflow default of /v1/responses and /v1/messages: an agent must not lose context unseen."""
+
+
+def with_overflow(options: dict[str, Any], req: dict[str, Any], default: str | None = None) -> dict[str, Any]:
+    """``options`` with ``context_overflow`` from the body's top-level field (an ollamalib extension on the
+    OpenAI and Anthropic bodies), else from its ``options``, else ``default`` (an API's own; None leaves the
+    engine's: the Modelfile's, OLLAMALIB_CONTEXT_OVERFLOW, else truncate)."""
+    value = req.get("context_overflow")
+    if value is None:
+        value = options.get("context_overflow", default)
+    if value is not None:
+        options["context_overflow"] = value
     return options
+
+
+def agent_overflow(engine: Any) -> str:
+    """The agent APIs' default policy: ``error``, unless OLLAMALIB_CONTEXT_OVERFLOW sets one for every API."""
+    return getattr(getattr(engine, "settings", None), "context_overflow", None) or AGENT_OVERFLOW
+
+
+def truncation_fields(r: Any) -> dict[str, Any]:
+    """The usage fields that say a prompt was cut to fit (none when it was not): ollamalib's extension."""
+    if r is None or not getattr(r, "truncated", None):
+        return {}
+    return {"truncated": True, "truncation": r.truncation.model_dump(mode="json", exclude_none=True)}
 
 
 def _tool_call_id() -> str:
@@ -128,6 +156,8 @@ def _tool_calls_in(calls: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         fn = call.get("function") or {}
         try:
             arguments = parse_json(fn.get("arguments") or "")
+        except BadRequestError:  # nested too deep: Go's own text
+            raise
         except ValueError:
             raise InvalidOptionError("invalid tool call arguments") from None
         if not isinstance(arguments, dict):
@@ -222,9 +252,7 @@ def _think(req: dict[str, Any]) -> bool | str | None:
     if not effort:
         return None
     if effort not in _EFFORTS:
-        raise APIError(
-            400,
-            f"invalid reasoning value: '{effort}' (must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", "
+        raise BadRequestError(f"invalid reasoning value: '{effort}' (must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", "
             "\"xhigh\", \"ultra\" or \"max\")",
         )
     return _EFFORTS[effort]
@@ -268,9 +296,10 @@ def _finish(reason: str | None, tool_calls: bool) -> str | None:
     return "length" if reason == "length" else "stop"
 
 
-def _usage(r: Any) -> dict[str, int]:
+def _usage(r: Any) -> dict[str, Any]:
     prompt, completion = r.prompt_eval_count or 0, r.eval_count or 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            **truncation_fields(r)}
 
 
 def _logprobs(r: Any) -> dict[str, Any] | None:
@@ -305,13 +334,14 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise InvalidOptionError("[] is too short - 'messages'")
         model = req.get("model") or ""
         if not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(model)
         _check_logprobs(req.get("top_logprobs"))
         kwargs = {
             "model": model,
             "messages": _messages(req["messages"]),
             "tools": [clean_tool(t) for t in req.get("tools") or []] or None,
+            "tool_choice": req.get("tool_choice"),  # enforced: "none", "required" and named calls by grammar
             "format": _format(req),
             "options": _options(req),
             "think": _think(req),
@@ -319,7 +349,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             "logprobs": bool(req.get("logprobs")) or None,
             "top_logprobs": req.get("top_logprobs"),
         }
-        chat = ChatRequest.from_wire(kwargs)  # image data is base64 from the body, never a server path
+        chat = ChatRequest.from_wire(kwargs, max_messages=engine.settings.max_messages)  # image data is base64 from the body, never a server path
         cid = f"chatcmpl-{random.randint(0, 998)}"
         if not req.get("stream"):
             r = await until_disconnect(request, engine.send(chat, stream=False))
@@ -394,7 +424,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
             raise InvalidOptionError("invalid input")
         encoding = req.get("encoding_format") or "float"
         if encoding not in ("float", "base64"):
-            raise APIError(400, f"Invalid value for 'encoding_format' = {encoding}. Supported values: "
+            raise BadRequestError(f"Invalid value for 'encoding_format' = {encoding}. Supported values: "
                                 "['float', 'base64'].")
         model = req.get("model") or ""
         if not model:

@@ -17,7 +17,6 @@ from ollamalib.errors import InvalidNameError
 from ollamalib.names import ModelName
 
 from .encoding import JSON_TYPE, dumps
-from .errors import APIError
 
 __all__ = ["ready_route"]
 
@@ -34,7 +33,7 @@ def ready_route(engine: Any) -> HTTPRouteHandler:
             try:
                 name = ModelName.parse(wanted)
             except InvalidNameError:
-                raise APIError(400, "invalid model name") from None
+                raise InvalidNameError("invalid model name") from None
             body["model"] = wanted
             body["ready"] = any(name == other for other in loaded)
         return Response(dumps(body), status_code=200 if body["ready"] else 503, media_type=JSON_TYPE)

@@ -21,12 +21,14 @@ from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
-from .bodies import KEEP_ALIVE, OPTIONS_MAP
+from ollamalib.errors import BadRequestError, InvalidNameError, ResponseNotFoundError
+
+from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
 from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
 from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import APIError, error_status_and_text, openai_error_body
+from .errors import error_status_and_text, openai_error_body
 from .native import check_name
-from .openai import _EFFORTS, _image
+from .openai import _EFFORTS, _image, agent_overflow, truncation_fields, with_overflow
 from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["ResponseStore", "responses_routes"]
@@ -38,7 +40,7 @@ BODY = Struct("ResponsesRequest", {
     "tools": Slice(AnyValue()), "tool_choice": AnyValue(), "parallel_tool_calls": Bool(),
     "reasoning": Struct("ResponsesReasoning", {"effort": String(), "summary": String()}),
     "text": Struct("ResponsesText", {"format": AnyValue()}), "metadata": AnyValue(),
-    "options": OPTIONS_MAP, "keep_alive": KEEP_ALIVE,
+    "truncation": String(), "options": OPTIONS_MAP, "keep_alive": KEEP_ALIVE, "context_overflow": CONTEXT_OVERFLOW,
 }, required=("model", "input"), description="OpenAI's Responses request (function tools only).")
 
 
@@ -76,8 +78,8 @@ class ResponseStore:
             self._items.popitem(last=False)
 
 
-def _not_found(rid: str) -> APIError:
-    return APIError(404, f"Response with id '{rid}' not found.")
+def _not_found(rid: str) -> ResponseNotFoundError:
+    return ResponseNotFoundError(f"Response with id '{rid}' not found.")
 
 
 def _text_parts(content: Any, role: str) -> list[dict[str, Any]]:
@@ -85,7 +87,7 @@ def _text_parts(content: Any, role: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     if not isinstance(content, list):
-        raise APIError(400, "invalid message content: expected a string or a list of content parts")
+        raise BadRequestError("invalid message content: expected a string or a list of content parts")
     out: list[dict[str, Any]] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
@@ -94,12 +96,12 @@ def _text_parts(content: Any, role: str) -> list[dict[str, Any]]:
         elif kind == "input_image":
             url = part.get("image_url")
             if not isinstance(url, str):
-                raise APIError(400, "input_image needs an image_url (a base64 data URL)")
+                raise BadRequestError("input_image needs an image_url (a base64 data URL)")
             out.append({"role": role, "content": "", "images": [_image(url)]})
         elif kind == "refusal":
             out.append({"role": role, "content": part.get("refusal") or ""})
         else:
-            raise APIError(400, f"unsupported content part type: {kind!r}")
+            raise BadRequestError(f"unsupported content part type: {kind!r}")
     return out
 
 
@@ -109,17 +111,17 @@ def input_messages(items: Any) -> list[dict[str, Any]]:
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
     if not isinstance(items, list):
-        raise APIError(400, "input must be a string or a list of input items")
+        raise BadRequestError("input must be a string or a list of input items")
     call_names: dict[str, str] = {}
     thinking = ""
     for item in items:
         if not isinstance(item, dict):
-            raise APIError(400, "each input item must be an object")
+            raise BadRequestError("each input item must be an object")
         kind = item.get("type") or ("message" if "role" in item else None)
         if kind == "message":
             role = item.get("role")
             if role not in ("user", "assistant", "system", "developer"):
-                raise APIError(400, f"unsupported message role: {role!r}")
+                raise BadRequestError(f"unsupported message role: {role!r}")
             parts = _text_parts(item.get("content"), "system" if role == "developer" else role)
             if thinking and role == "assistant" and parts:
                 parts[0]["thinking"], thinking = thinking, ""
@@ -129,9 +131,9 @@ def input_messages(items: Any) -> list[dict[str, Any]]:
             try:
                 arguments = json.loads(item.get("arguments") or "{}")
             except ValueError:
-                raise APIError(400, f"invalid function_call arguments for {name!r}: not JSON") from None
+                raise BadRequestError(f"invalid function_call arguments for {name!r}: not JSON") from None
             if not isinstance(name, str) or not isinstance(arguments, dict):
-                raise APIError(400, "a function_call item needs a name and JSON object arguments")
+                raise BadRequestError("a function_call item needs a name and JSON object arguments")
             call_names[call_id] = name
             call = {"id": call_id, "function": {"name": name, "arguments": arguments}}
             last = messages[-1] if messages else None
@@ -153,7 +155,7 @@ def input_messages(items: Any) -> list[dict[str, Any]]:
                      if isinstance(p, dict)]
             thinking = "".join(texts)
         else:
-            raise APIError(400, f"unsupported input item type: {kind!r}")
+            raise BadRequestError(f"unsupported input item type: {kind!r}")
     return messages
 
 
@@ -164,10 +166,18 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
     for tool in tools:
         if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(tool.get("name"), str):
             kind = tool.get("type") if isinstance(tool, dict) else None
-            raise APIError(400, f"unsupported tool type: {kind!r} (only function tools are served)")
+            raise BadRequestError(f"unsupported tool type: {kind!r} (only function tools are served)")
         out.append({"type": "function", "function": {"name": tool["name"], "description": tool.get("description") or "",
                                                     "parameters": tool.get("parameters") or {}}})
     return out
+
+
+def _tool_choice(choice: Any) -> Any:
+    """Responses' ``tool_choice`` in the chat shape ChatRequest checks: ``{"type": "function", "name": ...}``
+    names its function at the top level; strings and anything else pass through to be checked there."""
+    if isinstance(choice, dict) and choice.get("type") == "function" and "function" not in choice:
+        return {"type": "function", "function": {"name": choice.get("name")}}
+    return choice
 
 
 def _format(text: Any) -> Any:
@@ -186,18 +196,24 @@ def _think(reasoning: Any) -> bool | str | None:
     if not effort:
         return None
     if effort not in _EFFORTS:
-        raise APIError(400, f"invalid reasoning effort: {effort!r}")
+        raise BadRequestError(f"invalid reasoning effort: {effort!r}")
     return _EFFORTS[effort]
 
 
-def _options(req: dict[str, Any]) -> dict[str, Any]:
+_TRUNCATION = {"auto": "truncate", "disabled": "error"}  # OpenAI's ``truncation`` as context_overflow
+
+
+def _options(req: dict[str, Any], default: str) -> dict[str, Any]:
     options: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, **(req.get("options") or {})}
     for key in ("temperature", "top_p"):
         if req.get(key) is not None:
             options[key] = req[key]
     if req.get("max_output_tokens") is not None:
         options["num_predict"] = req["max_output_tokens"]
-    return options
+    truncation = req.get("truncation")
+    if truncation is not None and truncation not in _TRUNCATION:
+        raise BadRequestError(f"Invalid value: '{truncation}'. Supported values are: 'auto' and 'disabled'.")
+    return with_overflow(options, req, _TRUNCATION.get(truncation or "") or default)
 
 
 def _message_item(text: str, item_id: str, status: str = "completed") -> dict[str, Any]:
@@ -219,8 +235,10 @@ def _call_item(call: Any, status: str = "completed") -> dict[str, Any]:
 class _Turn:
     """One response being built: its request fields, output items and the conversation it extends."""
 
-    def __init__(self, req: dict[str, Any], model: str, conversation: list[dict[str, Any]]) -> None:
+    def __init__(self, req: dict[str, Any], model: str, conversation: list[dict[str, Any]],
+                 overflow: str = "error") -> None:
         self.req, self.model, self.conversation = req, model, conversation
+        self.truncation = "auto" if overflow == "truncate" else "disabled"
         self.id = _id("resp")
         self.created = int(time.time())
         self.output: list[dict[str, Any]] = []
@@ -239,13 +257,13 @@ class _Turn:
             "max_output_tokens": req.get("max_output_tokens"), "tool_choice": req.get("tool_choice") or "auto",
             "tools": req.get("tools") or [], "store": req.get("store", True),
             "text": req.get("text") or {"format": {"type": "text"}}, "reasoning": req.get("reasoning"),
-            "truncation": "disabled",
+            "truncation": self.truncation,
         }
         if last is not None:
             prompt, completion = last.prompt_eval_count or 0, last.eval_count or 0
             out["usage"] = {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
                             "input_tokens_details": {"cached_tokens": 0},
-                            "output_tokens_details": {"reasoning_tokens": 0}}
+                            "output_tokens_details": {"reasoning_tokens": 0}, **truncation_fields(last)}
         return out
 
     def status(self, last: Any) -> str:
@@ -273,7 +291,7 @@ def responses_routes(engine: Any, store: ResponseStore) -> list[HTTPRouteHandler
         req = decode_body(await request.body(), BODY)
         model = req.get("model") or ""
         if not isinstance(model, str) or not model:
-            raise APIError(400, "model is required")
+            raise InvalidNameError("model is required")
         check_name(model)
         history: list[dict[str, Any]] = []
         if req.get("previous_response_id"):
@@ -283,14 +301,13 @@ def responses_routes(engine: Any, store: ResponseStore) -> list[HTTPRouteHandler
             history = found[1]
         conversation = [*history, *input_messages(req.get("input", []))]  # instructions do not carry over
         if not conversation:
-            raise APIError(400, "input is required")
+            raise BadRequestError("input is required")
         instructions = [{"role": "system", "content": req["instructions"]}] if req.get("instructions") else []
-        tools = _tools(req.get("tools"))
-        if req.get("tool_choice") == "none":
-            tools = None
-        kwargs = {"model": model, "messages": [*instructions, *conversation], "tools": tools, "format": _format(req.get("text")),
-                  "options": _options(req), "think": _think(req.get("reasoning")), "keep_alive": req.get("keep_alive")}
-        turn = _Turn(req, model, conversation)
+        options = _options(req, agent_overflow(engine))
+        kwargs = {"model": model, "messages": [*instructions, *conversation], "tools": _tools(req.get("tools")),
+                  "tool_choice": _tool_choice(req.get("tool_choice")), "format": _format(req.get("text")),
+                  "options": options, "think": _think(req.get("reasoning")), "keep_alive": req.get("keep_alive")}
+        turn = _Turn(req, model, conversation, str(options["context_overflow"]).lower())
         if not req.get("stream"):
             r = await until_disconnect(request, call_engine(engine.chat, stream=False, **kwargs))
             msg = r.message

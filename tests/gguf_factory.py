@@ -29,9 +29,11 @@ __all__ = [
     "EOS",
     "IM_END",
     "IM_START",
+    "TOOLS_JINJA_TEMPLATE",
     "tiny_embed_gguf",
     "tiny_gguf",
     "tiny_gguf_f16",
+    "tiny_rerank_gguf",
     "tiny_vocab",
     "write_tiny_gguf",
 ]
@@ -44,6 +46,23 @@ SPACE = "\u2581"  # SentencePiece's visible space
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# A tool-capable Jinja template in Qwen 2.5's style (much shorter): tools as JSON in the system turn, calls
+# written as <tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>, tool results as <tool_response> turns.
+TOOLS_JINJA_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\nYou may call these tools:\n<tools>\n"
+    "{%- for tool in tools %}{{ tool | tojson }}\n{%- endfor %}</tools>\n"
+    "Call one as <tool_call>\n{\"name\": <name>, \"arguments\": <object>}\n</tool_call><|im_end|>\n{% endif %}"
+    "{%- for message in messages %}"
+    "{%- if message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant\n"
+    "{%- for call in message.tool_calls %}<tool_call>\n"
+    "{\"name\": {{ call.function.name | tojson }}, \"arguments\": {{ call.function.arguments | tojson }}}\n"
+    "</tool_call>{%- endfor %}<|im_end|>\n"
+    "{%- elif message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n"
+    "</tool_response><|im_end|>\n"
+    "{%- else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endif %}"
+    "{%- endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
 _CONTROL = [("<unk>", gguf.TokenType.UNKNOWN), (BOS, gguf.TokenType.CONTROL), (EOS, gguf.TokenType.CONTROL),
@@ -108,6 +127,7 @@ def write_tiny_gguf(
     endless: bool = False,
     name: str = "tiny-llama",
     extra_metadata: Mapping[str, Any] | None = None,
+    classifier_labels: list[str] | None = None,
 ) -> Path:
     """Write a tiny llama GGUF to ``path`` and return the path.
 
@@ -115,9 +135,16 @@ def write_tiny_gguf(
     (q4_K_M, q4_K_S) apply to it for real. ``embedding=True`` sets ``llama.pooling_type`` (mean), which makes it an
     embedding model for Ollama and llama.cpp. ``extra_metadata`` values are typed from Python (bool, int as
     uint32/int64, float as float32, str, lists of those); pass ``(value, gguf.GGUFValueType.X)`` to force a type.
+
+    ``arch="qwen3"`` writes the same network with Qwen3's per-head q/k norms. ``classifier_labels`` (qwen3 only)
+    makes it a cross-encoder reranker as llama.cpp loads Qwen3-Reranker with its classifier head: rank pooling
+    (``qwen3.pooling_type`` 4), a ``cls.output.weight`` row per label (``qwen3.classifier.output_labels``); llama.cpp
+    returns the softmax over the labels of the last token's state, and the first is the relevance score.
     """
-    if arch != "llama":
-        raise ValueError(f"only the llama architecture is supported, not {arch!r}")
+    if arch not in ("llama", "qwen3"):
+        raise ValueError(f"only the llama and qwen3 architectures are supported, not {arch!r}")
+    if classifier_labels is not None and arch != "qwen3":
+        raise ValueError("classifier_labels needs arch='qwen3' (llama.cpp loads no classifier head for llama)")
     if file_type not in ("f32", "f16", "bf16"):
         raise ValueError(f"file_type must be f32, f16 or bf16, not {file_type!r}")
     n_embd = n_embd or (64 if file_type == "f32" else 256)
@@ -179,6 +206,11 @@ def write_tiny_gguf(
         tensors[p + "ffn_gate.weight"] = mat(n_ff, n_embd)
         tensors[p + "ffn_up.weight"] = mat(n_ff, n_embd)
         tensors[p + "ffn_down.weight"] = mat(n_embd, n_ff) * (0.0 if chain else 1.0)
+        if arch == "qwen3":
+            tensors[p + "attn_q_norm.weight"] = np.ones(head_dim, np.float32)
+            tensors[p + "attn_k_norm.weight"] = np.ones(head_dim, np.float32)
+    if classifier_labels:
+        tensors["cls.output.weight"] = mat(len(classifier_labels), n_embd, 1.0)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +229,9 @@ def write_tiny_gguf(
     w.add_vocab_size(n_vocab)
     if embedding:
         w.add_pooling_type(gguf.PoolingType.MEAN)
+    if classifier_labels:
+        w.add_pooling_type(gguf.PoolingType.RANK)
+        w.add_array(f"{arch}.classifier.output_labels", classifier_labels)
     w.add_tokenizer_model("llama")
     w.add_tokenizer_pre("default")
     w.add_token_list(tokens)
@@ -270,3 +305,10 @@ def tiny_gguf_f16(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_embed_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny f32 embedding model (``llama.pooling_type`` = mean)."""
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-embed.gguf", embedding=True, name="tiny-embed")
+
+
+@pytest.fixture(scope="session")
+def tiny_rerank_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny f32 cross-encoder reranker (qwen3 with rank pooling and a yes/no classifier head)."""
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-rerank.gguf", arch="qwen3",
+                           classifier_labels=["yes", "no"], name="tiny-reranker", seed=3)

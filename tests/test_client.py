@@ -8,8 +8,6 @@ import json
 import httpx
 import pytest
 
-pytest.importorskip("litestar")
-pytest.importorskip("uvicorn")
 
 from ollamalib.client import AsyncClient, Client, error_from_response  # noqa: E402
 from ollamalib.errors import (  # noqa: E402

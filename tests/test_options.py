@@ -38,12 +38,15 @@ def test_option_table_matches_ollama_options_struct():
         "num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread", "draft_num_predict",
         "num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
         "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop",
+        "context_overflow",  # ollamalib's extension, after Ollama's own
+        "draft_ngram",  # ollamalib's extension too
     ]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OPTIONS.items()}
     assert {k for k, v in kinds.items() if v == "float"} == {
         "top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty",
     }  # fmt: skip
-    assert kinds["use_mmap"] == "bool" and kinds["stop"] == "list"
+    assert kinds["use_mmap"] == "bool" and kinds["stop"] == "list" and kinds["context_overflow"] == "str"
+    assert OPTIONS["context_overflow"].choices == ("truncate", "error")
     assert RUNNER_OPTIONS == {
         "num_ctx",
         "num_batch",
@@ -378,3 +381,12 @@ def test_format_params_output_round_trips_through_json():
     params = format_params({"temperature": ["0.7"], "top_p": ["0.95"], "repeat_penalty": ["1.1"], "num_ctx": ["8192"]})
     assert json.loads(params_json(params)) == params
     assert params_json(params) == b'{"num_ctx":8192,"repeat_penalty":1.1,"temperature":0.7,"top_p":0.95}\n'
+
+
+def test_context_overflow_is_a_choice_option():
+    assert format_params({"context_overflow": "ERROR"}) == {"context_overflow": "error"}
+    assert validate_options({"context_overflow": "truncate"}) == {"context_overflow": "truncate"}
+    with pytest.raises(InvalidOptionError, match=r'^invalid context_overflow value: "cut" \(must be "truncate" or "error"\)$'):
+        format_params({"context_overflow": "cut"})
+    with pytest.raises(InvalidOptionError, match='^option "context_overflow" must be of type string$'):
+        validate_options({"context_overflow": True})

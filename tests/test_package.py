@@ -43,7 +43,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"names", "config", "errors", "types", "_go", "options", "protocol", "parsers", "requests"}),
     frozenset({"store"}),
     frozenset({"gguf", "modelfile", "template", "registry", "convert", "_convert_worker"}),
-    frozenset({"create", "show"}),
+    frozenset({"create", "show", "rerank"}),
     frozenset({"runner"}),
     frozenset({"scheduler"}),
     frozenset({"engine", "demo"}),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ollamalib import AsyncClient, AsyncEngine, Client, Engine
+from ollamalib.requests import ChatRequest, GenerateRequest
 from ollamalib.errors import (
     CapabilityError,
     InvalidOptionError,
@@ -25,6 +26,9 @@ from server.srvutil import build_store, make_settings, start_server
 
 GREEDY = {"temperature": 0, "num_predict": 4, "seed": 1}
 USER = [{"role": "user", "content": "Hello"}]
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris"]}}, "required": ["city"]}}}
+NOUL = {"q": {"type": "noul", "instructions": "Is it?"}}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +100,12 @@ BAD_REQUESTS = [
     (("generate", "tiny", "x"), {"top_logprobs": 21}, InvalidOptionError, "top_logprobs must be between 0 and 20", 400),
     (("generate", "tiny", "x"), {"raw": True, "system": "s"}, InvalidOptionError,
      "raw mode does not support template, system, or context", 400),
+    (("chat", "toolbot"), {"messages": USER, "tools": [WEATHER], "tool_choice": "sometimes"}, InvalidOptionError,
+     'invalid tool_choice: "sometimes" (must be "auto", "none", "required" or '
+     '{"type": "function", "function": {"name": ...}})', 400),
+    (("chat", "toolbot"), {"messages": USER, "tools": [WEATHER],
+                           "tool_choice": {"type": "function", "function": {"name": "nope"}}}, InvalidOptionError,
+     'tool_choice names the function "nope", which is not among the tools ("get_weather")', 400),
     (("generate", "ghost", "x"), {}, ModelNotFoundError, "model 'ghost' not found", 404),
     (("chat", "tiny-embed"), {"messages": USER}, CapabilityError, '"tiny-embed" does not support chat', 400),
     (("generate", "tiny", "x"), {"think": True}, CapabilityError, '"tiny" does not support thinking', 400),
@@ -105,6 +115,13 @@ BAD_REQUESTS = [
      'model "ghost" not found, try pulling it first', 404),
     (("create", "copy-of-tiny"), {"files": {"../x.gguf": "sha256:" + "0" * 64}}, ModelfileError,
      "file path must be relative", 400),
+    (("systemone", "tiny", "s"), {"questions": {"q": {"type": "vote", "instructions": "x"}}}, InvalidOptionError,
+     'question "q": unknown type "vote" (must be "choice", "noul" or "score")', 400),
+    (("systemone", "tiny", "s"), {"questions": {"q": {"type": "choice", "instructions": "x"}}}, InvalidOptionError,
+     'question "q": criteria are required: an object of choices, each with a description or null', 400),
+    (("systemone", "tiny-embed", "s"), {"questions": NOUL}, CapabilityError,
+     '"tiny-embed" does not support systemone', 400),
+    (("systemone", "ghost", "s"), {"questions": NOUL}, ModelNotFoundError, "model 'ghost' not found", 404),
 ]
 
 
@@ -135,7 +152,26 @@ def test_good_requests_answer_alike(surfaces, tmp_path: Path):
     assert chat[0] == "assistant"
     loaded = _same(run_everywhere(surfaces, "generate", "tiny", "", keep_alive="1m"), lambda r: r.done_reason)
     assert loaded == "load"
+    forced = _same(run_everywhere(surfaces, "chat", "babbler", USER, tools=[WEATHER],
+                                  options={**GREEDY, "num_predict": 160},
+                                  tool_choice={"type": "function", "function": {"name": "get_weather"}}),
+                   lambda r: [(c.function.name, c.function.arguments) for c in r.message.tool_calls or []])
+    assert forced == [("get_weather", {"city": "Paris"})]
     dims = _same(run_everywhere(surfaces, "embed", "tiny-embed", ["a", "b"], dimensions=8),
                  lambda r: [len(v) for v in r.embeddings])
     assert dims == [8, 8]
     _same(run_everywhere(surfaces, "show", "tiny"), lambda r: (r.capabilities, r.details.family))
+    decision = {"c": {"type": "choice", "instructions": "Which?", "criteria": {"red": None, "blue": "the sky"}}}
+    choice = _same(run_everywhere(surfaces, "systemone", "tiny", {"sky": "blue"}, {**NOUL, **decision}),
+                   lambda r: (r.answers["c"].choice, sorted(r.answers), r.usage.output_tokens))
+    assert choice == (choice[0], ["c", "q"], 2) and choice[0] in ("red", "blue")
+
+
+def test_send_takes_the_typed_request_everywhere(surfaces):
+    """``send(request)``, which the CLI uses, answers as ``generate``/``chat`` do on all four surfaces."""
+    request = GenerateRequest(model="tiny", prompt="Hello", options=GREEDY)
+    sent = _same(run_everywhere(surfaces, "send", request), lambda r: (r.response, r.done_reason, r.eval_count))
+    assert sent == _same(run_everywhere(surfaces, "generate", "tiny", "Hello", options=GREEDY),
+                         lambda r: (r.response, r.done_reason, r.eval_count))
+    chat = ChatRequest(model="tiny", messages=USER, options=GREEDY)
+    assert _same(run_everywhere(surfaces, "send", chat), lambda r: r.message.role) == "assistant"

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import InvalidOptionError, PayloadTooLargeError
+from ..errors import PayloadTooLargeError
 from ..types import Message, Options
 
 OptionsArg = Mapping[str, Any] | Options | None
@@ -23,13 +23,6 @@ THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 def now() -> datetime:
     """``created_at``: the current UTC time."""
     return datetime.now(UTC)
-
-
-def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
-    """At most ``limit`` messages in one chat (Settings.max_messages)."""
-    if messages is not None and len(messages) > limit:
-        raise InvalidOptionError(f"too many messages: {len(messages):,}, more than the {limit:,} allowed "
-                                 "(OLLAMALIB_MAX_MESSAGES)")
 
 
 def check_text_size(texts: Iterable[str | None], limit: int) -> None:

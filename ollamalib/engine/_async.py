@@ -14,7 +14,16 @@ from ..config import Settings
 from ..errors import InvalidNameError
 from ..names import ModelName
 from ..scheduler import ModelMetrics
-from ..requests import ChatRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
+from ..requests import (
+    ChatRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    RerankRequest,
+    SystemOneContent,
+    SystemOneRequest,
+)
 from ..store import ModelStore
 from ..types import (
     ChatResponse,
@@ -25,8 +34,10 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
     Tool,
 )
 from ._args import FormatArg, KeepAlive, OptionsArg
@@ -112,6 +123,7 @@ class AsyncEngine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -124,8 +136,9 @@ class AsyncEngine:
     ) -> ChatResponse | AsyncIterator[ChatResponse]:
         """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return await self.send(request, stream=stream)
 
@@ -163,6 +176,42 @@ class AsyncEngine:
     async def embeddings_request(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         """Engine.embeddings_request in a worker thread."""
         return await anyio.to_thread.run_sync(self.engine.embeddings_request, request, limiter=self._waiting())
+
+    async def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return await self.rerank_request(request)
+
+    async def rerank_request(self, request: RerankRequest) -> RerankResponse:
+        """Engine.rerank_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.rerank_request, request, limiter=self._waiting())
+
+    async def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        request = SystemOneRequest(model=model, state=state, questions=questions, keep_alive=keep_alive)
+        return await self.systemone_request(request)
+
+    async def systemone_request(self, request: SystemOneRequest) -> SystemOneResponse:
+        """Engine.systemone_request in a worker thread."""
+        return await anyio.to_thread.run_sync(self.engine.systemone_request, request, limiter=self._waiting())
 
     async def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """``Engine.render_prompt`` in a worker thread: the prompt and image count, without running the model."""
@@ -205,9 +254,10 @@ class AsyncEngine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
         call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
-                       parameters, messages, requires=requires)
+                       parameters, messages, requires=requires, draft_files=draft_files)
         if stream:
             events = await self._run(call, stream=True)
             return _athread_iter(lambda: events)

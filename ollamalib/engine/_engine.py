@@ -18,7 +18,20 @@ from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, Olla
 from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
-from ..requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
+from ..parsers import ToolCallParser
+from ..rerank import reranker_for
+from ..requests import (
+    ChatRequest,
+    CreateRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Question,
+    RerankRequest,
+    SystemOneContent,
+    SystemOneRequest,
+    check_message_count,
+)
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
@@ -33,15 +46,18 @@ from ..types import (
     Message,
     ProcessResponse,
     ProgressResponse,
+    RerankResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneResponse,
+    SystemOneUsage,
     Tool,
 )
+from . import _decide
 from ._args import (
     FormatArg,
     KeepAlive,
     OptionsArg,
-    check_message_count,
     check_text_size,
     filter_think_tags,
     message_texts,
@@ -49,6 +65,7 @@ from ._args import (
     now,
 )
 from ._images import decode_image, tag_images
+from ._rerank import Pairs, answer_tokens, generative_scores, order
 from ._run import Model, Plan, Run, aggregate, iterate, strip_bos
 
 __all__ = ["Engine"]
@@ -150,6 +167,7 @@ class Engine:
         messages: Sequence[Message | Mapping[str, Any]] | None = None,
         *,
         tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
         stream: bool = False,
         think: bool | str | None = None,
         format: FormatArg = None,
@@ -160,10 +178,16 @@ class Engine:
         truncate: bool | None = None,
         shift: bool | None = None,
     ) -> ChatResponse | Iterator[ChatResponse]:
-        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model."""
+        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model.
+
+        ``tool_choice`` (an ollamalib extension) is "auto", "none" (no tool is offered or called), "required" (the
+        answer is a call to one of ``tools``) or ``{"type": "function", "function": {"name": ...}}`` (a call to
+        that one, with arguments valid against its schema); forced calls are enforced with a grammar.
+        """
         request = ChatRequest(
-            model=model, messages=messages, tools=tools, think=think, format=format, options=options,
-            keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
+            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
+            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
+            shift=shift,
         )
         return self.send(request, stream=stream)
 
@@ -245,13 +269,14 @@ class Engine:
                                 done=True, done_reason="unload")
         if "completion" not in m.capabilities:
             raise CapabilityError(f'"{model}" does not support chat')
-        tool_list = list(req.tools or [])
+        tool_list = req.offered_tools()  # none at all with tool_choice "none": not shown, not parsed
         if tool_list:
             m.require("tools")
         if any(msg.images for msg in msgs):
             self._require_vision(m)
         think = self._think(m, req.think)
-        grammar = self._grammar(req.format)
+        forced = req.forced_tools()
+        grammar = self._tool_grammar(m, forced) if forced else self._grammar(req.format)
         opts = self._merged_options(m, req.options_dict())
         if not msgs:
             self._load_only(m, opts, ka)
@@ -263,12 +288,12 @@ class Engine:
             history.insert(0, Message(role="system", content=record.system))
         if record.config.model_family == "qwen3" or m.name.model.startswith("deepseek-r1"):
             history = filter_think_tags(history)
-        do_truncate = req.truncate is not False
+        do_truncate = req.truncate is not False and self._overflow(opts) == "truncate"
         num_ctx = opts["num_ctx"]
 
         def build(run: Run, vocab: Any) -> str:
-            prompt, images = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
-                                            run.check_cancelled)
+            prompt, images, run.fitted = self._fit_chat(m, vocab, history, tool_list, think, num_ctx, do_truncate,
+                                                        run.check_cancelled)
             run.images = [decode_image(x) for x in images]
             return prompt
 
@@ -280,12 +305,18 @@ class Engine:
         tools: list[Tool] | None = None,
     ) -> Plan:
         return Plan(
-            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts, False),
+            kind=kind, model=m, options=opts, keep_alive=req.keep_alive, load=self._load_spec(m, opts),
             vocabulary=partial(self._vocabulary, m),
             sampling=sampling_options(opts, bool(req.logprobs), req.top_logprobs or 0), build_prompt=build,
             grammar=grammar, think=think, tools=tools, raw=bool(getattr(req, "raw", False)),
-            truncate=req.truncate is not False, shift=req.shift is not False, started_ns=started,
+            truncate=req.truncate is not False, shift=req.shift is not False, overflow=self._overflow(opts),
+            started_ns=started,
         )
+
+    def _overflow(self, opts: Mapping[str, Any]) -> str:
+        """The request's context_overflow policy: its option (or the Modelfile's), else the setting, else
+        Ollama's truncation."""
+        return opts.get("context_overflow") or self.settings.context_overflow or "truncate"
 
     @staticmethod
     def _think(m: Model, think: bool | str | None) -> bool | str | None:
@@ -306,11 +337,12 @@ class Engine:
         num_ctx: int,
         truncate: bool,
         check: Callable[[], None] = lambda: None,
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[str], tuple[int, int] | None]:
         """Render the chat, dropping the oldest messages until it fits num_ctx (server/prompt.go chatPrompt).
 
-        System messages and the last message are always kept. Returns the prompt and the images (base64) of the
-        kept messages, which the prompt names with ``[img-N]`` tags.
+        System messages and the last message are always kept. Returns the prompt, the images (base64) of the
+        kept messages, which the prompt names with ``[img-N]`` tags, and, when messages were dropped, how many
+        and the token count of the whole chat (what the truncation report says).
 
         Ollama renders and tokenizes once per dropped message, which is quadratic in the history. Here the kept
         part is found by doubling it from the end and then bisecting (a prompt only shrinks as messages are
@@ -320,6 +352,7 @@ class Engine:
         kw = {"think": think}
         image_cost = IMAGE_TOKENS if m.record.projectors else 0
         rendered: dict[int, str] = {}
+        counted: dict[int, int] = {}
 
         def render(start: int, tagged: list[Message] | None = None) -> str:
             check()
@@ -327,12 +360,13 @@ class Engine:
             kept = tagged if tagged is not None else msgs[start:]
             return self._render(m, m.template, messages=system + kept, tools=tools or None, **kw)
 
-        def final(start: int) -> tuple[str, list[str]]:
+        def final(start: int) -> tuple[str, list[str], tuple[int, int] | None]:
             # Only messages with images change when tagged; without any, the prompt already rendered is final.
             tagged, images = tag_images(msgs[start:])
+            dropped = (start - sum(x.role == "system" for x in msgs[:start]), counted[0]) if start else None
             if start in rendered and not images:
-                return rendered[start], images
-            return render(start, tagged), images
+                return rendered[start], images, dropped
+            return render(start, tagged), images, dropped
 
         def fits(start: int) -> bool:
             text = rendered[start] = render(start)
@@ -341,7 +375,8 @@ class Engine:
             if len(text) * 4 + extra <= num_ctx or len(text.encode("utf-8", "surrogatepass")) + extra <= num_ctx:
                 return True
             check()
-            return len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images <= num_ctx
+            counted[start] = len(vocab.tokenize(strip_bos(vocab, text))) + image_cost * images
+            return counted[start] <= num_ctx
 
         last = len(msgs) - 1
         if not truncate or last < 1 or fits(0):
@@ -384,7 +419,7 @@ class Engine:
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         texts = req.texts
         try:
             if not texts:
@@ -433,7 +468,7 @@ class Engine:
             m = self._model(model)
         except ModelNotFoundError:
             raise ModelNotFoundError(model, f'model "{model}" not found, try pulling it first') from None
-        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive, embedding=True)
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
         try:
             if not req.prompt:
                 return EmbeddingsResponse(embedding=[])
@@ -441,6 +476,105 @@ class Engine:
         finally:
             lease.release()
         return EmbeddingsResponse(embedding=[float(v) for v in vectors[0]])
+
+    # -- rerank ------------------------------------------------------------------------------------------
+
+    def rerank(
+        self,
+        model: str = "",
+        query: str = "",
+        documents: Sequence[str] | None = None,
+        top_n: int | None = None,
+        return_documents: bool = False,
+        instruction: str | None = None,
+        *,
+        truncate: bool | None = None,
+        options: OptionsArg = None,
+        keep_alive: KeepAlive = None,
+    ) -> RerankResponse:
+        """Order ``documents`` by relevance to ``query`` with a reranker model (a cross-encoder, or a generative
+        reranker judging each pair yes/no); ``top_n`` keeps the best, ``return_documents`` adds their text."""
+        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
+                                return_documents=return_documents or None, instruction=instruction,
+                                truncate=truncate, options=options, keep_alive=keep_alive)
+        return self.rerank_request(request)
+
+    def rerank_request(self, req: RerankRequest) -> RerankResponse:
+        """Run a rerank request (what ``rerank`` does once it has built it)."""
+        started = time.perf_counter_ns()
+        if not req.model:
+            raise ModelNotFoundError(req.model)
+        m = self._model(req.model)
+        reranker = reranker_for(m.record, m.info)
+        if reranker is None:
+            raise CapabilityError(f'"{req.model}" does not support rerank')
+        vocab = self._vocabulary(m)
+        opts = self._merged_options(m, req.options_dict())
+        cross = reranker.kind == "cross-encoder"
+        lease = self._acquire(m, opts, req.keep_alive)
+        try:
+            runner = lease.runner
+            if cross:
+                pairs = Pairs(vocab, reranker, req, runner.max_input_tokens)
+                scores = [float(v[0]) for v in runner.rank(pairs.inputs)]
+            else:
+                answers = answer_tokens(vocab, reranker)
+                pairs = Pairs(vocab, reranker, req, runner.context_length - max(map(len, answers)))
+                scores = generative_scores(runner.score_all([(p, answers) for p in pairs.inputs]))
+        finally:
+            lease.release()
+        if any(math.isnan(v) or math.isinf(v) for v in scores):
+            raise OllamalibError("rerank score contains NaN or Inf values")
+        return order(req, req.model, scores, pairs, started, lease.load_duration_ns, time.perf_counter_ns())
+
+    # -- decisions ---------------------------------------------------------------------------------------
+
+    def systemone(
+        self,
+        model: str = "",
+        state: SystemOneContent = "",
+        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
+        keep_alive: KeepAlive = None,
+    ) -> SystemOneResponse:
+        """Answer typed questions about ``state`` (Ollama's /v1/systemone): each answer comes from the model's
+        probabilities of the allowed answers (choice options, true/false, score levels), not from sampling."""
+        return self.systemone_request(SystemOneRequest(model=model, state=state, questions=questions,
+                                                       keep_alive=keep_alive))
+
+    def systemone_request(self, req: SystemOneRequest) -> SystemOneResponse:
+        """Run a decision request (what ``systemone`` does once it has built it); no streaming."""
+        if not req.model:
+            raise InvalidNameError("model is required")
+        m = self._model(req.model)
+        if "completion" not in m.capabilities:
+            raise CapabilityError(f'"{req.model}" does not support systemone')
+        questions = req.questions or {}
+        state = req.state if req.state is not None else ""
+        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
+                         self.settings.max_prompt_bytes)
+        vocab = self._vocabulary(m)
+        own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
+        template = Template(own, kind="jinja") if own else m.template
+        asks = []
+        for qid, question in questions.items():
+            text = strip_bos(vocab, self._render(m, template, messages=_decide.messages(state, question),
+                                                 think=False))
+            prompt = vocab.tokenize(text)
+            forms = _decide.forms(question)
+            conts = [_decide.continuation_tokens(vocab.tokenize, text, prompt, form) for group in forms for form in group]
+            asks.append(_decide.Ask(qid, question, prompt, conts, [len(group) for group in forms]))
+        lease = self._acquire(m, self._merged_options(m, req.options_dict()), req.keep_alive)
+        try:
+            # One question after another: each finds the state already in its slot (prefix reuse reads only its
+            # own part, which beats reading the whole state in several slots at once), and each question's
+            # numbers are those it gets alone (read together, a quantized model's logits shift with the batch).
+            finals = [lease.runner.score_all([(ask.prompt, ask.continuations)])[0] for ask in asks]
+        finally:
+            lease.release()
+        answers = {ask.qid: _decide.answer(ask.question, final.scores or [], ask.groups)
+                   for ask, final in zip(asks, finals)}
+        usage = SystemOneUsage(input_tokens=sum(len(ask.prompt) for ask in asks), output_tokens=len(asks))
+        return SystemOneResponse(model=req.model, answers=answers, usage=usage)
 
     def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """The prompt a generate or chat request would give the model, and how many images it carries, without
@@ -529,24 +663,26 @@ class Engine:
         *,
         stream: bool = False,
         requires: str | None = None,
+        draft_files: dict[str, str] | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
 
         A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
         Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
+        ``draft_files`` ({file name: blob digest} of one GGUF) is a draft model for speculative decoding.
         """
         ModelName.parse(model)
         events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
-                                     parameters, messages, requires)
+                                     parameters, messages, requires, draft_files)
         return events if stream else _last(events)
 
     def _create_events(
         self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
         adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
         system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
-        requires: str | None,
+        requires: str | None, draft_files: dict[str, str] | None = None,
     ) -> Iterator[ProgressResponse]:
-        from ..create import Quantizer, create_model
+        from ..create import Quantizer, create_from_request
 
         quantizer: Quantizer | None = None
         if quantize:  # the runner owns quantization (llama.cpp); create receives it
@@ -556,12 +692,8 @@ class Engine:
             yield from self._pull_events(str(from_), False)
         req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
                             system=system, parameters=parameters, license=license, quantize=quantize,
-                            messages=messages, requires=requires)
-        yield from create_model(
-            self.store, req.model, from_=req.from_, files=req.files, adapters=req.adapters, template=req.template,
-            system=req.system, parameters=req.parameters or None, license=req.license, quantize=req.quantize,
-            quantizer=quantizer, messages=req.messages or None, requires=req.requires,
-        )
+                            messages=messages, requires=requires, draft_files=draft_files)
+        yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
         """Whether ``from_`` names a model (not a blob digest or a local file) that the store lacks."""
@@ -690,9 +822,22 @@ class Engine:
         return format_to_grammar(dict(format) if isinstance(format, Mapping) else format,
                                  self.settings.max_grammar_repeats)
 
+    def _tool_grammar(self, m: Model, tools: Sequence[Tool]) -> str:
+        """The GBNF of one call to one of ``tools`` in ``m``'s own tool-call text (tool_choice "required" or a
+        named function), so that the tool-call parser reads the forced output back as a call."""
+        from ..runner.grammar import tool_call_grammar
+
+        prefix = m.template.tool_call_prefix or "{"
+        closing = ToolCallParser(prefix).closing
+        if closing not in m.template.text:  # a tag the template never closes (<|python_tag|>) stays open
+            closing = ""
+        return tool_call_grammar([(t.function.name, t.function.parameters) for t in tools], prefix, closing,
+                                 self.settings.max_grammar_repeats)
+
     def _merged_options(self, m: Model, request: Mapping[str, Any]) -> dict[str, Any]:
         """DefaultOptions < Modelfile parameters < request options (checked), with num_ctx capped to the model's."""
-        opts = merge_options(default_options(self.settings.context_length), m.record.parameters, request)
+        defaults = default_options(self.settings.context_length, has_draft=m.record.draft is not None)
+        opts = merge_options(defaults, m.record.parameters, request)
         train = m.info.context_length if m.info else None
         num_ctx = int(opts.get("num_ctx") or self.settings.context_length)
         if m.record.projectors:
@@ -703,14 +848,16 @@ class Engine:
         return opts
 
     def _unload(self, record: ModelRecord) -> None:
-        for embedding in (False, True):
-            self.scheduler.unload(runner_key(record, embedding))
+        self.scheduler.unload(runner_key(record))
 
-    def _load_spec(self, m: Model, opts: Mapping[str, Any], embedding: bool) -> LoadSpec:
+    def _load_spec(self, m: Model, opts: Mapping[str, Any]) -> LoadSpec:
+        """What to load for ``m``: one runner per model serves generate, chat and embed alike (an embedding
+        model's runner has only its embedding context; a generative model's makes one on its first embed)."""
         from ..runner import LoadOptions
 
         if m.record.model_path is None:
             raise OllamalibError(f"model {m.name.display_shortest} has no weights layer", status_code=500)
+        embedding = m.is_embedding
         parallel = 1 if embedding else max(1, self.settings.num_parallel)
         load = LoadOptions(
             num_ctx=opts["num_ctx"],
@@ -724,11 +871,14 @@ class Engine:
             projector=str(m.record.projectors[0]) if m.record.projectors and not embedding else None,
             flash_attention=self.settings.flash_attention,
             kv_cache_type=self.settings.kv_cache_type,
+            draft=str(m.record.draft) if m.record.draft and not embedding else None,
+            prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
         )
         rec = m.record
-        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors] if p and p.is_file())
+        size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
+                   if p and p.is_file())
         return LoadSpec(
-            key=runner_key(rec, embedding),
+            key=runner_key(rec),
             model_path=rec.model_path or Path(),
             load_options=load,
             name=m.name.display_shortest,
@@ -740,12 +890,9 @@ class Engine:
             num_parallel=parallel,
         )
 
-    def _acquire(
-        self, m: Model, opts: Mapping[str, Any], keep_alive: float | None, *, embedding: bool | None = None
-    ) -> Lease:
-        """A runner for ``m``: for generation, or for embeddings (always so for an embedding model)."""
-        embedding = m.is_embedding if embedding is None else (embedding or m.is_embedding)
-        return self.scheduler.acquire(self._load_spec(m, opts, embedding), keep_alive)
+    def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:
+        """The runner of ``m`` (loaded if needed), for any of its calls."""
+        return self.scheduler.acquire(self._load_spec(m, opts), keep_alive)
 
     def _load_only(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> None:
         self._acquire(m, opts, keep_alive).release()
@@ -786,12 +933,16 @@ def sampling_options(opts: Mapping[str, Any], logprobs: bool, top_logprobs: int)
         num_keep=opts.get("num_keep", 4),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        draft_num_predict=opts.get("draft_num_predict", -1),
+        draft_ngram=opts.get("draft_ngram", 0),
     )
 
 
-def runner_key(record: ModelRecord, embedding: bool) -> tuple[str, tuple[str, ...], tuple[str, ...], bool]:
-    """A runner's identity: weights, adapters, projectors, and whether it was loaded for embeddings."""
-    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)), embedding)
+def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ...], str]:
+    """A runner's identity: weights, adapters, projectors and draft model (one runner for generation and
+    embeddings)."""
+    return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)),
+            str(record.draft or ""))
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -11,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import CapabilityError, RequestCancelledError
+from ..errors import CapabilityError, ContextOverflowError, RequestCancelledError
 from ..gguf import GGUFInfo
 from ..names import ModelName
 from ..parsers import ThinkingParser, ToolCallParser
 from ..scheduler import Lease, LoadSpec, Scheduler
 from ..store import ModelRecord
 from ..template import Template
-from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall
+from ..types import ChatResponse, GenerateResponse, Logprob, Message, Tool, ToolCall, Truncation
 from ._args import now
 from ._images import split_at_tags
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ..runner import SamplingOptions  # the runner (and llama.cpp) loads on first use, not on import
 
 T = TypeVar("T")
+
+log = logging.getLogger("ollamalib.engine")
 
 DEFAULT_THINK_TAGS = ("<think>", "</think>")
 
@@ -72,6 +75,7 @@ class Plan:
     raw: bool = False
     truncate: bool = True
     shift: bool = True
+    overflow: str = "truncate"  # context_overflow: "truncate" (cut and report) or "error" (ContextOverflowError)
     started_ns: int = field(default_factory=time.perf_counter_ns)
 
 
@@ -85,6 +89,8 @@ class Run:
     seq: Any = None
     prompt: str = ""
     images: list[bytes] = field(default_factory=list)  # set by build_prompt: the images its [img-N] tags name
+    fitted: tuple[int, int] | None = None  # set by a chat's build_prompt: (messages dropped, tokens of them all)
+    truncation: Truncation | None = None  # how the prompt was cut to fit, for the final chunk
     thinking_parser: ThinkingParser | None = None
     tool_parser: ToolCallParser | None = None
     format_after_thinking: str | None = None  # a thinking model's grammar, applied once its thinking ends
@@ -135,10 +141,32 @@ class Run:
         if grammar and self.thinking_parser is not None:  # Ollama constrains the answer, not the thinking
             self.format_after_thinking, grammar = grammar, None
         sampling = replace(plan.sampling, grammar=grammar)
+        n_prompt, n_ctx = len(tokens), runner.context_length
+        if plan.overflow == "error" and n_prompt >= n_ctx:  # llama-server's test: no position left to generate
+            raise ContextOverflowError(n_prompt, n_ctx)
         seq = runner.submit(tokens, sampling, shift=plan.shift, truncate=plan.truncate)
         with self._state:
             self.seq = seq
+        self._report_truncation(n_prompt, len(seq.prompt), n_ctx)
         self.check_cancelled()
+
+    def _report_truncation(self, n_prompt: int, n_evaluated: int, n_ctx: int) -> None:
+        """Say (log WARNING, and ``truncation`` for the final chunk) when dropped messages or the runner's cut
+        left part of the prompt out; Ollama does this silently."""
+        messages, n_total = self.fitted or (0, n_prompt)
+        if not messages and n_evaluated >= n_prompt:
+            return
+        n_total = max(n_total, n_prompt)
+        self.truncation = Truncation(
+            n_prompt_tokens=n_total, n_ctx=n_ctx, n_dropped_tokens=n_total - n_evaluated,
+            n_dropped_messages=messages if self.plan.kind == "chat" else None,
+        )
+        log.warning(
+            "prompt truncated: %d tokens do not fit the context of %d (model %s); dropped %d tokens%s. "
+            'Set the context_overflow option to "error" to refuse such prompts, or raise num_ctx',
+            n_total, n_ctx, self.model.requested, n_total - n_evaluated,
+            f" ({messages} oldest messages)" if messages else "",
+        )
 
     def check_cancelled(self) -> None:
         """Raise RequestCancelledError once ``close()`` was called (and release what ``start`` holds)."""
@@ -267,7 +295,13 @@ class Run:
             "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
             "eval_count": getattr(piece, "eval_count", None),
             "eval_duration": getattr(piece, "eval_duration_ns", None),
+            "draft_count": getattr(piece, "draft_count", 0) or None,
+            "draft_accepted_count": (getattr(piece, "draft_accepted_count", 0)
+                                     if getattr(piece, "draft_count", 0) else None),
         }
+        if self.truncation is not None:
+            metrics["truncated"] = True
+            metrics["truncation"] = self.truncation
         if self.plan.kind == "generate":
             context = None if self.plan.raw else list(getattr(piece, "context", None) or [])
             return GenerateResponse(model=self.model.requested, created_at=now(), response="", context=context,

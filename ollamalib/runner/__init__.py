@@ -43,8 +43,22 @@ Contract (what the scheduler and the Engine rely on):
 - Sampling follows Ollama's options: temperature 0 is greedy; seed -1/None draws fresh entropy per request;
   a fixed seed repeats output; ``grammar`` (GBNF) constrains output; ``logprobs``/``top_logprobs`` attach
   Ollama-shaped entries computed from the raw logits.
-- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on a runner loaded with ``embedding=True``;
-  too long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- ``embed(texts, truncate=True) -> (raw vectors, total tokens)`` on any runner: one loaded with ``embedding=True``
+  (an embedding model) has only its embedding context; a generation runner makes a second context on the same
+  weights on its first ``embed`` (never a second load), so a model used for chat and embed is one runner. Too
+  long with ``truncate=False`` raises ContextLengthError("the input length exceeds the context length").
+- Scoring instead of sampling (``_score``): ``score(prompt_tokens, continuations) -> Sequence`` and
+  ``score_all([(prompt, continuations), ...]) -> [Final]``; ``Final.scores`` holds each continuation's per-token
+  log probabilities after the prompt (rerank's yes/no, a decision's options). Scoring prompts that wait together
+  are read in one ``llama_decode``; continuations leave the slot's cache as the prompt alone.
+  ``rank(token_lists) -> [[float] * n_cls_out]`` on an embedding runner of a rank-pooling model
+  (``runner.ranks``): a cross-encoder's classifier outputs; ``max_input_tokens`` is the longest input.
+- Speculative decoding (``_spec``): ``LoadOptions(draft="small.gguf")`` loads a draft model with the same
+  vocabulary (RunnerError otherwise) that guesses ``draft_num_predict`` tokens a step (default 4, 0: off);
+  ``SamplingOptions(draft_ngram=N)`` guesses by n-gram lookup in the prompt and output instead. Guesses are
+  checked in the shared decode step and kept while they equal the sampled token, so the tokens are those of
+  plain decoding; ``Final``/the last Piece report ``draft_count`` and ``draft_accepted_count``, ``stats()`` the
+  totals.
 - ``stats() -> RunnerStats``; ``close()`` is idempotent and fails pending sequences with RunnerError.
 
 Design notes (details in the private modules):
@@ -60,8 +74,12 @@ Design notes (details in the private modules):
   so prompt chunks never share a batch with generation rows and weight repacking is off. This holds exactly
   for up to about seven concurrent sequences on quantized models (larger batches switch ggml kernels), for
   requests whose prompts are read in the same chunks as alone (reusing part of a cached prefix changes that).
-  For the same reason a prompt that is entirely cached re-reads its last chunk as it was read before, so a
-  repeated request with a fixed seed repeats its output.
+  A prompt that is entirely cached evaluates only its last token (as llama-server does); its logits then differ
+  from the first run's in the last bits, so a seeded sampled request (or ``SamplingOptions(exact_replay=True)``)
+  re-reads the last chunk as it was read before instead, and repeats its output exactly.
+- With ``LoadOptions(prompt_cache_bytes=N)`` a slot about to lose a long prefix saves its KV state to a host-RAM
+  cache (LRU, ``N`` bytes; ``_cache``), and a later request sharing that prefix restores it instead of
+  evaluating it again (llama.cpp's sequence state save/load; ``stats()`` counts hits and misses).
 - An image is evaluated in its own step on the decode thread: the projector encodes it, then its embeddings are
   decoded into the job's sequence at its positions (non-causally when the projector asks), never split.
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the

@@ -33,13 +33,22 @@ class Embedder:
         self.n_batch = n_batch
         self.num_ctx = num_ctx
         self.pooled = C.llama_pooling_type(ctx) != C.LLAMA_POOLING_TYPE_NONE
+        # rank pooling (a cross-encoder) puts the classifier head on the pooled state: n_cls_out floats per input
+        self.ranks = C.llama_pooling_type(ctx) == C.LLAMA_POOLING_TYPE_RANK
         self.dim = int(C.llama_model_n_embd_out(model.ptr)) or int(C.llama_model_n_embd(model.ptr))
+        if self.ranks:
+            self.dim = max(1, int(C.llama_model_n_cls_out(model.ptr)))
         self._keeps_last = bool(C.llama_vocab_get_add_eos(model.vocab) or C.llama_vocab_get_add_sep(model.vocab))
         self._batch = Batch(n_batch)
 
+    @property
+    def limit(self) -> int:
+        """The most tokens one input may have (a pooled input is read in one batch)."""
+        return self.num_ctx if not self.pooled else min(self.num_ctx, self.n_batch)
+
     def prepare(self, text: str, truncate: bool) -> list[int]:
         tokens = self.model.tokenize(text, True, True)
-        limit = self.num_ctx if not self.pooled else min(self.num_ctx, self.n_batch)
+        limit = self.limit
         if len(tokens) > limit:
             if not truncate:
                 raise ContextLengthError(INPUT_TOO_LONG)
@@ -47,8 +56,11 @@ class Embedder:
         return tokens
 
     def embed(self, inputs: list[str], truncate: bool) -> tuple[list[list[float]], int]:
-        prepared = [self.prepare(text, truncate) for text in inputs]
-        vectors: list[list[float]] = [[0.0] * self.dim for _ in inputs]
+        return self.run([self.prepare(text, truncate) for text in inputs])
+
+    def run(self, prepared: list[list[int]]) -> tuple[list[list[float]], int]:
+        """The pooled vectors of token lists that fit (``limit``), packed into as few batches as they fill."""
+        vectors: list[list[float]] = [[0.0] * self.dim for _ in prepared]
         group: list[int] = []
         size = 0
         for i, tokens in enumerate(prepared):

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import InvalidOptionError
 from ._types import RunnerError
 
-__all__ = ["Batch", "Model", "check_token_ids", "ensure_backend", "recent_errors"]
+__all__ = ["Batch", "Model", "check_token_ids", "common_prefix", "ensure_backend", "recent_errors"]
 
 _log = logging.getLogger("ollamalib.llama")
 # ggml levels: 1 debug, 2 info, 3 warn, 4 error, 5 continuation of the previous line
@@ -64,6 +64,15 @@ def check_token_ids(tokens: Iterable[object], n_vocab: int, what: str) -> list[i
             raise InvalidOptionError(f"invalid token {token!r} in {what}: the model's token ids are 0 to {n_vocab - 1}")
         out.append(int(token))
     return out
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share (what a KV cache holding ``a`` can keep for ``b``)."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    diff = np.asarray(a[:n], np.int64) != np.asarray(b[:n], np.int64)
+    return int(diff.argmax()) if diff.any() else n
 
 
 def ensure_backend() -> None:
@@ -326,10 +335,11 @@ class Model:
         return ctx
 
     def apply_adapters(self, ctx: ctypes.c_void_p, paths: tuple[str, ...]) -> None:
-        """Load each LoRA GGUF once and attach them all to ``ctx`` at scale 1."""
+        """Load each LoRA GGUF once (the first call) and attach them all to ``ctx`` at scale 1: a second context
+        on the same weights shares the loaded adapters."""
         if not paths:
             return
-        for path in paths:
+        for path in paths if not self._adapters else ():
             adapter = C.llama_adapter_lora_init(self.ptr, os.fsencode(path))
             if not adapter:
                 detail = recent_errors()
@@ -382,14 +392,17 @@ class Batch:
     def clear(self) -> None:
         self.n = 0
 
-    def add_run(self, tokens: list[int] | np.ndarray, pos0: int, seq: int, last_logits: bool) -> int:
-        """Append a run of one sequence's tokens at consecutive positions; returns the last token's index."""
+    def add_run(self, tokens: list[int] | np.ndarray, pos0: int, seq: int, last_logits: bool, *,
+                all_logits: bool = False) -> int:
+        """Append a run of one sequence's tokens at consecutive positions; returns the last token's index.
+
+        Logits are asked for the last token (``last_logits``) or for every token (``all_logits``)."""
         k = self.n
         m = len(tokens)
         self.token[k:k + m] = tokens
         self.pos[k:k + m] = np.arange(pos0, pos0 + m, dtype=np.int32)
         self.seq[k:k + m] = seq
-        self.logits[k:k + m] = 0
+        self.logits[k:k + m] = 1 if all_logits else 0
         if last_logits:
             self.logits[k + m - 1] = 1
         self.n = k + m

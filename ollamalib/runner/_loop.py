@@ -3,9 +3,11 @@
 Each turn of the loop
 1. starts waiting requests (FIFO) on free slots, each on the free slot whose cached tokens share the longest
    prefix with its prompt (discounted by the cached tokens it would throw away, so a shared BOS does not evict
-   a long conversation when an empty slot is free); only the rest of the prompt is evaluated. A prompt that is
-   cached whole has its last chunk evaluated again, in the same batch as before, so that it gets the very same
-   logits (ggml's results depend on batch shape; re-reading only its last token would change them);
+   a long conversation when an empty slot is free), or restored from the host-RAM prompt cache (``_cache``) when
+   a saved state shares more; a slot about to lose a long prefix saves it there first. Only the rest of the
+   prompt is evaluated. A prompt cached whole evaluates its last token only, unless the job asks for an exact
+   replay: then its last chunk is evaluated again, in the same batch as before, so that it gets the very same
+   logits (ggml's results depend on batch shape; re-reading only its last token changes them in the last bits);
 2. evaluates prompt chunks (at most ``num_batch`` tokens each, one chunk per job) of new prompts, each in its own
    ``llama_decode`` call, as long as the step's prompt tokens stay within ``num_batch`` (the first chunk is always
    read): short prompts that arrive together all start in one step, a long one costs a chunk per step;
@@ -36,9 +38,12 @@ import llama_cpp.llama_cpp as C
 import numpy as np
 
 from ..errors import RequestCancelledError
-from ._llama import Batch, Model
+from ._cache import PromptCache
+from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
+from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
+from ._spec import MAX_ROWS, DraftModel, ngram_draft
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
@@ -76,6 +81,9 @@ class Job:
     logprobs: bool
     stream: TextStream
     images: dict[int, ImageChunk] = field(default_factory=dict)  # first position in ``prompt`` -> image
+    score: ScoreSpec | None = None  # a scoring job: read the prompt, then score these continuations (``_score``)
+    scores: list[list[float]] | None = None
+    replay: bool = False  # a prompt cached whole re-reads its last chunk as before (exact logits), not one token
     slot: Slot | None = None
     todo: list[int] = field(default_factory=list)
     n_past: int = 0
@@ -90,12 +98,20 @@ class Job:
     prompt_evaluated: int = 0
     t_start: int = 0
     t_prompt_done: int = 0
+    n_draft: int = 0  # most tokens drafted per step (0: no speculative decoding)
+    ngram: int = 0  # > 0: drafts by n-gram lookup of up to this many tokens; 0: by the loop's draft model
+    draft_count: int = 0  # drafted tokens verified
+    draft_accepted: int = 0
 
 
 # What an extra run of consecutive busy slot ids is worth in prompt tokens: with a split KV cache llama.cpp evaluates
 # each run in its own graph (``split_equal`` accepts only ascending, consecutive sequence ids), which costs about
 # what a one-row decode does on every step of the request; reusing fewer cached tokens than this is not worth it.
 _RUN_COST = 32
+# The prompt cache: a slot's state is saved when a new request would throw away at least _MIN_SAVE of its tokens, and
+# a saved state is restored when it gives a request at least _MIN_RESTORE more reusable tokens than its slot does.
+_MIN_SAVE = 64
+_MIN_RESTORE = 32
 
 
 def _runs(ids: set[int]) -> int:
@@ -103,26 +119,24 @@ def _runs(ids: set[int]) -> int:
     return sum(1 for i in ids if i - 1 not in ids)
 
 
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    if n == 0:
-        return 0
-    diff = np.asarray(a[:n], np.int64) != np.asarray(b[:n], np.int64)
-    return int(diff.argmax()) if diff.any() else n
-
-
 class DecodeLoop:
     """Slots, the FIFO of waiting jobs and the thread that runs them (see the module docstring)."""
 
     def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int,
-                 projector: Projector | None = None) -> None:
+                 projector: Projector | None = None, draft: DraftModel | None = None,
+                 cache_bytes: int = 0) -> None:
         self.model = model
+        self.cache = PromptCache(cache_bytes) if cache_bytes > 0 else None
         self.projector = projector
+        self.draft = draft
         self.ctx = ctx
         self.mem = C.llama_get_memory(ctx)
         self.num_ctx = num_ctx
         self.num_batch = num_batch
         self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
+        # Scoring prompts are read packed only where that gives the scores of one prompt at a time up to
+        # rounding: with a sliding-window cache (Gemma 3) packed prompts moved P(yes) by up to 2e-2.
+        self.packs_scores = int(C.llama_model_n_swa(model.ptr)) == 0 and not C.llama_model_is_recurrent(model.ptr)
         self.slots = [Slot(i) for i in range(n_slots)]
         self._batch = Batch(max(num_batch, n_slots))
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -139,6 +153,8 @@ class DecodeLoop:
         self.predict_ns_total = 0
         self.decode_calls = 0
         self.decode_rows = 0
+        self.draft_tokens_total = 0
+        self.draft_accepted_total = 0
         self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
         self._thread.start()
 
@@ -209,7 +225,8 @@ class DecodeLoop:
             self._active.clear()
 
     def _start(self, job: Job, free: list[Slot]) -> None:
-        """Put ``job`` on the free slot with the longest reusable prefix; drop the rest of that slot's cache."""
+        """Put ``job`` on the free slot with the longest reusable prefix (or restore a longer one from the prompt
+        cache into it); save what the slot held if that is long and about to be lost; drop the rest."""
         shared = {s.index: common_prefix(s.cache[: s.valid], job.prompt) for s in free}
         busy = {j.slot.index for j in self._active if j.slot is not None}
 
@@ -222,14 +239,19 @@ class DecodeLoop:
         best = max(free, key=worth)
         free.remove(best)
         keep = shared[best.index]
-        if keep >= len(job.prompt) and best.starts:
-            # The whole prompt is cached: evaluate its last chunk again exactly as it was evaluated before, so
-            # the logits (and a seeded draw) match the earlier run; a single re-read token would not.
+        if self.cache is not None and len(job.prompt) - keep > _MIN_RESTORE:
+            keep = self._restore(best, job.prompt, keep)
+        if keep >= len(job.prompt) and best.starts and job.replay:
+            # The whole prompt is cached and an exact replay was asked for: evaluate its last chunk again exactly
+            # as it was evaluated before, so the logits (and a seeded draw) match the earlier run; a single
+            # re-read token (the default, as llama-server does) gives slightly different logits.
             at = bisect.bisect_right(best.starts, len(job.prompt) - 1) - 1
             keep = best.starts[at] if at >= 0 else 0
         keep = min(keep, len(job.prompt) - 1)
         # an image is evaluated whole: never resume in the middle of one
         keep = next((start for start, image in job.images.items() if start < keep < start + image.n_tokens), keep)
+        if self.cache is not None and best.valid - keep >= _MIN_SAVE:
+            self._save(best)
         if keep < len(best.cache):
             if not C.llama_memory_seq_rm(self.mem, best.index, keep, -1):
                 C.llama_memory_seq_rm(self.mem, best.index, -1, -1)
@@ -244,6 +266,39 @@ class DecodeLoop:
         job.t_start = time.perf_counter_ns()
         self._active.append(job)
 
+    def _restore(self, slot: Slot, prompt: list[int], keep: int) -> int:
+        """Copy the cached state sharing the longest prefix with ``prompt`` into ``slot`` when it beats the
+        ``keep`` tokens the slot shares already (saving the slot's own state first); the tokens now reusable."""
+        cache = self.cache
+        assert cache is not None
+        entry, length = cache.find(prompt)
+        if entry is None or length - keep < _MIN_RESTORE:
+            cache.misses += 1
+            return keep
+        if slot.valid >= _MIN_SAVE:
+            self._save(slot)
+        if not cache.restore(self.ctx, entry, slot.index):
+            log.warning("could not restore a cached prompt of %d tokens", len(entry.tokens))
+            self._drop_cache(slot)
+            cache.misses += 1
+            return 0
+        slot.cache = entry.tokens.tolist()
+        slot.valid = len(slot.cache)
+        slot.starts = list(entry.starts)
+        cache.hits += 1
+        cache.tokens_restored += length
+        return length
+
+    def _save(self, slot: Slot) -> None:
+        """Save the slot's valid prefix to the prompt cache (its invalid tail, after a context shift, is dropped)."""
+        assert self.cache is not None
+        if slot.valid < len(slot.cache):
+            if not C.llama_memory_seq_rm(self.mem, slot.index, slot.valid, -1):
+                return
+            del slot.cache[slot.valid:]
+            del slot.starts[bisect.bisect_left(slot.starts, slot.valid):]
+        self.cache.save(self.ctx, slot.index, slot.cache, slot.starts)
+
     def _step(self) -> None:
         for job in [j for j in self._active if j.seq.cancelled]:
             self._release(job)
@@ -253,6 +308,9 @@ class DecodeLoop:
         # time), while a long prompt still costs the generating sequences one num_batch chunk per step. Each
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
+        scoring = [j for j in self._active if j.score is not None and j.todo and len(j.todo) <= budget]
+        if len(scoring) > 1 and self.packs_scores:
+            budget -= self._read_packed(scoring, budget)
         for job in [j for j in self._active if j.todo]:
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
@@ -294,6 +352,20 @@ class DecodeLoop:
             self._drop_cache(slot)
             self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return
+        self._prompt_read(job, chunk)
+        if last:
+            job.t_prompt_done = time.perf_counter_ns()
+            if job.score is not None:
+                self._score(job, first_token_logprobs(self.ctx, index, self.model.n_vocab, job.score))
+            elif job.limit <= 0:
+                self._finish(job, "length")
+            else:
+                self._sample(job, index)
+
+    def _prompt_read(self, job: Job, chunk: list[int]) -> None:
+        """Book ``chunk`` (just decoded at ``job.n_past``) into the job and its slot's cache."""
+        slot = job.slot
+        assert slot is not None
         if slot.valid == len(slot.cache):
             slot.valid += len(chunk)
         slot.starts.append(len(slot.cache))
@@ -302,12 +374,54 @@ class DecodeLoop:
         job.prompt_evaluated += len(chunk)
         self.prompt_tokens_total += len(chunk)
         del job.todo[: len(chunk)]
-        if last:
-            job.t_prompt_done = time.perf_counter_ns()
-            if job.limit <= 0:
-                self._finish(job, "length")
-            else:
-                self._sample(job, index)
+
+    def _read_packed(self, jobs: list[Job], budget: int) -> int:
+        """Read the whole remaining prompts of several scoring jobs in one ``llama_decode`` (rows in slot order,
+        at most one logits row per slot); returns the prompt tokens read. Scores need no batch-independent
+        results the way sampled tokens do, and many short pairs are what rerank sends."""
+        picked: list[Job] = []
+        size = 0
+        for job in sorted(jobs, key=lambda j: j.slot.index):  # type: ignore[union-attr]
+            if size + len(job.todo) <= budget:
+                picked.append(job)
+                size += len(job.todo)
+        if len(picked) < 2:
+            return 0
+        batch = self._batch
+        batch.clear()
+        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in picked]  # type: ignore[union-attr]
+        t0 = time.perf_counter_ns()
+        rc = batch.decode(self.ctx)
+        self.prompt_ns_total += time.perf_counter_ns() - t0
+        self.decode_calls += 1
+        if rc != 0:
+            for job in picked:
+                self._drop_cache(job.slot)  # type: ignore[arg-type]
+                self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
+            return size
+        firsts = []
+        for job, row in zip(picked, rows):
+            assert job.score is not None
+            firsts.append(first_token_logprobs(self.ctx, row, self.model.n_vocab, job.score))
+        now = time.perf_counter_ns()
+        for job, first in zip(picked, firsts):
+            self._prompt_read(job, list(job.todo))
+            job.t_prompt_done = now
+            self._score(job, first)
+        return size
+
+    def _score(self, job: Job, first: list[float]) -> None:
+        """Finish a scoring job whose prompt is read: its continuations' log probabilities become the result."""
+        assert job.score is not None and job.slot is not None
+        try:
+            job.scores = continuation_logprobs(
+                self.ctx, self._batch, n_vocab=self.model.n_vocab, seq=job.slot.index, n_past=job.n_past,
+                n_outputs=len(self.slots), spec=job.score, first=first)
+        except RunnerError as exc:
+            self._drop_cache(job.slot)
+            self._fail(job, exc)
+            return
+        self._finish(job, "stop")
 
     def _generate(self, jobs: list[Job]) -> None:
         rows: list[Job] = []
@@ -323,10 +437,20 @@ class DecodeLoop:
         # Rows in slot order: with a split KV cache llama.cpp packs a step into one ubatch only when its sequence
         # ids ascend; in admission order it may run the step as several graph evaluations.
         rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
-        batch = self._batch
-        batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
-                       [j.slot.index for j in rows])  # type: ignore[union-attr]
         t0 = time.perf_counter_ns()
+        drafts = self._drafts(rows)
+        batch = self._batch
+        if any(drafts):  # each sequence's pending token and its draft as one run, every row with logits
+            batch.clear()
+            offsets = []
+            for job, draft in zip(rows, drafts):
+                offsets.append(batch.n)
+                batch.add_run([job.pending, *draft], job.n_past, job.slot.index, False,  # type: ignore[union-attr]
+                              all_logits=True)
+        else:
+            offsets = list(range(len(rows)))
+            batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
+                           [j.slot.index for j in rows])  # type: ignore[union-attr]
         rc = batch.decode(self.ctx)
         self.predict_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
@@ -336,16 +460,59 @@ class DecodeLoop:
                 self._drop_cache(job.slot)  # type: ignore[arg-type]
                 self._fail(job, RunnerError(f"failed to decode (llama_decode returned {rc})"))
             return
-        for i, job in enumerate(rows):
-            slot = job.slot
-            assert slot is not None and job.pending is not None
+        for job, at, draft in zip(rows, offsets, drafts):
+            self._accept(job, at, draft)
+
+    def _drafts(self, rows: list[Job]) -> list[list[int]]:
+        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit."""
+        drafts: list[list[int]] = [[] for _ in rows]
+        spare = min(MAX_ROWS, self.num_batch) - len(rows)
+        wanting = [i for i, job in enumerate(rows) if job.n_draft > 0 and (job.ngram or self.draft is not None)]
+        if spare <= 0 or not wanting:
+            return drafts
+        share, extra = divmod(spare, len(wanting))
+        model_wants: list[tuple[int, int]] = []
+        for k, i in enumerate(wanting):
+            job = rows[i]
+            cap = min(job.n_draft, share + (k < extra), self.num_ctx - job.n_past - 1, job.limit - job.sampled - 1)
+            if cap <= 0:
+                continue
+            if job.ngram:
+                drafts[i] = ngram_draft(job.prompt + job.generated, job.ngram, cap)
+            else:
+                model_wants.append((i, cap))
+        if model_wants and self.draft is not None:
+            guesses = self.draft.draft([(rows[i].slot.index, [*rows[i].slot.cache, rows[i].pending], cap)  # type: ignore
+                                        for i, cap in model_wants])
+            for (i, _), guess in zip(model_wants, guesses):
+                drafts[i] = guess
+        return drafts
+
+    def _accept(self, job: Job, at: int, draft: list[int]) -> None:
+        """Take the pending token into the slot's cache and sample its row; then each drafted token too, while
+        it equals the token sampled before it (its row's logits are then the ones a plain step would give).
+        The KV of the drafted tokens not taken is removed."""
+        slot = job.slot
+        assert slot is not None and job.pending is not None
+        start = len(slot.cache)
+        slot.starts.append(start)
+        token = job.pending
+        job.draft_count += len(draft)
+        self.draft_tokens_total += len(draft)
+        for i in range(len(draft) + 1):
             if slot.valid == len(slot.cache):
                 slot.valid += 1
-            slot.starts.append(len(slot.cache))
-            slot.cache.append(job.pending)
+            slot.cache.append(token)
             job.n_past += 1
             job.pending = None
-            self._sample(job, i)
+            self._sample(job, at + i)
+            if i == len(draft) or job.pending != draft[i]:
+                break
+            token = draft[i]
+            job.draft_accepted += 1
+            self.draft_accepted_total += 1
+        if len(slot.cache) < start + len(draft) + 1:
+            C.llama_memory_seq_rm(self.mem, slot.index, len(slot.cache), -1)
 
     def _shift(self, job: Job) -> bool:
         """Make room in a full sequence: keep ``num_keep`` tokens, drop half of the rest, slide the tail back."""
@@ -418,6 +585,9 @@ class DecodeLoop:
             eval_duration_ns=eval_ns,
             context=context,
             logprobs=job.all_logprobs if job.logprobs else None,
+            draft_count=job.draft_count,
+            draft_accepted_count=job.draft_accepted,
+            scores=job.scores,
         )
         self._release(job)
         job.seq.result = final
@@ -426,6 +596,7 @@ class DecodeLoop:
             stop_sequence=job.stream.matcher.matched if by_stop else None,
             prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
             eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
+            draft_count=job.draft_count, draft_accepted_count=job.draft_accepted,
         ))
 
     def _fail(self, job: Job, error: BaseException) -> None:

@@ -8,19 +8,22 @@ import weakref
 from collections.abc import Iterator
 from collections.abc import Sequence as Tokens
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import llama_cpp.llama_cpp as C
 
 from ..errors import ContextLengthError
-from ._embed import Embedder
+from ._embed import INPUT_TOO_LONG, Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
+from ._score import ScoreSpec
+from ._spec import DEFAULT_DRAFT, MAX_ROWS, DraftModel
 from ._stream import Sequence
 from ._text import TextStream
-from ._types import LoadOptions, RunnerError, RunnerStats, SamplingOptions
+from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
 
 __all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_image_prompt", "truncate_prompt"]
 
@@ -91,16 +94,26 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
                              options.flash_attention, options.kv_cache_type)
     # Split (not unified) KV: each slot owns exactly num_ctx cells and attends over its own cells only.
     seqs = min(max(1, options.num_parallel), max_seqs)
+    # A decode step has one row of logits per sequence, or up to MAX_ROWS with speculative drafts in it.
     return ContextParams(num_ctx * seqs, max(_batch_size(options, num_ctx * seqs), seqs), seqs, threads, False, False,
-                         options.flash_attention, options.kv_cache_type, n_outputs_max=seqs)
+                         options.flash_attention, options.kv_cache_type, n_outputs_max=max(seqs, MAX_ROWS))
+
+
+def _exact_replay(sampling: SamplingOptions) -> bool:
+    """Whether a prompt cached whole is re-read exactly (see ``SamplingOptions.exact_replay``)."""
+    if sampling.exact_replay is not None:
+        return sampling.exact_replay
+    return sampling.seed is not None and sampling.seed != -1 and sampling.temperature > 0
 
 
 class Runner:
     """A model loaded with fixed LoadOptions.
 
     Generation: ``submit(prompt_tokens, SamplingOptions)`` returns a Sequence at once; iterate it for Pieces.
-    Up to ``num_parallel`` sequences decode together; more wait in a FIFO. Embedding runners
-    (``LoadOptions(embedding=True)``) answer ``embed()`` instead. ``close()`` frees everything.
+    Up to ``num_parallel`` sequences decode together; more wait in a FIFO. ``embed()`` works on every runner:
+    an embedding runner (``LoadOptions(embedding=True)``) has only an embedding context, a generation runner
+    makes a second context on the same loaded weights on its first ``embed()`` (never a second load), so one
+    model serves chat and embeddings as one runner. ``close()`` frees everything.
     """
 
     def __init__(self, model_path: str | Path, options: LoadOptions | None = None) -> None:
@@ -111,7 +124,8 @@ class Runner:
         self._loop: DecodeLoop | None = None
         self._embedder: Embedder | None = None
         self._projector: Projector | None = None
-        self._ctx = None
+        self._draft: DraftModel | None = None
+        self._contexts: list[object] = []  # every llama.cpp context made from the model, freed on close
         model = Model(self.model_path, n_gpu_layers=options.num_gpu, use_mmap=options.use_mmap)
         self._model = model
         try:
@@ -128,27 +142,51 @@ class Runner:
             if self.n_ctx_train > 0:
                 num_ctx = min(num_ctx, self.n_ctx_train)
             self.context_length = num_ctx
-            params = _context_params(model, options, num_ctx)
-            self._ctx = model.new_context(params)
-            model.apply_adapters(self._ctx, tuple(options.adapters))
-            mem = C.llama_get_memory(self._ctx)
-            self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
-            self._kv_cells = params.n_ctx
-            self._size = int(C.llama_model_size(model.ptr)) + self._kv_cells * model.kv_bytes_per_cell(
-                kv_cache_type(options.kv_cache_type))
+            self._kv_cells = 0
+            self._size = int(C.llama_model_size(model.ptr))
             if options.embedding:
-                self._embedder = Embedder(model, self._ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
-                                          num_ctx=num_ctx)
+                self._embedder = self._new_embedder()
+                ctx = self._contexts[0]
+                self._kv_cells = num_ctx
             else:
+                params = _context_params(model, options, num_ctx)
+                ctx = self._new_context(params)
+                self._kv_cells = params.n_ctx  # the cells the slots use (what kv_cache_usage_ratio is over)
                 if options.projector:
                     self._projector = Projector(model, Path(options.projector), n_threads=params.n_threads)
-                self._loop = DecodeLoop(model, self._ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
-                                        num_batch=params.n_batch, projector=self._projector)
+                if options.draft:
+                    self._draft = DraftModel(
+                        Path(options.draft), model, n_slots=params.n_seq_max, num_ctx=num_ctx,
+                        num_batch=_batch_size(options, num_ctx), n_threads=params.n_threads,
+                        n_gpu_layers=options.num_gpu, flash_attention=options.flash_attention,
+                        kv_cache_type=options.kv_cache_type)
+                    self._size += int(C.llama_model_size(self._draft.model.ptr)) + params.n_ctx * (
+                        self._draft.model.kv_bytes_per_cell(kv_cache_type(options.kv_cache_type)))
+                self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
+                                        num_batch=params.n_batch, projector=self._projector, draft=self._draft,
+                                        cache_bytes=max(0, options.prompt_cache_bytes))
+            mem = C.llama_get_memory(ctx)
+            self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
             self._free()
             raise
-        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._ctx, self._model,
-                                           self._projector)
+        self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._contexts, self._model,
+                                           self._projector, self._draft)
+
+    def _new_context(self, params: ContextParams) -> object:
+        """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
+        ctx = self._model.new_context(params)
+        self._contexts.append(ctx)
+        self._model.apply_adapters(ctx, tuple(self.options.adapters))
+        self._size += params.n_ctx * self._model.kv_bytes_per_cell(kv_cache_type(self.options.kv_cache_type))
+        return ctx
+
+    def _new_embedder(self) -> Embedder:
+        """The embedding context (``num_ctx`` cells, see ``_context_params``) and its Embedder."""
+        params = _context_params(self._model, replace(self.options, embedding=True), self.context_length)
+        ctx = self._new_context(params)
+        return Embedder(self._model, ctx, n_seq_max=params.n_seq_max, n_batch=params.n_batch,
+                        num_ctx=self.context_length)
 
     @property
     def has_vision(self) -> bool:
@@ -253,21 +291,104 @@ class Runner:
                 seq=seq, prompt=tokens, original=original, sampler=sampler, limit=limit, fill=fill, shift=shift,
                 num_keep=min(num_keep, num_ctx - 1), top_logprobs=max(0, sampling.top_logprobs),
                 logprobs=sampling.logprobs or sampling.top_logprobs > 0, stream=TextStream(list(sampling.stop)),
-                images=dict(images),
+                images=dict(images), replay=_exact_replay(sampling),
+                **({} if images else self._speculation(sampling)),
             )
             self._loop.submit(job)
         return seq
+
+    def _speculation(self, sampling: SamplingOptions) -> dict[str, int]:
+        """The Job fields for a request's speculative decoding: n-gram lookup when it asks for it, else the draft
+        model unless ``draft_num_predict`` is 0; nothing when neither applies."""
+        n = sampling.draft_num_predict
+        if sampling.draft_ngram > 0:
+            return {"ngram": sampling.draft_ngram, "n_draft": n if n > 0 else MAX_ROWS - 1}
+        if self._draft is not None and n != 0:
+            return {"n_draft": n if n > 0 else DEFAULT_DRAFT}
+        return {}
+
+    # -- scoring ------------------------------------------------------------------------------------------
+
+    def score(self, prompt: Tokens[int], continuations: Tokens[Tokens[int]]) -> Sequence:
+        """Start scoring ``continuations`` (token lists) after ``prompt`` instead of sampling; thread-safe.
+
+        The Sequence yields one final Piece; its ``result.scores`` holds each continuation's per-token log
+        probabilities (sum them for the continuation's). The prompt waits for a slot like any request and reuses
+        a cached prefix; a prompt that leaves no room for the longest continuation raises ContextLengthError.
+        """
+        if self._loop is None:
+            raise RunnerError("this runner was loaded for embeddings and cannot score continuations")
+        tokens = self.check_tokens(prompt)
+        conts = tuple(tuple(self.check_tokens(c, "a continuation")) for c in continuations)
+        if not conts or not all(conts):
+            raise RunnerError("nothing to score: every continuation needs at least one token")
+        if not tokens:
+            if self.bos_id < 0:
+                raise RunnerError("the prompt is empty")
+            tokens = [self.bos_id]
+        if len(tokens) + max(map(len, conts)) - 1 > self.context_length - 1:
+            raise ContextLengthError(PROMPT_TOO_LONG)
+        sampling = SamplingOptions(temperature=0.0, num_predict=1)
+        with self._open():
+            seq = Sequence(tokens, sampling, self._loop.cancel)
+            job = Job(
+                seq=seq, prompt=tokens, original=tokens, sampler=Sampler(self._model, sampling, [], self.context_length),
+                limit=1, fill=False, shift=False, num_keep=0, top_logprobs=0, logprobs=False, stream=TextStream([]),
+                score=ScoreSpec(conts),
+            )
+            self._loop.submit(job)
+        return seq
+
+    def score_all(self, requests: Tokens[tuple[Tokens[int], Tokens[Tokens[int]]]]) -> list[Final]:
+        """Score many ``(prompt, continuations)`` at once (they spread over the slots and their prompts are read
+        together) and wait for all; a failure cancels the rest."""
+        seqs = [self.score(prompt, conts) for prompt, conts in requests]
+        try:
+            for seq in seqs:
+                for _ in seq:
+                    pass
+        except BaseException:
+            for seq in seqs:
+                seq.cancel()
+            raise
+        return [seq.result for seq in seqs if seq.result is not None]
+
+    @property
+    def ranks(self) -> bool:
+        """Whether this is an embedding runner of a rank-pooling model (a cross-encoder), so ``rank`` works."""
+        return self._embedder is not None and self._embedder.ranks
+
+    @property
+    def max_input_tokens(self) -> int:
+        """The most tokens one ``embed``/``rank`` input may have on this runner (``num_ctx`` when generating)."""
+        return self._embedder.limit if self._embedder is not None else self.context_length
+
+    def rank(self, inputs: Tokens[Tokens[int]]) -> list[list[float]]:
+        """The classifier outputs (``n_cls_out`` floats) of each tokenized input on a rank-pooling model.
+
+        Inputs are packed into as few batches as they fill; one longer than ``max_input_tokens`` raises
+        ContextLengthError (the caller truncates, since only it knows which part of a pair may be cut).
+        """
+        if self._embedder is None or not self._embedder.ranks:
+            raise RunnerError("this runner was not loaded for a rank-pooling (reranker) model")
+        prepared = [self.check_tokens(t, "a rerank input") for t in inputs]
+        if any(len(t) > self._embedder.limit for t in prepared):
+            raise ContextLengthError(INPUT_TOO_LONG)
+        with self._open():
+            return self._embedder.run(prepared)[0]
 
     # -- embeddings ---------------------------------------------------------------------------------------
 
     def embed(self, inputs: list[str], *, truncate: bool = True) -> tuple[list[list[float]], int]:
         """Raw pooled vectors for each input and the total number of input tokens.
 
-        Inputs longer than the context are cut to fit, or raise ContextLengthError when ``truncate`` is False.
+        Inputs longer than the context are cut to fit, or raise ContextLengthError when ``truncate`` is False. On a
+        generation runner the first call makes the embedding context (on the same weights, beside the decode
+        thread's context, which keeps generating meanwhile).
         """
-        if self._embedder is None:
-            raise RunnerError("this runner was not loaded for embeddings")
         with self._open():
+            if self._embedder is None:
+                self._embedder = self._new_embedder()
             return self._embedder.embed(list(inputs), truncate)
 
     # -- state --------------------------------------------------------------------------------------------
@@ -280,6 +401,7 @@ class Runner:
         slots = loop.slots
         cached = [len(s.cache) for s in slots]
         jobs = [s.job for s in slots]
+        cache = loop.cache
         return RunnerStats(
             slots_total=len(slots),
             slots_in_use=sum(1 for job in jobs if job is not None and not job.seq.cancelled),
@@ -296,6 +418,13 @@ class Runner:
             slot_cached_tokens=cached,
             context_length=self.context_length,
             size=self._size,
+            draft_tokens_total=loop.draft_tokens_total,
+            draft_accepted_total=loop.draft_accepted_total,
+            prompt_cache_hits=cache.hits if cache else 0,
+            prompt_cache_misses=cache.misses if cache else 0,
+            prompt_cache_tokens=cache.tokens_restored if cache else 0,
+            prompt_cache_bytes=cache.bytes if cache else 0,
+            prompt_cache_entries=len(cache) if cache else 0,
         )
 
     @property
@@ -324,20 +453,23 @@ class Runner:
             yield
 
     def _free(self) -> None:
-        Runner._shutdown(self._loop, self._ctx, self._model, self._projector)
-        self._ctx = None
+        Runner._shutdown(self._loop, self._contexts, self._model, self._projector, self._draft)
 
     @staticmethod
-    def _shutdown(loop: DecodeLoop | None, ctx: object, model: Model, projector: Projector | None = None) -> None:
+    def _shutdown(loop: DecodeLoop | None, contexts: list[object], model: Model,
+                  projector: Projector | None = None, draft: DraftModel | None = None) -> None:
         if loop is not None and loop.is_decode_thread():
-            # A garbage collection on the decode thread itself: free the context from another thread, after the
+            # A garbage collection on the decode thread itself: free the contexts from another thread, after the
             # loop has left the llama.cpp call it is in the middle of.
-            threading.Thread(target=Runner._shutdown, args=(loop, ctx, model, projector), daemon=True).start()
+            threading.Thread(target=Runner._shutdown, args=(loop, contexts, model, projector, draft),
+                             daemon=True).start()
             return
         if loop is not None:
             loop.close()
         if projector is not None:
             projector.free()
-        if ctx:
-            C.llama_free(ctx)
+        if draft is not None:
+            draft.free()
+        while contexts:
+            C.llama_free(contexts.pop())
         model.free()

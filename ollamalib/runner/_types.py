@@ -40,6 +40,8 @@ class LoadOptions:
     projector: str | None = None  # multimodal projector (mmproj) GGUF path: images become prompt input
     flash_attention: bool | None = None  # None: llama.cpp decides
     kv_cache_type: str = "f16"
+    draft: str | None = None  # draft model GGUF path (same vocabulary) for speculative decoding
+    prompt_cache_bytes: int = 0  # host RAM for KV states of prefixes that lost their slot (0: no prompt cache)
 
 
 @dataclass
@@ -62,6 +64,15 @@ class SamplingOptions:
     grammar: str | None = None  # GBNF text, rule "root"
     logprobs: bool = False
     top_logprobs: int = 0
+    # Speculative decoding (``_spec``): n-gram prompt lookup with n-grams of up to ``draft_ngram`` tokens, else the
+    # runner's draft model; ``draft_num_predict`` tokens drafted per step at most (0 turns the draft model off,
+    # -1 or 0 with n-gram lookup: the default, 4 with a draft model, as many as a step allows with n-grams).
+    draft_num_predict: int = -1
+    draft_ngram: int = 0
+    exact_replay: bool | None = None
+    """A prompt cached whole re-reads its last chunk as it was first read, so the logits (and a seeded request's
+    output) are exactly the first run's; otherwise only its last token is evaluated (faster, logits differ in the
+    last bits). None: only for a seeded request that samples (a fixed seed and temperature > 0)."""
 
 
 class TokenLogprob(TypedDict, total=False):
@@ -92,6 +103,8 @@ class Piece:
     eval_count: int = 0
     eval_duration_ns: int = 0
     context: list[int] | None = None
+    draft_count: int = 0  # drafted tokens verified (speculative decoding)
+    draft_accepted_count: int = 0  # of those, tokens accepted
 
 
 @dataclass
@@ -107,6 +120,9 @@ class Final:
     eval_duration_ns: int
     context: list[int]
     logprobs: list[TokenLogprob] | None = None
+    draft_count: int = 0
+    draft_accepted_count: int = 0
+    scores: list[list[float]] | None = None  # a scoring request: each continuation's per-token log probabilities
 
 
 @dataclass
@@ -128,6 +144,13 @@ class RunnerStats:
     slot_cached_tokens: list[int]
     context_length: int
     size: int
+    draft_tokens_total: int = 0  # drafted tokens verified (speculative decoding)
+    draft_accepted_total: int = 0  # of those, tokens accepted
+    prompt_cache_hits: int = 0  # requests that got their prefix from the host-RAM prompt cache
+    prompt_cache_misses: int = 0  # requests with an uncached prompt the cache could have served and did not
+    prompt_cache_tokens: int = 0  # prompt tokens restored from the cache instead of being evaluated
+    prompt_cache_bytes: int = 0  # bytes the cache holds now
+    prompt_cache_entries: int = 0
 
     @property
     def kv_cache_usage_ratio(self) -> float:

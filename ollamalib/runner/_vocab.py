@@ -31,6 +31,11 @@ class Vocabulary:
         self.bos_id = int(C.llama_vocab_bos(model.vocab))
         self.bos_token = model.token_text(self.bos_id)
         self.add_bos = bool(C.llama_vocab_get_add_bos(model.vocab))
+        # what a pair of texts (a cross-encoder's query and document) is joined with, as llama-server does
+        self.eos_id = int(C.llama_vocab_eos(model.vocab))
+        self.sep_id = int(C.llama_vocab_sep(model.vocab))
+        self.add_eos = bool(C.llama_vocab_get_add_eos(model.vocab))
+        self.add_sep = bool(C.llama_vocab_get_add_sep(model.vocab))
 
     def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = True) -> list[int]:
         """Token ids of ``text``, as ``Runner.tokenize`` gives them."""

@@ -6,6 +6,11 @@ one used here caps it (as llama.cpp's own json.gbnf does), so a small model cann
 The converter writes every repetition out: ``minLength: 100000000`` becomes a hundred million ``char``
 references (gigabytes, before llama.cpp parses it). ``schema_repeats`` counts those repetitions first, so a
 schema past ``max_repeats`` gets a 400 in microseconds instead.
+
+A forced tool call (``tool_choice`` "required" or a named function) is the same machinery: ``tool_call_grammar``
+turns the tools' parameter schemas into one grammar that writes a single call in the model's own tool-call text
+(``<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`` for a Qwen-style template), which the
+tool-call parser then reads back as a call.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..config import Settings
 from ..errors import InvalidFormatError
 
-__all__ = ["JSON_GRAMMAR", "check_schema_size", "format_to_grammar", "schema_repeats"]
+__all__ = ["JSON_GRAMMAR", "check_schema_size", "format_to_grammar", "schema_repeats", "tool_call_grammar"]
 
 DEFAULT_MAX_REPEATS: int = Settings.max_grammar_repeats  # 100,000 repetitions make a grammar of about 2 MB
 
@@ -127,10 +133,111 @@ def format_to_grammar(format: str | dict[str, Any] | None, max_repeats: int = DE
     if not isinstance(schema, dict):
         raise _invalid(format)
     check_schema_size(schema, max_repeats)
+    return _schema_grammar(schema, "format")
+
+
+MAX_INT_RANGE = 1000  # integer ranges up to this many values become an enum the converter enforces
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _int_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The least and greatest integer a schema's ``minimum``/``maximum``/``exclusive*`` bounds allow."""
+    low = high = None
+    lo, hi, ex_lo, ex_hi = (schema.get(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"))
+    if _is_number(lo):
+        low = math.ceil(lo) + (1 if ex_lo is True and lo == math.ceil(lo) else 0)  # draft 4's boolean form
+    if _is_number(ex_lo):
+        low = max(low if low is not None else -math.inf, math.floor(ex_lo) + 1)
+    if _is_number(hi):
+        high = math.floor(hi) - (1 if ex_hi is True and hi == math.floor(hi) else 0)
+    if _is_number(ex_hi):
+        high = min(high if high is not None else math.inf, math.ceil(ex_hi) - 1)
+    return low, high
+
+
+def _int_ranges_as_enums(schema: Any) -> Any:
+    """``schema`` with each small bounded integer range (``minimum``..``maximum``) spelled as an ``enum``.
+
+    The bundled converter ignores numeric bounds; an enum of the allowed values it does enforce. Larger or
+    one-sided ranges are left as they are (and not enforced)."""
+    if isinstance(schema, list):
+        return [_int_ranges_as_enums(x) for x in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _int_ranges_as_enums(v) for k, v in schema.items()}
+    if out.get("type") == "integer" and "enum" not in out:
+        low, high = _int_bounds(out)
+        if low is not None and high is not None and 0 < high - low + 1 <= MAX_INT_RANGE:
+            out["enum"] = list(range(int(low), int(high) + 1))
+    return out
+
+
+def _schema_grammar(schema: dict[str, Any], where: str) -> str:
+    """GBNF (rule ``root``) for a JSON schema; a schema the converter cannot handle is a 400 naming ``where``."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        grammar = json_schema_to_gbnf(json.dumps(schema))
+        grammar = json_schema_to_gbnf(json.dumps(_int_ranges_as_enums(schema)))
     except Exception as exc:  # the converter raises bare Exceptions/KeyErrors on schemas it cannot handle
-        raise InvalidFormatError(f"invalid JSON schema in format: {exc}") from None
+        raise InvalidFormatError(f"invalid JSON schema in {where}: {exc}") from None
     return grammar.replace(_LOOSE_CHAR, _JSON_CHAR)
+
+
+def _arguments_schema(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A tool's ``parameters`` as the schema of its arguments: always a JSON object."""
+    if not parameters:  # a tool without parameters takes none
+        return {"type": "object", "properties": {}}
+    schema = dict(parameters)
+    if not schema.get("type") and not any(k in schema for k in ("anyOf", "oneOf", "allOf", "$ref", "enum", "const")):
+        schema["type"] = "object"
+    return schema
+
+
+_CALL_RULE = "forced-tool-call"
+
+
+def tool_call_grammar(
+    tools: Sequence[tuple[str, Mapping[str, Any] | None]],
+    prefix: str,
+    closing: str = "",
+    max_repeats: int = DEFAULT_MAX_REPEATS,
+) -> str:
+    """GBNF for exactly one call to one of ``tools`` ((name, parameters schema) pairs), in the model's own text.
+
+    The call is the JSON object ``{"name": <one of the names>, "arguments": <valid against that tool's
+    parameters>}``. ``prefix`` is the template's tool-call tag (``<tool_call>``) or ``{`` for templates that
+    call tools with bare JSON; ``closing`` (``</tool_call>``) is written after the call when the template uses
+    one. A tag that opens a list (``[TOOL_CALLS]``) gets the call inside ``[...]``.
+    """
+    if not tools:
+        raise InvalidFormatError("a forced tool call needs at least one tool")
+    alternatives = []
+    for name, parameters in tools:
+        arguments = _arguments_schema(parameters)
+        check_schema_size(arguments, max_repeats)
+        alternatives.append({"type": "object", "properties": {"name": {"const": name}, "arguments": arguments},
+                             "required": ["name", "arguments"]})
+    schema = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
+    names = ", ".join(name for name, _ in tools)
+    body = _schema_grammar(schema, f"the parameters of tool {names}")
+    body = re.sub(r"^root ::=", f"{_CALL_RULE} ::=", body, count=1, flags=re.MULTILINE)
+    # no blank after the call's closing brace: with bare JSON calls it would be left over as content
+    body = re.sub(rf'^((?:{_CALL_RULE}|alternative-\d+) ::= .*"}}") space$', r"\1", body, flags=re.MULTILINE)
+    call = _CALL_RULE
+    if prefix in ("", "{", "["):
+        root = call
+    elif prefix.startswith("<") and prefix.endswith(">"):
+        root = f'{_literal(prefix)} "\\n" {call}' + (f' "\\n" {_literal(closing)}' if closing else "")
+    elif prefix.endswith("["):
+        root = f'{_literal(prefix)} {call} "]"'
+    else:
+        root = f'{_literal(prefix)} "[" {call} "]"'
+    return f"root ::= {root}\n{body}"
+
+
+def _literal(text: str) -> str:
+    """``text`` as a GBNF string literal."""
+    return json.dumps(text, ensure_ascii=False)

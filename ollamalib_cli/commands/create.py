@@ -10,7 +10,7 @@ from ..context import Context
 from ..errors import CLIError
 from ..progress import ProgressView
 
-__all__ = ["add_create", "create_arguments"]
+__all__ = ["add_create"]
 
 
 def add_create(sub: Any, common: argparse.ArgumentParser, fmt: type) -> None:
@@ -25,6 +25,7 @@ def add_create(sub: Any, common: argparse.ArgumentParser, fmt: type) -> None:
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
     from ollamalib.modelfile import Modelfile
+    from ollamalib.requests import CreateRequest
 
     path = Path(args.file or "Modelfile").expanduser().absolute()
     if path.is_file():
@@ -36,8 +37,9 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
     modelfile = Modelfile.parse(text)
     with ProgressView(ctx.stderr, verb="pulling") as view:
         view.set_status("gathering model components")
-        kwargs = create_arguments(ctx.api, modelfile, base, view)
-        for event in ctx.api.create(args.model, quantize=args.quantize, stream=True, **kwargs):
+        request = CreateRequest.from_modelfile(modelfile, args.model, lambda p: _upload(ctx.api, p, view),
+                                               base_dir=base, quantize=args.quantize)
+        for event in ctx.api.create(**_arguments(request), stream=True):
             view.update(event)
     return 0
 
@@ -49,28 +51,7 @@ def _upload(api: Any, path: Path, view: ProgressView) -> str:
     return digest
 
 
-def create_arguments(api: Any, modelfile: Any, base: Path, view: ProgressView) -> dict[str, Any]:
-    """Turn a parsed Modelfile into ``create`` keyword arguments, uploading its local files through ``api``."""
-    if not modelfile.froms:
-        raise CLIError("no FROM line")
-    args = modelfile.create_args(base)
-    kw: dict[str, Any] = {}
-    if args.from_:
-        kw["from_"] = args.from_
-    if args.files:
-        kw["files"] = {Path(f).name: _upload(api, Path(f), view) for f in args.files}
-    if args.adapters:
-        kw["adapters"] = {Path(f).name: _upload(api, Path(f), view) for f in args.adapters}
-    if args.template is not None:
-        kw["template"] = args.template
-    if args.system is not None:
-        kw["system"] = args.system
-    if args.parameters:
-        kw["parameters"] = dict(args.parameters)
-    if args.messages:
-        kw["messages"] = [{"role": role, "content": content} for role, content in args.messages]
-    if args.license:
-        kw["license"] = list(args.license)
-    if args.requires:
-        kw["requires"] = args.requires
-    return kw
+def _arguments(request: Any) -> dict[str, Any]:
+    """A CreateRequest as the keyword arguments of ``create`` on an Engine or a Client."""
+    return {name: value for name in request.model_fields_set
+            if name != "stream" and (value := getattr(request, name)) is not None}

@@ -483,15 +483,7 @@ class Repl:
             message["images"] = [base64.b64encode(Path(p).read_bytes()).decode() for p in images]
         self.s.messages.append(message)
         try:
-            chunks = self.ctx.api.chat(
-                model=self.s.model,
-                messages=self.s.messages,
-                stream=True,
-                format=self.s.format,
-                think=self.s.think,
-                options=self.s.options or None,
-                keep_alive=self.s.keep_alive,
-            )
+            chunks = self.ctx.api.send(self.s.chat_request(), stream=True)
             latest, printer, interrupted = stream_answer(self.ctx, self.s, chunks, chat=True)
         except OllamalibError as exc:
             self.s.messages.pop()

@@ -18,7 +18,6 @@ from ..progress import Spinner
 
 __all__ = ["Session", "add_run", "extract_images", "parse_format", "parse_think", "stream_answer"]
 
-THINK_VALUES = ("true", "false", "high", "medium", "low", "max")
 _IMAGE_PATH = re.compile(r"(?:[a-zA-Z]:)?(?:\./|/|\\)[\S\\ ]+?\.(?:jpg|jpeg|png|webp|wav)\b", re.IGNORECASE)
 
 
@@ -66,19 +65,41 @@ class Session:
     messages: list[dict[str, Any]] = field(default_factory=list)
     capabilities: list[str] = field(default_factory=list)
 
+    def generate_request(self, prompt: str = "", images: list[Path] | None = None) -> Any:
+        """The GenerateRequest for a one-shot prompt (an empty one loads the model), validated as every surface."""
+        from ollamalib.requests import GenerateRequest
+
+        if not prompt and not images:
+            return GenerateRequest(model=self.model, keep_alive=self.keep_alive)
+        return GenerateRequest(model=self.model, prompt=prompt, format=self.format, think=self.think,
+                               keep_alive=self.keep_alive, options=self.options or None, images=images or None,
+                               system=self.system)
+
+    def chat_request(self) -> Any:
+        """The ChatRequest for the conversation so far."""
+        from ollamalib.requests import ChatRequest
+
+        return ChatRequest(model=self.model, messages=self.messages, format=self.format, think=self.think,
+                           options=self.options or None, keep_alive=self.keep_alive)
+
 
 def parse_think(value: str | None) -> bool | str | None:
-    """``--think`` values: true/false or a level (high, medium, low, max)."""
+    """``--think`` values: the flag's true/false words, else a level the request model accepts."""
+    from ollamalib.errors import InvalidOptionError
+    from ollamalib.requests import THINK_LEVELS
+    from ollamalib.requests import parse_think as think_value
+
     if value is None:
         return None
     low = value.strip().lower()
-    if low not in THINK_VALUES and low != "":
-        raise UsageError(f'invalid value for --think: "{value}" (must be true, false, high, medium, low, or max)')
-    if low in ("", "true"):
-        return True
-    if low == "false":
-        return False
-    return low
+    if low in ("", "true", "false"):
+        return low != "false"
+    try:
+        return think_value(low)
+    except InvalidOptionError:
+        levels = ", ".join(THINK_LEVELS[:-1])
+        raise UsageError(f'invalid value for --think: "{value}" (must be true, false, {levels}, or '
+                         f'{THINK_LEVELS[-1]})') from None
 
 
 def parse_format(value: str | None) -> str | dict[str, Any] | None:
@@ -179,7 +200,7 @@ def model_info(ctx: Context, model: str, insecure: bool = False) -> Any:
 def load_model(ctx: Context, session: Session) -> None:
     """Load the model before the first prompt, with a spinner (an empty generate request)."""
     with Spinner(ctx.stderr):
-        ctx.api.generate(model=session.model, keep_alive=session.keep_alive)
+        ctx.api.send(session.generate_request())
 
 
 def stream_answer(ctx: Context, session: Session, chunks: Any, *, chat: bool) -> tuple[Any, AnswerPrinter, bool]:
@@ -218,17 +239,7 @@ def generate_once(ctx: Context, session: Session, prompt: str) -> int:
     images: list[Path] = []
     if "vision" in session.capabilities:
         prompt, images = extract_images(prompt, ctx.stderr)
-    chunks = ctx.api.generate(
-        model=session.model,
-        prompt=prompt,
-        stream=True,
-        format=session.format,
-        think=session.think,
-        keep_alive=session.keep_alive,
-        options=session.options or None,
-        images=images or None,
-        system=session.system,
-    )
+    chunks = ctx.api.send(session.generate_request(prompt, images), stream=True)
     latest, _, interrupted = stream_answer(ctx, session, chunks, chat=False)
     if interrupted:
         ctx.out()

@@ -24,6 +24,7 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("OLLAMA_LOAD_TIMEOUT", "How long to allow model loads to stall before giving up"),
     ("OLLAMA_CONTEXT_LENGTH", "Context length to use unless otherwise specified"),
     ("OLLAMA_API_KEY", "Bearer token the server requires from clients"),
+    ("OLLAMALIB_CACHE_RAM", "MiB of host RAM per loaded model for prompts that lost their slot (0 off)"),
     ("OLLAMALIB_DRAIN_TIMEOUT", "On SIGTERM, how long requests in flight may run before they are ended"),
     ("OLLAMALIB_DATA_DIR", "Data directory (models/ lives below it unless OLLAMA_MODELS is set)"),
     ("OLLAMALIB_HOME", "Directory of the signing key (id_ed25519) and the REPL history"),

@@ -28,10 +28,6 @@ def script_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[CLI]:
     """A live server on a free port and a CLI whose OLLAMA_HOST points at it (same store)."""
-    try:
-        from ollamalib_server import serve  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"ollamalib_server is not available: {exc}")
     local = make_cli(tmp_path / "live")
     server = start_server(local)
     try:

@@ -225,7 +225,7 @@ def registry_host(tmp_path_factory):
     from regtest_servers import DOCKER_REGISTRY, start_docker_registry
 
     if not Path(DOCKER_REGISTRY).exists():
-        pytest.skip(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
+        pytest.fail(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
     reg = start_docker_registry(tmp_path_factory.mktemp("cli-registry"))
     yield reg.host
     reg.stop()

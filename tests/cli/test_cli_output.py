@@ -216,3 +216,8 @@ def test_error_table(exc, message, code):
 
 def test_unknown_errors_are_not_in_the_table():
     assert describe(RuntimeError("bug")) is None
+
+
+def test_library_errors_print_their_api_text():
+    """In process and against a server, a command prints the same line (the text Ollama's API answers with)."""
+    assert describe(InvalidNameError("invalid model name 'a b': ' ' is not allowed")) == ("invalid model name", 1)

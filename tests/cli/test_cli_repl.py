@@ -9,7 +9,7 @@ import time
 import pytest
 from cli_support import SCRIPT
 
-pexpect = pytest.importorskip("pexpect")
+import pexpect
 
 PROMPT = ">>> "
 

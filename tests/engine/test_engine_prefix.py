@@ -15,3 +15,29 @@ def test_second_turn_of_a_chat_evaluates_only_new_tokens(engine: Engine, tiny, s
     assert whole.prompt_eval_count > first.prompt_eval_count
     assert 1 <= second.prompt_eval_count <= whole.prompt_eval_count - first.prompt_eval_count + 8
     assert second.message.content == whole.message.content
+
+
+def test_a_chat_whose_slot_was_taken_is_restored_from_the_prompt_cache(tiny_gguf, settings):
+    """With one slot, another chat takes it between two turns; the host-RAM prompt cache gives the prefix back."""
+    opts = {"num_predict": 8, "temperature": 0}
+
+    def turns(engine: Engine) -> tuple[list[int], list[str]]:
+        engine.create("tiny", from_=str(tiny_gguf))
+        history = [{"role": "system", "content": "You are a terse assistant. " * 20}, {"role": "user", "content": "hi"}]
+        first = engine.chat(model="tiny", messages=history, options=opts)
+        other = [{"role": "system", "content": "Answer in verse about the sea. " * 20}, {"role": "user", "content": "go"}]
+        engine.chat(model="tiny", messages=other, options=opts)
+        history += [first.message.model_dump(exclude_none=True), {"role": "user", "content": "and again"}]
+        second = engine.chat(model="tiny", messages=history, options=opts)
+        return [first.prompt_eval_count, second.prompt_eval_count], [first.message.content, second.message.content]
+
+    with Engine(settings.replace(num_parallel=1, cache_ram_mib=0)) as plain:
+        counts, answers = turns(plain)
+    with Engine(settings.replace(num_parallel=1)) as cached:
+        cached_counts, cached_answers = turns(cached)
+        (metrics,) = cached.metrics()
+    assert cached_answers == answers  # the same greedy answers
+    assert counts[1] > counts[0] > 100  # without the cache the second turn read the whole chat again
+    # with it only what is new: the answer as the template renders it, the new message, the turn's closing tokens
+    assert cached_counts[1] <= counts[1] - counts[0] + 8
+    assert metrics.prompt_cache_hits == 1 and metrics.prompt_cache_tokens > 100

@@ -23,7 +23,7 @@ from ollamalib.store import ModelStore
 
 def _require_docker_registry() -> None:
     if not Path(DOCKER_REGISTRY).exists():
-        pytest.skip(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
+        pytest.fail(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def htpasswd_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dock
     try:
         write_htpasswd(htpasswd, USER, PASSWORD)
     except ImportError:
-        pytest.skip("neither the bcrypt package nor apache2-utils' htpasswd is available to write an htpasswd file")
+        pytest.fail("neither the bcrypt package nor apache2-utils' htpasswd is available to write an htpasswd file")
     reg = start_docker_registry(root / "registry", htpasswd=htpasswd)
     yield reg
     reg.stop()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import llama_cpp
 import pytest
 from gguf_factory import write_tiny_gguf
 
 from ollamalib.errors import UnsupportedQuantizationError
 from ollamalib.gguf import GGUFInfo
 from ollamalib.runner.quantize import normalize_quantization, quantize
-
-llama_cpp = pytest.importorskip("llama_cpp")
 
 SCRIPT = "Quantized, still 😀!"
 

@@ -50,9 +50,20 @@ def test_embedding_runner_does_not_generate(embedder: Runner) -> None:
         embedder.submit(embedder.tokenize("hi"), SamplingOptions())
 
 
-def test_generation_runner_does_not_embed(babble_runner: Runner) -> None:
-    with pytest.raises(RunnerError):
-        babble_runner.embed(["hi"])
+def test_generation_runner_embeds_on_its_own_weights(babble_gguf: Path) -> None:
+    """A generation runner embeds in a second context on the weights it loaded, while it keeps generating."""
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=2)) as runner:
+        size = runner.stats().size
+        seq = runner.submit(runner.tokenize("hello"), SamplingOptions(temperature=0, num_predict=8))
+        vectors, count = runner.embed(["hello world", "the sky"])
+        for _ in seq:  # the generation started before the embedding context existed finishes normally
+            pass
+        assert seq.result is not None and 1 <= seq.result.eval_count <= 8
+        assert runner.stats().size > size and runner.stats().kv_cells_total == 2 * 256
+        with Runner(babble_gguf, LoadOptions(num_ctx=256, embedding=True)) as alone:
+            expected, expected_count = alone.embed(["hello world", "the sky"])
+        assert count == expected_count
+        assert vectors[0] == pytest.approx(expected[0], abs=1e-5) and vectors[1] == pytest.approx(expected[1], abs=1e-5)
 
 
 def test_generative_model_embeds_with_its_last_token(babble_gguf: Path) -> None:

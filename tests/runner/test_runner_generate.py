@@ -427,7 +427,7 @@ def test_prefix_reuse_evaluates_only_new_tokens(babble_gguf: Path) -> None:
 
 
 
-def test_a_fully_cached_prompt_rereads_its_last_chunk(babble_gguf: Path) -> None:
+def test_a_fully_cached_seeded_prompt_rereads_its_last_chunk(babble_gguf: Path) -> None:
     with Runner(babble_gguf, LoadOptions(num_ctx=512, num_batch=16, num_parallel=1)) as runner:
         prompt = runner.tokenize("you are a tool that tells the weather of the city " * 4)
         assert len(prompt) > 32
@@ -436,7 +436,8 @@ def test_a_fully_cached_prompt_rereads_its_last_chunk(babble_gguf: Path) -> None
         collect(first)
         again = runner.submit(prompt, opts)
         collect(again)
-        # same batch shape as the first time, hence the same logits and the same seeded draws
+        # a seeded sampled request replays exactly: its last chunk is read in the same batch shape as the first
+        # time, hence the same logits and the same seeded draws (other requests evaluate one token)
         assert again.result.prompt_eval_count == len(prompt) - (len(prompt) - 1) // 16 * 16
         assert again.result.text == first.result.text
 

@@ -67,12 +67,15 @@ def test_same_image_reuses_prefix_and_repeats_output(runner):
     parts = [USER, png_bytes(seed=4), TAIL]
     prompt = runner.tokenize_images(parts)
     first = run(runner, prompt)
-    second = run(runner, runner.tokenize_images(parts))
+    exact = SamplingOptions(temperature=0, num_predict=6, logprobs=True, top_logprobs=3, exact_replay=True)
+    second = run(runner, runner.tokenize_images(parts), exact)
     start, end = prompt.spans()[0]
     assert first.prompt_eval_count >= len(prompt) - start  # a new image is evaluated
-    assert second.prompt_eval_count == len(prompt) - end  # only the last text chunk is read again, not the image
+    assert second.prompt_eval_count == len(prompt) - end  # an exact replay reads the last text chunk, not the image
     assert second.text == first.text
     assert second.logprobs[0] == first.logprobs[0]
+    third = run(runner, runner.tokenize_images(parts))  # by default a prompt cached whole evaluates one token
+    assert third.prompt_eval_count == 1 and third.text == first.text
 
 
 def test_other_image_in_the_same_place_is_evaluated_again(vision_pair):  # noqa: F811

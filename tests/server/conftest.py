@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("litestar")
-pytest.importorskip("uvicorn")
 
 from ollamalib.engine import AsyncEngine  # noqa: E402
 from srvutil import LiveServer, build_store, make_settings, start_server  # noqa: E402

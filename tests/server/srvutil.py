@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
+from gguf_factory import CHATML_TEMPLATE, TOOLS_JINJA_TEMPLATE, write_tiny_gguf
 from netutil import free_port
 from ollamalib.config import Settings
 from ollamalib.create import create_model
@@ -34,6 +34,14 @@ TOOLS_TEMPLATE = (
 TOOL_SCRIPT = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 JSON_SCRIPT = '{"city": "Paris", "sunny": true}'
 HELLO_SCRIPT = "Hello there, friend!"
+# Tool parameter schemas whose every value is bounded (enums, small ranges, short strings), so that a babbling
+# model forced by tool_choice always finishes its call well inside num_predict.
+WEATHER_PARAMS = {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Rome", "Oslo"]},
+                                                   "days": {"type": "integer", "minimum": 1, "maximum": 7}},
+                  "required": ["city", "days"]}
+# A pattern, not just maxLength: a babbler's byte tokens may spell invalid UTF-8, which decodes to more characters
+TIME_PARAMS = {"type": "object", "properties": {"zone": {"type": "string", "pattern": "^[A-Za-z ]{1,6}$"}},
+               "required": ["zone"]}
 
 
 @dataclass
@@ -82,12 +90,18 @@ def build_store(root: Path, ggufs: Path) -> ModelStore:
         "tiny-embed": write_tiny_gguf(ggufs / "embed.gguf", embedding=True, name="tiny-embed"),
         "hello": write_tiny_gguf(ggufs / "hello.gguf", chat_template=CHATML_TEMPLATE, script=HELLO_SCRIPT),
         "jsonbot": write_tiny_gguf(ggufs / "json.gguf", chat_template=CHATML_TEMPLATE, script=JSON_SCRIPT),
+        "tiny-rerank": write_tiny_gguf(ggufs / "rerank.gguf", arch="qwen3", classifier_labels=["yes", "no"],
+                                       name="tiny-reranker", seed=3),
     }
     for name, path in models.items():
         for _ in create_model(store, name, from_=str(path)):
             pass
     tool = write_tiny_gguf(ggufs / "tool.gguf", n_embd=128, script=TOOL_SCRIPT)
     for _ in create_model(store, "toolbot", from_=str(tool), template=TOOLS_TEMPLATE):
+        pass
+    # random weights and a tool-capable Jinja template: it babbles, so only tool_choice makes it call a tool
+    babbler = write_tiny_gguf(ggufs / "babbler.gguf", chat_template=TOOLS_JINJA_TEMPLATE, seed=3)
+    for _ in create_model(store, "babbler", from_=str(babbler)):
         pass
     return store
 

@@ -1,4 +1,4 @@
-"""The Python examples of docs/server.md run against a real server (a tiny model stands in for gemma3:270m)."""
+"""The Python examples of docs/server.md run against a real server (tiny models stand in for gemma3:270m and qwen3)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def docs_server(tmp_path_factory):
     store: ModelStore = build_store(tmp / "models", tmp / "gguf")
     store.copy("hello", "gemma3:270m")
     store.copy("hello", "smollm2:135m")
+    store.copy("babbler", "qwen3")  # tool-capable, random weights: the tool_choice example forces its call
     settings = make_settings(tmp, tmp / "models", context_length=512)
     srv = start_server(AsyncEngine(settings), settings)
     yield srv

@@ -1,9 +1,7 @@
 """GET /metrics: Prometheus text that a real parser accepts, with the engine's counters and request latencies."""
 
 import httpx
-import pytest
-
-prometheus = pytest.importorskip("prometheus_client.parser")
+import prometheus_client.parser as prometheus
 
 
 def families(text: str) -> dict:
@@ -41,3 +39,30 @@ def test_unknown_paths_do_not_become_labels(live):
     assert "/no/such/path" not in text
     hist = families(text)["ollamalib_request_duration_seconds"]
     assert any(s.labels["route"] == "other" and s.labels["status"] == "404" for s in hist.samples)
+
+
+def test_prompt_cache_hits_and_misses(server_factory):
+    """A long prompt whose one slot was taken comes back from the host-RAM prompt cache: one token evaluated."""
+    srv = server_factory(num_parallel=1, cache_ram_mib=16)
+
+    def generate(prompt: str) -> dict:
+        r = httpx.post(srv.url + "/api/generate", json={"model": "tiny", "prompt": prompt, "raw": True, "stream": False,
+                                                        "options": {"num_predict": 4, "temperature": 0}}, timeout=120)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    weather = "you are a tool that tells the weather of the city " * 10
+    first = generate(weather)
+    assert first["prompt_eval_count"] > 96
+    generate("water fire air earth and the elements of the world " * 10)  # takes the slot: the first is saved
+    again = generate(weather)
+    assert again["prompt_eval_count"] == 1 and again["response"] == first["response"]
+    fams = families(httpx.get(srv.url + "/metrics").text)
+
+    def value(family: str) -> float:
+        return next(s.value for s in fams[family].samples if s.labels["model"] == "tiny:latest")
+
+    assert value("ollamalib_prompt_cache_hits") == 1
+    assert value("ollamalib_prompt_cache_misses") == 2
+    assert value("ollamalib_prompt_cache_tokens") == first["prompt_eval_count"]
+    assert value("ollamalib_prompt_cache_bytes") > 0

@@ -21,7 +21,7 @@ from regtest_servers import DOCKER_REGISTRY, start_docker_registry  # noqa: E402
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     if not Path(DOCKER_REGISTRY).exists():
-        pytest.skip(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
+        pytest.fail(f"{DOCKER_REGISTRY} not installed (Debian package docker-registry; `make test` installs it)")
     reg = start_docker_registry(tmp_path_factory.mktemp("server-registry"))
     yield reg
     reg.stop()
