@@ -48,6 +48,10 @@ from throughput import (  # noqa: E402
     MODEL,
     PROMPT,
     Batch,
+    _fmt,
+    _median_ttft,
+    _ratio,
+    _verdict,
     concurrent_completions,
     measured,
     stream_completion,
@@ -198,25 +202,6 @@ def chat_after_reuse(base_url: str, servers: list[ServerProcess], *, turns: int,
 
 
 # --- the run ------------------------------------------------------------------------------------------------
-
-
-def _fmt(x: float | None, spec: str = ".1f") -> str:
-    return "-" if x is None or x != x else format(x, spec)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b and a == a and b == b else None
-
-
-def _verdict(value: float | None, target: float, *, at_most: bool = False) -> str:
-    if value is None:
-        return "not measured"
-    ok = value <= target if at_most else value >= target
-    return f"{value:.2f}x ({'met' if ok else 'MISSED'})"
-
-
-def _median_ttft(batches: list[Batch] | None) -> float | None:
-    return statistics.median(t for b in batches for t in b.ttfts) if batches else None
 
 
 def ollamalib_spec_options(text: str) -> dict[str, object]:
