@@ -49,7 +49,7 @@ def test_async_engine_does_not_block_the_loop(settings: Settings, tiny_gguf):
             assert len(emb.embeddings) == 2
             assert [m.name for m in (await engine.list()).models] == ["tiny:latest"]
             assert (await engine.show("tiny")).capabilities == ["completion"]
-            assert len((await engine.ps()).models) == 2  # a generation runner and an embedding runner
+            assert len((await engine.ps()).models) == 1  # one runner serves generation and embeddings
             stop.set()
             await ticker
             # model loads, template rendering and decoding all happened off the loop
