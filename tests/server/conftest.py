@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 
@@ -28,6 +30,20 @@ def live(tmp_path_factory: pytest.TempPathFactory, server_models: Path) -> Itera
     srv = start_server(AsyncEngine(settings), settings)
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def oa(live: LiveServer) -> Iterator[openai.OpenAI]:
+    """The official openai SDK against the session's server (no retries, so errors surface at once)."""
+    with openai.OpenAI(base_url=live.url + "/v1", api_key="unused", max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
+    """The official anthropic SDK against the session's server."""
+    with anthropic.Anthropic(base_url=live.url, api_key="unused", max_retries=0) as c:
+        yield c
 
 
 @pytest.fixture

@@ -40,18 +40,6 @@ def check_counts(truncation: dict, evaluated: int) -> None:
     assert 0 < evaluated <= truncation["n_prompt_tokens"] - truncation["n_dropped_tokens"] < 64
 
 
-@pytest.fixture
-def oa(live):
-    with openai.OpenAI(base_url=live.url + "/v1", api_key="unused", max_retries=0) as c:
-        yield c
-
-
-@pytest.fixture
-def claude(live):
-    with anthropic.Anthropic(base_url=live.url, api_key="unused", max_retries=0) as c:
-        yield c
-
-
 # --- the default on the native and chat-completions APIs: cut, and say so ------------------------------------
 
 

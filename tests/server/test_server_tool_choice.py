@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import httpx
 import jsonschema
-import openai
 import pytest
 
 from ollamalib import Client
@@ -34,18 +32,6 @@ ANTHROPIC_TOOLS = [{"name": name, "description": name, "input_schema": params} f
 def assert_valid(name: str, arguments: dict, names=tuple(SCHEMAS)) -> None:
     assert name in names
     jsonschema.validate(arguments, SCHEMAS[name])
-
-
-@pytest.fixture
-def oa(live):
-    with openai.OpenAI(base_url=live.url + "/v1", api_key="unused", max_retries=0) as c:
-        yield c
-
-
-@pytest.fixture
-def claude(live):
-    with anthropic.Anthropic(base_url=live.url, api_key="unused", max_retries=0) as c:
-        yield c
 
 
 # --- /v1/chat/completions ------------------------------------------------------------------------------------
