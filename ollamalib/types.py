@@ -242,7 +242,8 @@ class _Metrics(SubscriptableModel):
     stop_sequence: str | None = None  # ollamalib: the stop string that ended the answer (omitted otherwise)
     total_duration: int | None = None
     load_duration: int | None = None
-    prompt_eval_count: int | None = None
+    prompt_eval_count: int | None = None  # prompt tokens evaluated (as Ollama: a cached prefix is not counted)
+    prompt_cached_count: int | None = None  # ollamalib: prompt tokens reused from the cache (omitted when none)
     prompt_eval_duration: int | None = None
     eval_count: int | None = None
     eval_duration: int | None = None

@@ -203,8 +203,9 @@ def _stop_reason(r: Any, tool_calls: bool) -> tuple[str, str | None]:
 
 
 def _usage(r: Any) -> dict[str, Any]:
+    # Anthropic's input_tokens leave out what was read from the cache; cache_read_input_tokens counts that
     return {"input_tokens": (r.prompt_eval_count or 0) if r else 0, "output_tokens": (r.eval_count or 0) if r else 0,
-            **truncation_fields(r)}
+            "cache_read_input_tokens": (r.prompt_cached_count or 0) if r else 0, **truncation_fields(r)}
 
 
 def _tool_block(call: Any) -> dict[str, Any]:

@@ -297,9 +297,10 @@ def _finish(reason: str | None, tool_calls: bool) -> str | None:
 
 
 def _usage(r: Any) -> dict[str, Any]:
-    prompt, completion = r.prompt_eval_count or 0, r.eval_count or 0
+    cached = r.prompt_cached_count or 0
+    prompt, completion = (r.prompt_eval_count or 0) + cached, r.eval_count or 0
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            **truncation_fields(r)}
+            "prompt_tokens_details": {"cached_tokens": cached}, **truncation_fields(r)}
 
 
 def _logprobs(r: Any) -> dict[str, Any] | None:

@@ -260,9 +260,10 @@ class _Turn:
             "truncation": self.truncation,
         }
         if last is not None:
-            prompt, completion = last.prompt_eval_count or 0, last.eval_count or 0
+            cached = last.prompt_cached_count or 0
+            prompt, completion = (last.prompt_eval_count or 0) + cached, last.eval_count or 0
             out["usage"] = {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
-                            "input_tokens_details": {"cached_tokens": 0},
+                            "input_tokens_details": {"cached_tokens": cached},
                             "output_tokens_details": {"reasoning_tokens": 0}, **truncation_fields(last)}
         return out
 

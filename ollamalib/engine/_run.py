@@ -284,6 +284,13 @@ class Run:
             logprobs=logprobs,
         )
 
+    def _cached(self, piece: Any) -> int | None:
+        """How many of the prompt's tokens the runner reused from its cache instead of evaluating them."""
+        evaluated, seq = getattr(piece, "prompt_eval_count", None), self.seq
+        if evaluated is None or seq is None:
+            return None
+        return (len(seq.prompt) - evaluated) or None
+
     def _final(self, piece: Any) -> GenerateResponse | ChatResponse:
         metrics = {
             "done": True,
@@ -292,6 +299,7 @@ class Run:
             "total_duration": time.perf_counter_ns() - self.plan.started_ns,
             "load_duration": self.lease.load_duration_ns if self.lease else 0,
             "prompt_eval_count": getattr(piece, "prompt_eval_count", None),
+            "prompt_cached_count": self._cached(piece),
             "prompt_eval_duration": getattr(piece, "prompt_eval_duration_ns", None),
             "eval_count": getattr(piece, "eval_count", None),
             "eval_duration": getattr(piece, "eval_duration_ns", None),

@@ -28,6 +28,15 @@ def test_plain_message(client):
     assert m.usage.input_tokens > 0 and m.usage.output_tokens > 0
 
 
+def test_a_repeated_conversation_reads_its_prefix_from_the_cache(client):
+    messages = [{"role": "user", "content": "Tell me about the cache, please, in a few words."}]
+    first = client.messages.create(model="hello", max_tokens=64, messages=messages)
+    again = client.messages.create(model="hello", max_tokens=64, messages=messages)
+    total = first.usage.input_tokens + (first.usage.cache_read_input_tokens or 0)
+    assert again.usage.cache_read_input_tokens > 0  # Anthropic's split: input_tokens are only the evaluated ones
+    assert again.usage.input_tokens + again.usage.cache_read_input_tokens == total
+
+
 def test_streamed_through_the_stream_helper(client):
     with client.messages.stream(model="hello", max_tokens=64, system="Be kind.",
                                 messages=[{"role": "user", "content": "Hi!"}]) as stream:

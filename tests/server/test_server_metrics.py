@@ -53,10 +53,11 @@ def test_prompt_cache_hits_and_misses(server_factory):
 
     weather = "you are a tool that tells the weather of the city " * 10
     first = generate(weather)
-    assert first["prompt_eval_count"] > 96
+    assert first["prompt_eval_count"] > 96 and "prompt_cached_count" not in first
     generate("water fire air earth and the elements of the world " * 10)  # takes the slot: the first is saved
     again = generate(weather)
     assert again["prompt_eval_count"] == 1 and again["response"] == first["response"]
+    assert again["prompt_cached_count"] == first["prompt_eval_count"] - 1  # the reused prefix is reported
     fams = families(httpx.get(srv.url + "/metrics").text)
 
     def value(family: str) -> float:

@@ -38,6 +38,14 @@ def test_chat_completion(client):
     assert r.usage.completion_tokens > 0 and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
 
 
+def test_usage_counts_the_whole_prompt_and_reports_the_cached_part(client):
+    messages = [{"role": "user", "content": "The same question twice, to hit the prompt cache."}]
+    first = client.chat.completions.create(model="hello", messages=messages)
+    again = client.chat.completions.create(model="hello", messages=messages)
+    assert again.usage.prompt_tokens == first.usage.prompt_tokens  # the whole prompt, cached or not
+    assert 0 < again.usage.prompt_tokens_details.cached_tokens < again.usage.prompt_tokens
+
+
 def test_chat_completion_stream(client):
     stream = client.chat.completions.create(
         model="hello", messages=[{"role": "user", "content": "Hi"}], stream=True,

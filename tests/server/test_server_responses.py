@@ -76,6 +76,8 @@ def test_previous_response_id_continues_and_the_store_serves_it(client, live):
     first = client.responses.create(model="hello", input="Tell me something.")
     second = client.responses.create(model="hello", input="And more?", previous_response_id=first.id)
     assert second.previous_response_id == first.id and second.output_text == HELLO_SCRIPT
+    cached = second.usage.input_tokens_details.cached_tokens  # the continuation reuses the slot's prefix
+    assert 0 < cached < second.usage.input_tokens and second.usage.input_tokens > first.usage.input_tokens
     assert [(m["role"], m["content"]) for m in conversation(live, second.id)] == [
         ("user", "Tell me something."), ("assistant", HELLO_SCRIPT), ("user", "And more?"), ("assistant", HELLO_SCRIPT)]
     assert client.responses.retrieve(first.id).output_text == HELLO_SCRIPT
