@@ -6,15 +6,33 @@ mirror the Go types with their own ``UnmarshalJSON`` (images, ``think``, ``keep_
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
 from ollamalib.errors import InvalidOptionError
 from ollamalib.options import OPTIONS
-from ollamalib.requests import THINK_LEVELS
+from ollamalib.requests import (
+    THINK_LEVELS,
+    ChatRequest,
+    CopyRequest,
+    CreateRequest,
+    DeleteRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    PullRequest,
+    PushRequest,
+    Request,
+    RerankRequest,
+    ShowRequest,
+    SystemOneRequest,
+)
 
-from .decode import AnyValue, Bool, Custom, Float, Int, Map, Slice, String, Struct, json_kind
+from .decode import AnyValue, Bool, Custom, Float, GoType, Int, Map, Slice, String, Struct, json_kind
 
 __all__ = [
     "CHAT",
@@ -129,134 +147,68 @@ TOOL_CHOICE = AnyValue(
 )
 """``tool_choice`` (an ollamalib extension on /api/chat): checked by ``ChatRequest``, so any JSON value decodes."""
 
-GENERATE = Struct(
-    "GenerateRequest",
-    {
-        "model": String(),
-        "prompt": String(),
-        "suffix": String(),
-        "system": String(),
-        "template": String(),
-        "context": Slice(Int()),
-        "stream": Bool(),
-        "raw": Bool(),
-        "format": FORMAT,
-        "keep_alive": KEEP_ALIVE,
-        "images": Slice(BASE64, go="[]api.ImageData"),
-        "options": OPTIONS_MAP,
-        "think": THINK,
-        "truncate": Bool(),
-        "shift": Bool(),
-        "logprobs": Bool(),
-        "top_logprobs": Int(),
-        "_debug_render_only": Bool(),
-    },
-    required=("model",),
+_SCALARS: dict[Any, Callable[[], GoType]] = {str: String, bool: Bool, int: Int, float: Float}
+
+
+def _field_type(annotation: Any) -> GoType | None:
+    """The Go type of a request-model field whose annotation is plain (str, int, list[int], dict[str, str]...)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if len(args) != 1:
+            return None
+        annotation = args[0]
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]()
+    origin, inner = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list and inner[0] in _SCALARS:
+        return Slice(_SCALARS[inner[0]]())
+    if origin is dict and inner == (str, str):
+        return Map(String())
+    return None
+
+
+_SHARED: dict[str, GoType] = {"options": OPTIONS_MAP, "keep_alive": KEEP_ALIVE, "format": FORMAT, "think": THINK,
+                              "images": Slice(BASE64, go="[]api.ImageData"), "messages": Slice(MESSAGE)}
+"""Fields whose Go type is not read off the annotation: one Go type for every request that has them."""
+
+
+def derived(model: type[Request], *, required: tuple[str, ...] = ("model",),
+            special: Mapping[str, GoType] | None = None, wire_only: Mapping[str, GoType] | None = None) -> Struct:
+    """The Go-typed field table of a request model (``ollamalib.requests``): one field per model field, so a
+    field added there is decoded and documented here; ``wire_only`` lists what Ollama accepts and ignores."""
+    fields: dict[str, GoType] = {}
+    for name, info in model.model_fields.items():
+        wire = info.alias or name
+        go = (special or {}).get(wire) or _SHARED.get(wire) or _field_type(info.annotation)
+        if go is None:
+            raise TypeError(f"{model.__name__}.{wire}: no Go type for {info.annotation!r}; name it in special=")
+        fields[wire] = go
+    return Struct(model.go_name or model.__name__, {**fields, **(wire_only or {})}, required=required)
+
+
+_STRINGS = AnyValue(Schema(one_of=[Schema(type=OpenAPIType.STRING),
+                                   Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING))]))
+_CREDENTIALS = {"name": String(), "username": String(), "password": String()}
+
+GENERATE = derived(GenerateRequest)
+CHAT = derived(ChatRequest, special={"tools": Slice(TOOL, go="api.Tools"), "tool_choice": TOOL_CHOICE})
+EMBED = derived(EmbedRequest, special={"input": _STRINGS})
+RERANK = derived(RerankRequest, required=("model", "query", "documents"), special={
+    # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
+    "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
+        Schema(type=OpenAPIType.STRING),
+        Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})])))})
+EMBEDDINGS = derived(EmbeddingsRequest)
+CREATE = derived(
+    CreateRequest,
+    special={"from": String(), "license": _STRINGS, "parameters": OPTIONS_MAP},
+    wire_only={"name": String(), "quantization": String(), "renderer": String(), "parser": String()},
 )
-CHAT = Struct(
-    "ChatRequest",
-    {
-        "model": String(),
-        "messages": Slice(MESSAGE),
-        "tools": Slice(TOOL, go="api.Tools"),
-        "tool_choice": TOOL_CHOICE,
-        "stream": Bool(),
-        "format": FORMAT,
-        "keep_alive": KEEP_ALIVE,
-        "options": OPTIONS_MAP,
-        "think": THINK,
-        "truncate": Bool(),
-        "shift": Bool(),
-        "logprobs": Bool(),
-        "top_logprobs": Int(),
-        "_debug_render_only": Bool(),
-    },
-    required=("model",),
-)
-EMBED = Struct(
-    "EmbedRequest",
-    {
-        "model": String(),
-        "input": AnyValue(
-            Schema(one_of=[Schema(type=OpenAPIType.STRING),
-                           Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING))])
-        ),
-        "truncate": Bool(),
-        "dimensions": Int(),
-        "keep_alive": KEEP_ALIVE,
-        "options": OPTIONS_MAP,
-    },
-    required=("model",),
-)
-RERANK = Struct(
-    "RerankRequest",
-    {
-        "model": String(),
-        "query": String(),
-        # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
-        "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
-            Schema(type=OpenAPIType.STRING),
-            Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})]))),
-        "top_n": Int(),
-        "return_documents": Bool(),
-        "instruction": String(),
-        "truncate": Bool(),
-        "keep_alive": KEEP_ALIVE,
-        "options": OPTIONS_MAP,
-    },
-    required=("model", "query", "documents"),
-)
-EMBEDDINGS = Struct(
-    "EmbeddingRequest",
-    {"model": String(), "prompt": String(), "keep_alive": KEEP_ALIVE, "options": OPTIONS_MAP},
-    required=("model",),
-)
-CREATE = Struct(
-    "CreateRequest",
-    {
-        "model": String(),
-        "name": String(),
-        "from": String(),
-        "files": Map(String()),
-        "adapters": Map(String()),
-        "draft_files": Map(String()),
-        "template": String(),
-        "system": String(),
-        "license": AnyValue(
-            Schema(one_of=[Schema(type=OpenAPIType.STRING),
-                           Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING))])
-        ),
-        "parameters": OPTIONS_MAP,
-        "messages": Slice(MESSAGE),
-        "quantize": String(),
-        "quantization": String(),
-        "requires": String(),
-        "renderer": String(),
-        "parser": String(),
-        "stream": Bool(),
-    },
-    required=("model",),
-)
-SHOW = Struct(
-    "ShowRequest",
-    {"model": String(), "name": String(), "system": String(), "template": String(), "verbose": Bool(),
-     "options": OPTIONS_MAP},
-    required=("model",),
-)
-COPY = Struct("CopyRequest", {"source": String(), "destination": String()}, required=("source", "destination"))
-DELETE = Struct("DeleteRequest", {"model": String(), "name": String()}, required=("model",))
-PULL = Struct(
-    "PullRequest",
-    {"model": String(), "name": String(), "insecure": Bool(), "username": String(), "password": String(),
-     "stream": Bool()},
-    required=("model",),
-)
-PUSH = Struct(
-    "PushRequest",
-    {"model": String(), "name": String(), "insecure": Bool(), "username": String(), "password": String(),
-     "stream": Bool()},
-    required=("model",),
-)
+SHOW = derived(ShowRequest, wire_only={"name": String(), "options": OPTIONS_MAP})
+COPY = derived(CopyRequest, required=("source", "destination"))
+DELETE = derived(DeleteRequest, wire_only={"name": String()})
+PULL = derived(PullRequest, wire_only=_CREDENTIALS)
+PUSH = derived(PushRequest, wire_only=_CREDENTIALS)
 
 # --- OpenAI's request types (openai/openai.go), plus Ollama's options as an extension ---------------------
 
@@ -362,10 +314,10 @@ OA_EMBED = Struct(
 _CONTENT = Schema(one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.OBJECT),
                           Schema(type=OpenAPIType.ARRAY)])
 
-SYSTEMONE = Struct(
-    "SystemOneRequest",
-    {
-        "model": String(),
+SYSTEMONE = derived(
+    SystemOneRequest,
+    required=("model", "state", "questions"),
+    special={
         "state": AnyValue(_CONTENT, "the situation the questions are about: text, or a JSON object or array"),
         "questions": AnyValue(
             Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(
@@ -378,9 +330,6 @@ SYSTEMONE = Struct(
             "named questions: choice (criteria {option: description|null}), noul (optional criteria "
             "{true, false}), score (criteria: level descriptions, lowest first)",
         ),
-        "keep_alive": KEEP_ALIVE,
-        "options": OPTIONS_MAP,
-        "stream": Bool(),
     },
-    required=("model", "state", "questions"),
+    wire_only={"stream": Bool()},  # refused when true (no streaming): the route reads it
 )

@@ -14,7 +14,7 @@ SHARED = REPO.parent / "shared"
 CONFORMANCE = SHARED / "conformance" / "ollama-templates"
 sys.path.insert(0, str(TESTS))
 
-from gguf_factory import tiny_embed_gguf, tiny_gguf, tiny_gguf_f16, write_tiny_gguf  # noqa: E402,F401
+from gguf_factory import endless_gguf, tiny_embed_gguf, tiny_gguf, tiny_gguf_f16, write_tiny_gguf  # noqa: E402,F401
 
 from ollamalib.config import Settings  # noqa: E402
 from ollamalib.store import ModelStore  # noqa: E402

@@ -10,7 +10,7 @@ The files load in llama.cpp, tokenize, generate and embed, and are written in a 
   selects the next, so no prompt can derail it and a multi-byte character always arrives split over several
   tokens. A script holds at most ``n_embd - 1`` bytes.
 
-Import the fixtures into ``conftest.py``: ``from gguf_factory import tiny_gguf, tiny_gguf_f16, tiny_embed_gguf``.
+Import the fixtures into ``conftest.py``: ``from gguf_factory import endless_gguf, tiny_gguf, tiny_gguf_f16, tiny_embed_gguf``.
 """
 
 from __future__ import annotations
@@ -292,6 +292,13 @@ def _add_value(w: gguf.GGUFWriter, key: str, value: Any) -> None:
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny f32 llama chat model (ChatML template, random weights)."""
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-f32.gguf", chat_template=CHATML_TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def endless_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chat model that never ends on its own under greedy decoding: streams until ``num_predict``."""
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "endless.gguf", chat_template=CHATML_TEMPLATE,
+                           endless=True, n_ctx_train=8192)
 
 
 @pytest.fixture(scope="session")

@@ -81,14 +81,15 @@ def test_async_stream_cancel_and_errors(settings: Settings, tiny_gguf):
     asyncio.run(main())
 
 
-def test_async_task_cancellation_frees_the_slot(settings: Settings, tiny_gguf):
+def test_async_task_cancellation_frees_the_slot(settings: Settings, endless_gguf):
     async def main() -> None:
         async with AsyncEngine(settings) as engine:
-            await engine.create("tiny", from_=str(tiny_gguf))
+            await engine.create("tiny", from_=str(endless_gguf))
 
-            async def consume() -> None:
+            async def consume() -> None:  # greedy on a model that never ends: still streaming when cancelled
                 async for _ in await engine.generate(model="tiny", prompt="go", stream=True,
-                                                     options={"num_predict": 100000}):
+                                                     options={"num_predict": 100000, "temperature": 0,
+                                                              "num_ctx": 8192}):
                     pass
 
             task = asyncio.create_task(consume())

@@ -54,10 +54,11 @@ def test_delete_unloads(engine: Engine, tiny):
     assert engine.ps().models == [] and engine.list().models == []
 
 
-def test_queue_full_is_server_busy(settings: Settings, tiny_gguf):
+def test_queue_full_is_server_busy(settings: Settings, endless_gguf):
     with Engine(settings.replace(num_parallel=1, max_queue=1)) as engine:
-        engine.create("tiny", from_=str(tiny_gguf))
-        busy = engine.generate(model="tiny", prompt="go", stream=True, options={"num_predict": 100000})
+        engine.create("tiny", from_=str(endless_gguf))
+        busy = engine.generate(model="tiny", prompt="go", stream=True,  # greedy: never ends on its own
+                               options={"num_predict": 100000, "temperature": 0})
         next(busy)  # holds the only slot
         waiter = threading.Thread(target=lambda: engine.generate(model="tiny", prompt="x", options={"num_predict": 1}))
         waiter.start()
