@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, describe
+from ._errors import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, describe
 
 __all__ = ["build_parser", "main"]
 
@@ -56,7 +56,7 @@ def _columns() -> int:
 
 def build_parser() -> Parser:
     """The whole command tree; each command module adds its own subcommands and flags."""
-    from .commands import create, maintenance, models, run, serve, transfer
+    from ._commands import create, maintenance, models, run, serve, transfer
 
     parser = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter)
     parser.add_argument("-v", "--version", action="store_true", help="Show version information")
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, st
 
         settings = Settings.from_env()
         debug = settings.debug > 0
-        from .context import Context
+        from ._context import Context
 
         host = getattr(args, "host", None)
         ctx = Context(settings=settings, host=host, explicit_host=settings.host_set, stdout=stdout, stderr=stderr)
@@ -167,8 +167,8 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def _version(ctx: Any) -> int:
-    from .backend import normalize_host, server_version
-    from .version import client_version
+    from ._backend import normalize_host, server_version
+    from ._version import client_version
 
     mine = client_version()
     url = normalize_host(ctx.host) if ctx.host else ctx.settings.host

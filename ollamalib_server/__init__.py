@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import create_app
-from .serve import serve
+from ._app import create_app
+from ._serve import serve
 
 __all__ = ["create_app", "serve"]

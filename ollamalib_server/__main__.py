@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .serve import serve
+from ._serve import serve
 
 if __name__ == "__main__":
     serve()

@@ -308,8 +308,8 @@ def test_backend_choice(tmp_path, script_gguf):
     """One function decides: explicit host -> that server or an error; else the default address if it answers,
     else in-process."""
     from ollamalib.config import Settings
-    from ollamalib_cli.backend import normalize_host, target
-    from ollamalib_cli.errors import ServerUnreachableError
+    from ollamalib_cli._backend import normalize_host, target
+    from ollamalib_cli._errors import ServerUnreachableError
 
     local = make_cli(tmp_path / "probe")
     server = start_server(local)

@@ -9,7 +9,7 @@ import sys
 import pytest
 from cli_support import REPO, make_cli
 
-from ollamalib_cli.commands import repl
+from ollamalib_cli._commands import repl
 from ollamalib_cli.main import build_parser
 
 DOC = (REPO / "docs" / "cli.md").read_text()

@@ -9,13 +9,13 @@ import pytest
 
 from ollamalib.errors import CapabilityError, InvalidNameError, ModelNotFoundError
 from ollamalib.types import ModelDetails, ShowResponse
-from ollamalib_cli.commands.models import processor, until
-from ollamalib_cli.commands.run import parse_format, parse_think
-from ollamalib_cli.display import AnswerPrinter, WordWrapper
-from ollamalib_cli.errors import CONNECT_MESSAGE, CLIError, UsageError, describe
-from ollamalib_cli.output import human_bytes, human_number, human_time, metrics_summary, render_table
-from ollamalib_cli.progress import ProgressView
-from ollamalib_cli.showinfo import render_show
+from ollamalib_cli._commands.models import processor, until
+from ollamalib_cli._commands.run import parse_format, parse_think
+from ollamalib_cli._display import AnswerPrinter, WordWrapper
+from ollamalib_cli._errors import CONNECT_MESSAGE, CLIError, UsageError, describe
+from ollamalib_cli._output import human_bytes, human_number, human_time, metrics_summary, render_table
+from ollamalib_cli._progress import ProgressView
+from ollamalib_cli._showinfo import render_show
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from regtest_models import synthetic_model
 from regtest_servers import LoggingProxy, fetched_bytes, start_docker_registry
 
 from ollamalib.store import ModelStore
-from ollamalib_server.drain import DRAINING_TEXT
+from ollamalib_server._drain import DRAINING_TEXT
 
 LONG = {"temperature": 0, "num_predict": 100000}  # greedy babble: streams for minutes unless ended
 

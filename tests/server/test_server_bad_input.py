@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
-from ollamalib_server.decode import MAX_DEPTH
+from ollamalib_server._decode import MAX_DEPTH
 
 LONE = '"\\ud800"'
 DEPTH_TEXT = f"exceeded max depth: JSON nested more than {MAX_DEPTH} levels"

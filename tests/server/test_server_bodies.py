@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ollamalib import requests
-from ollamalib_server import bodies
+from ollamalib_server import _bodies as bodies
 
 TABLES = {bodies.GENERATE: requests.GenerateRequest, bodies.CHAT: requests.ChatRequest,
           bodies.EMBED: requests.EmbedRequest, bodies.EMBEDDINGS: requests.EmbeddingsRequest,

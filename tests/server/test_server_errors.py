@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from ollamalib.errors import RequestCancelledError, ServerBusyError
-from ollamalib_server.errors import error_status_and_text
+from ollamalib_server._errors import error_status_and_text
 
 
 def post(live, path, body=None, *, content=None, method="POST"):

@@ -11,7 +11,7 @@ import pytest
 
 from ollamalib.client import Client
 from ollamalib.errors import UnauthorizedError
-from ollamalib_server.middleware import host_allowed, origin_allowed
+from ollamalib_server._middleware import host_allowed, origin_allowed
 
 
 def test_cors_default_origins(live):

@@ -23,13 +23,13 @@ from litestar.params import FromPath
 
 from ollamalib.errors import BadRequestError, InvalidNameError, ResponseNotFoundError
 
-from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
-from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
-from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import error_status_and_text, openai_error_body
-from .native import check_name
-from .openai import _EFFORTS, _image, agent_overflow, truncation_fields, with_overflow
-from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
+from ._bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
+from ._decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
+from ._encoding import JSON_TYPE, SSE_TYPE, dumps
+from ._errors import error_status_and_text, openai_error_body
+from ._native import check_name
+from ._openai import _EFFORTS, _image, agent_overflow, truncation_fields, with_overflow
+from ._streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["ResponseStore", "responses_routes"]
 

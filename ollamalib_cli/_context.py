@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from ollamalib.config import Settings
 
-from .backend import open_api
+from ._backend import open_api
 
 __all__ = ["Context"]
 

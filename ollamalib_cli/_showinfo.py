@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .output import human_number, render_table
+from ._output import human_number, render_table
 
 __all__ = ["render_show"]
 

@@ -21,10 +21,10 @@ import anyio
 from ollamalib.config import Settings, format_duration
 from ollamalib.errors import RequestTimeoutError
 
-from .drain import Drain, send_simple
-from .errors import body_too_large_text
-from .errors import error_json as _error_json
-from .metrics import RequestMetrics
+from ._drain import Drain, send_simple
+from ._errors import body_too_large_text
+from ._errors import error_json as _error_json
+from ._metrics import RequestMetrics
 
 __all__ = ["ALLOWED_HEADERS", "BLOB_UPLOAD_PREFIX", "Gate", "origin_allowed"]
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ollamalib.errors import ContextOverflowError, OllamalibError
 
-from .encoding import JSON_TYPE, dumps
+from ._encoding import JSON_TYPE, dumps
 
 __all__ = [
     "anthropic_error_body",

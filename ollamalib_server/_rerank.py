@@ -17,10 +17,10 @@ from litestar.handlers import HTTPRouteHandler
 from ollamalib.errors import InvalidOptionError, ModelNotFoundError
 from ollamalib.requests import RerankRequest
 
-from . import bodies as rq
-from .decode import body_operation
-from .native import check_name, json_response, read
-from .streaming import call_engine, until_disconnect
+from . import _bodies as rq
+from ._decode import body_operation
+from ._native import check_name, json_response, read
+from ._streaming import call_engine, until_disconnect
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine

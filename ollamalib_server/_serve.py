@@ -17,10 +17,10 @@ from typing import Any
 
 from ollamalib.config import Settings
 
-from .app import create_app
-from .drain import Drain
-from .native import server_version
-from .protocol import timed_protocol
+from ._app import create_app
+from ._drain import Drain
+from ._native import server_version
+from ._protocol import timed_protocol
 
 __all__ = ["configure_logging", "ensure_key", "serve"]
 

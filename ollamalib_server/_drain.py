@@ -15,8 +15,8 @@ import logging
 import time
 from typing import Any
 
-from .encoding import JSON_TYPE, dumps
-from .errors import error_body, error_json, openai_error_body
+from ._encoding import JSON_TYPE, dumps
+from ._errors import error_body, error_json, openai_error_body
 
 __all__ = ["DRAINING_TEXT", "RETRY_AFTER", "Drain", "send_simple"]
 

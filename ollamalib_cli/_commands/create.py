@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..context import Context
-from ..errors import CLIError
-from ..progress import ProgressView
+from .._context import Context
+from .._errors import CLIError
+from .._progress import ProgressView
 
 __all__ = ["add_create"]
 

@@ -11,18 +11,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from ollamalib.config import Settings
 
-from .anthropic import anthropic_routes
-from .decisions import decision_routes
-from .drain import Drain
-from .errors import exception_handler
-from .metrics import RequestMetrics, metrics_route
-from .middleware import Gate
-from .native import native_routes, server_version
-from .openai import openai_routes
-from .ready import ready_route
-from .rerank import rerank_routes
-from .webui import ui_routes
-from .responses import ResponseStore, responses_routes
+from ._anthropic import anthropic_routes
+from ._decisions import decision_routes
+from ._drain import Drain
+from ._errors import exception_handler
+from ._metrics import RequestMetrics, metrics_route
+from ._middleware import Gate
+from ._native import native_routes, server_version
+from ._openai import openai_routes
+from ._ready import ready_route
+from ._rerank import rerank_routes
+from ._webui import ui_routes
+from ._responses import ResponseStore, responses_routes
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine

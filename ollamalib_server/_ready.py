@@ -16,7 +16,7 @@ from litestar.handlers import HTTPRouteHandler
 from ollamalib.errors import InvalidNameError
 from ollamalib.names import ModelName
 
-from .encoding import JSON_TYPE, dumps
+from ._encoding import JSON_TYPE, dumps
 
 __all__ = ["ready_route"]
 

@@ -15,10 +15,10 @@ from litestar.handlers import HTTPRouteHandler
 from ollamalib.errors import BadRequestError, InvalidNameError
 from ollamalib.requests import SystemOneRequest
 
-from . import bodies as rq
-from .decode import body_operation, decode_body
-from .encoding import JSON_TYPE, wire
-from .streaming import call_engine, until_disconnect
+from . import _bodies as rq
+from ._decode import body_operation, decode_body
+from ._encoding import JSON_TYPE, wire
+from ._streaming import call_engine, until_disconnect
 
 if TYPE_CHECKING:
     from ollamalib.engine import AsyncEngine

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..context import Context
-from ..output import metrics_summary
-from ..showinfo import _go_value, render_show
+from .._context import Context
+from .._output import metrics_summary
+from .._showinfo import _go_value, render_show
 from .run import Session, load_model, stream_answer
 
 __all__ = ["Repl"]
@@ -185,7 +185,7 @@ class Repl:
     # -- loop -----------------------------------------------------------------------------------------------
     def echo_history(self, messages: list[Any]) -> None:
         """Show the model's MESSAGE history before the first prompt (user lines as ``>>> text``)."""
-        from ..display import WordWrapper
+        from .._display import WordWrapper
 
         for m in messages:
             role = m["role"] if isinstance(m, dict) else m.role

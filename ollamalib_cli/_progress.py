@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import IO, Any
 
-from .output import human_bytes
+from ._output import human_bytes
 
 __all__ = ["ProgressView", "Spinner", "show_progress"]
 

@@ -6,10 +6,10 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-from ..context import Context
-from ..errors import CLIError, UsageError
-from ..output import human_bytes, human_time, render_table
-from ..showinfo import render_show
+from .._context import Context
+from .._errors import CLIError, UsageError
+from .._output import human_bytes, human_time, render_table
+from .._showinfo import render_show
 
 __all__ = ["add_cp", "add_list", "add_ps", "add_rm", "add_show", "add_stop", "is_loaded", "unload"]
 

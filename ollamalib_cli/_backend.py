@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ollamalib.config import Settings, parse_host
 
-from .errors import ServerUnreachableError
+from ._errors import ServerUnreachableError
 
 __all__ = ["PROBE_TIMEOUT", "open_api", "server_answers", "server_version"]
 

@@ -18,13 +18,13 @@ from litestar.handlers import HTTPRouteHandler
 
 from ollamalib.errors import BadRequestError
 
-from .bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
-from .decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
-from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import anthropic_error_body, error_status_and_text
-from .native import check_name
-from .openai import agent_overflow, truncation_fields, with_overflow
-from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
+from ._bodies import CONTEXT_OVERFLOW, KEEP_ALIVE, OPTIONS_MAP
+from ._decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_operation, decode_body
+from ._encoding import JSON_TYPE, SSE_TYPE, dumps
+from ._errors import anthropic_error_body, error_status_and_text
+from ._native import check_name
+from ._openai import agent_overflow, truncation_fields, with_overflow
+from ._streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["anthropic_routes"]
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..context import Context
-from ..display import AnswerPrinter
-from ..errors import CLIError, UsageError
-from ..output import metrics_summary
-from ..progress import Spinner
+from .._context import Context
+from .._display import AnswerPrinter
+from .._errors import CLIError, UsageError
+from .._output import metrics_summary
+from .._progress import Spinner
 
 __all__ = ["Session", "add_run", "extract_images", "parse_format", "parse_think", "stream_answer"]
 

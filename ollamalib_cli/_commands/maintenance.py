@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..context import Context
+from .._context import Context
 
 __all__ = ["add_prune"]
 

@@ -6,7 +6,7 @@ import json
 import unicodedata
 from typing import IO, Any
 
-from .output import terminal_width
+from ._output import terminal_width
 
 __all__ = ["AnswerPrinter", "WordWrapper", "tool_calls_text"]
 

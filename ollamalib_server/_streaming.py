@@ -21,7 +21,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 
 from ollamalib.errors import RegistryError, RequestCancelledError
 
-from .errors import error_status_and_text
+from ._errors import error_status_and_text
 
 __all__ = ["ClosingStream", "aclose", "call_engine", "chained", "event_stream", "first_chunk", "until_disconnect"]
 

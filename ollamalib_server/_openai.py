@@ -26,12 +26,12 @@ from ollamalib.errors import BadRequestError, InvalidNameError, InvalidOptionErr
 from ollamalib.names import ModelName
 from ollamalib.requests import ChatRequest, EmbedRequest, GenerateRequest
 
-from . import bodies as rq
-from .decode import body_operation, decode_body, parse_json
-from .encoding import JSON_TYPE, SSE_TYPE, dumps
-from .errors import error_status_and_text, openai_error_body
-from .native import check_name, clean_tool
-from .streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
+from . import _bodies as rq
+from ._decode import body_operation, decode_body, parse_json
+from ._encoding import JSON_TYPE, SSE_TYPE, dumps
+from ._errors import error_status_and_text, openai_error_body
+from ._native import check_name, clean_tool
+from ._streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["openai_routes"]
 

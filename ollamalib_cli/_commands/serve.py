@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..context import Context
+from .._context import Context
 
 __all__ = ["ENVIRONMENT", "add_serve", "environment_help"]
 
@@ -68,7 +68,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
 
     settings = ctx.settings
     if ctx.host:
-        from ..backend import normalize_host
+        from .._backend import normalize_host
 
         settings = settings.replace(host=normalize_host(ctx.host))
     key_path = settings.home_dir / KEY_FILENAME

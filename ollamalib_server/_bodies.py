@@ -32,7 +32,7 @@ from ollamalib.requests import (
     SystemOneRequest,
 )
 
-from .decode import AnyValue, Bool, Custom, Float, GoType, Int, Map, Slice, String, Struct, json_kind
+from ._decode import AnyValue, Bool, Custom, Float, GoType, Int, Map, Slice, String, Struct, json_kind
 
 __all__ = [
     "CHAT",
@@ -194,7 +194,7 @@ GENERATE = derived(GenerateRequest)
 CHAT = derived(ChatRequest, special={"tools": Slice(TOOL, go="api.Tools"), "tool_choice": TOOL_CHOICE})
 EMBED = derived(EmbedRequest, special={"input": _STRINGS})
 RERANK = derived(RerankRequest, required=("model", "query", "documents"), special={
-    # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server.rerank)
+    # strings; /v1/rerank also takes Jina/Cohere's {"text": ...} objects (ollamalib_server._rerank)
     "documents": AnyValue(Schema(type=OpenAPIType.ARRAY, items=Schema(one_of=[
         Schema(type=OpenAPIType.STRING),
         Schema(type=OpenAPIType.OBJECT, properties={"text": Schema(type=OpenAPIType.STRING)})])))})

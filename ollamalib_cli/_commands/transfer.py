@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..context import Context
-from ..errors import CLIError
-from ..progress import show_progress
+from .._context import Context
+from .._errors import CLIError
+from .._progress import show_progress
 
 __all__ = ["add_pull", "add_push", "pull_model"]
 

@@ -38,11 +38,11 @@ from ollamalib.gguf import GGUF_MAGIC
 from ollamalib.names import Digest, ModelName
 from ollamalib.requests import ChatRequest, CreateRequest, EmbeddingsRequest, EmbedRequest, GenerateRequest
 
-from . import bodies as rq
-from .decode import Struct, body_operation, decode_body
-from .encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
-from .errors import body_too_large_text
-from .streaming import call_engine, event_stream, first_chunk, until_disconnect
+from . import _bodies as rq
+from ._decode import Struct, body_operation, decode_body
+from ._encoding import JSON_TYPE, NDJSON_TYPE, TEXT_TYPE, dumps, wire
+from ._errors import body_too_large_text
+from ._streaming import call_engine, event_stream, first_chunk, until_disconnect
 
 __all__ = ["native_routes", "server_version"]
 
