@@ -20,6 +20,9 @@ def test_every_request_field_is_decoded_with_the_go_type_the_model_reports(table
     model = TABLES[table]
     wire = {info.alias or name for name, info in model.model_fields.items()}
     assert wire <= set(table.fields) and table.name == (model.go_name or model.__name__)
+
+
+def test_plain_annotations_become_their_go_types():
     assert bodies.GENERATE.fields["context"].go == "[]int" and bodies.CREATE.fields["files"].go == "map[string]string"
 
 
