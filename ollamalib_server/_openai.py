@@ -132,6 +132,13 @@ def truncation_fields(r: Any) -> dict[str, Any]:
     return {"truncated": True, "truncation": r.truncation.model_dump(mode="json", exclude_none=True)}
 
 
+def token_counts(r: Any) -> tuple[int, int, int]:
+    """(prompt tokens including those read from the cache, the cached ones, generated tokens) of a final chunk:
+    OpenAI's usage counts the whole prompt, where the native ``prompt_eval_count`` counts what was evaluated."""
+    cached = r.prompt_cached_count or 0
+    return (r.prompt_eval_count or 0) + cached, cached, r.eval_count or 0
+
+
 def _tool_call_id() -> str:
     return "call_" + "".join(secrets.choice(_ID_CHARS) for _ in range(8))
 
@@ -297,8 +304,7 @@ def _finish(reason: str | None, tool_calls: bool) -> str | None:
 
 
 def _usage(r: Any) -> dict[str, Any]:
-    cached = r.prompt_cached_count or 0
-    prompt, completion = (r.prompt_eval_count or 0) + cached, r.eval_count or 0
+    prompt, cached, completion = token_counts(r)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached}, **truncation_fields(r)}
 
