@@ -17,7 +17,7 @@ import pytest
 
 from ollamalib.config import FOREVER, Settings
 from ollamalib.errors import ServerBusyError
-from ollamalib.scheduler import Clock, LoadSpec, Scheduler
+from ollamalib.scheduler import Clock, Lease, LoadSpec, Scheduler
 
 
 class ManualClock(Clock):
@@ -103,6 +103,19 @@ def make(clock: Clock | None = None, memory: int | None = None, **kw) -> tuple[S
     return Scheduler(settings, rec.factory, clock=clock, memory=memory), rec
 
 
+def waits_for(sched: Scheduler, clock: ManualClock, rec: Recorder, lease: Lease, wanted: LoadSpec) -> Lease:
+    """Acquire ``wanted`` on another thread: it waits (nothing closed) until ``lease`` is released, then gets it."""
+    got: list[Lease] = []
+    t = threading.Thread(target=lambda: got.append(sched.acquire(wanted)))
+    t.start()
+    clock.wait_for_waiters(1)
+    assert got == [] and rec.closed == []
+    lease.release()
+    t.join(5)
+    assert got
+    return got[0]
+
+
 def sized(name: str, size: int, cache: int) -> LoadSpec:
     """A spec whose files take ``size`` bytes and whose prompt cache may take ``cache``."""
     return replace(spec(name), size=size, prompt_cache_bytes=cache)
@@ -178,15 +191,8 @@ def test_eviction_picks_idle_runner_expiring_soonest():
 def test_eviction_waits_for_a_busy_runner():
     clock = ManualClock()
     sched, rec = make(clock, max_loaded_models=1)
-    lease = sched.acquire(spec("a"))
-    got = []
-    t = threading.Thread(target=lambda: got.append(sched.acquire(spec("b"))))
-    t.start()
-    clock.wait_for_waiters(1)
-    assert got == [] and rec.closed == []
-    lease.release()
-    t.join(5)
-    assert rec.closed == ["a"] and got and got[0].runner.path.name == "b"
+    got = waits_for(sched, clock, rec, sched.acquire(spec("a")), spec("b"))
+    assert rec.closed == ["a"] and got.runner.path.name == "b"
 
 
 def test_memory_counts_the_prompt_cache_bound_and_evicts_to_fit():
@@ -209,16 +215,9 @@ def test_memory_counts_the_prompt_cache_bound_and_evicts_to_fit():
 def test_memory_waits_for_a_busy_runner_and_a_model_alone_always_loads():
     clock = ManualClock()
     sched, rec = make(clock, memory=1000)
-    lease = sched.acquire(sized("a", 600, 0))
-    got = []
-    t = threading.Thread(target=lambda: got.append(sched.acquire(sized("b", 100, 500))))
-    t.start()
-    clock.wait_for_waiters(1)
-    assert got == [] and rec.closed == []
-    lease.release()
-    t.join(5)
-    assert rec.closed == ["a"] and got and got[0].runner.path.name == "b"
-    got[0].release()
+    got = waits_for(sched, clock, rec, sched.acquire(sized("a", 600, 0)), sized("b", 100, 500))
+    assert rec.closed == ["a"] and got.runner.path.name == "b"
+    got.release()
     with sched.acquire(sized("huge", 5000, 0)):  # larger than the host: it evicts b and loads alone anyway
         assert rec.closed == ["a", "b"]
     sched, rec = make(memory=0)  # 0: memory is not checked
