@@ -39,6 +39,7 @@ from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 __all__ = [
     "THINK_LEVELS",
     "TOOL_CHOICES",
+    "BlobRequest",
     "ChatRequest",
     "CopyRequest",
     "ChoiceQuestion",
@@ -47,7 +48,9 @@ __all__ = [
     "EmbedRequest",
     "EmbeddingsRequest",
     "GenerateRequest",
+    "ListRequest",
     "NoulQuestion",
+    "ProcessRequest",
     "PullRequest",
     "PushRequest",
     "Question",
@@ -824,3 +827,18 @@ class CopyRequest(Request):
     source: str = ""
     destination: str = ""
 
+
+
+class ListRequest(Request):
+    """``GET /api/tags``: the models in the store (no fields)."""
+
+
+class ProcessRequest(Request):
+    """``GET /api/ps``: the models loaded now (no fields)."""
+
+
+class BlobRequest(Request):
+    """A local file to keep as a blob: the store's copy in process, ``POST /api/blobs/:digest`` over HTTP (never
+    decoded from a body)."""
+
+    path: str | Path
