@@ -505,11 +505,11 @@ class Engine:
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        reranker = reranker_for(m.record, m.info)
+        opts = self._merged_options(m, req.options_dict())
+        reranker = reranker_for(m.record, m.info, opts)
         if reranker is None:
             raise CapabilityError(f'"{req.model}" does not support rerank')
         vocab = self._vocabulary(m)
-        opts = self._merged_options(m, req.options_dict())
         cross = reranker.kind == "cross-encoder"
         lease = self._acquire(m, opts, req.keep_alive)
         try:
