@@ -30,6 +30,7 @@ from ..requests import (
     RerankRequest,
     SystemOneContent,
     SystemOneRequest,
+    check_decision_size,
     check_message_count,
 )
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
@@ -550,8 +551,8 @@ class Engine:
             raise CapabilityError(f'"{req.model}" does not support systemone')
         questions = req.questions or {}
         state = req.state if req.state is not None else ""
-        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
-                         self.settings.max_prompt_bytes)
+        check_decision_size(questions, self.settings.max_questions, self.settings.max_choices)
+        check_text_size(_decide.prompt_texts(state, questions), self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
         own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
         template = Template(own, kind="jinja") if own else m.template
