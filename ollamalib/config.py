@@ -195,6 +195,10 @@ class Settings:
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
     cache_ram_mib: int = 2048
     """Host RAM per loaded model for the KV states of prompts that lost their slot (OLLAMALIB_CACHE_RAM, MiB; 0 off)."""
+    cache_dir: Path | None = None
+    """Where those states are also kept as files, across restarts (OLLAMALIB_CACHE_DIR; unset: in RAM only)."""
+    cache_disk_mib: int = 8192
+    """The bound of ``cache_dir`` over all models, least recently used files first (OLLAMALIB_CACHE_DISK, MiB)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -273,6 +277,9 @@ class Settings:
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["cache_ram_mib"] = max(0, _int(get("OLLAMALIB_CACHE_RAM"), cls.cache_ram_mib))
+        cache_dir = _clean(get("OLLAMALIB_CACHE_DIR"))
+        kw["cache_dir"] = Path(os.path.expanduser(cache_dir)) if cache_dir else None
+        kw["cache_disk_mib"] = max(0, _int(get("OLLAMALIB_CACHE_DISK"), cls.cache_disk_mib))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)
@@ -312,6 +319,8 @@ class Settings:
             "api_key": "OLLAMA_API_KEY",
             "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
             "cache_ram_mib": "OLLAMALIB_CACHE_RAM",
+            "cache_dir": "OLLAMALIB_CACHE_DIR",
+            "cache_disk_mib": "OLLAMALIB_CACHE_DISK",
             "context_overflow": "OLLAMALIB_CONTEXT_OVERFLOW",
         }
         out: dict[str, str] = {}

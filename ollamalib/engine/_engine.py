@@ -874,6 +874,8 @@ class Engine:
             kv_cache_type=self.settings.kv_cache_type,
             draft=str(m.record.draft) if m.record.draft and not embedding else None,
             prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
+            prompt_cache_dir=str(self.settings.cache_dir) if self.settings.cache_dir else None,
+            prompt_cache_disk_bytes=self.settings.cache_disk_mib << 20,
         )
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
