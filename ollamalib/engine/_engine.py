@@ -891,6 +891,7 @@ class Engine:
             size=size,
             context_length=opts["num_ctx"],
             num_parallel=parallel,
+            prompt_cache_bytes=load.prompt_cache_bytes,
         )
 
     def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:

@@ -57,6 +57,8 @@ def test_a_new_process_answers_a_long_prompt_from_the_disk_cache(tiny_gguf, sett
     with Engine(cached) as first:
         first.create("tiny", from_=str(tiny_gguf))
         answer = first.generate(model="tiny", prompt=prompt, options=opts)
+        # the scheduler counts the prompt cache's bound as memory the runner will hold
+        assert first.scheduler.loaded()[0].spec.prompt_cache_bytes == cached.cache_ram_mib << 20
     assert answer.prompt_eval_count > 100
     assert len(list((tmp_path / "kv").glob("*.kv"))) == 1  # written when the runner was unloaded
     script = (
