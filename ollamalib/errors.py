@@ -198,7 +198,7 @@ class InvalidOptionError(OllamalibError, ValueError):
         (400, r"^(time: |invalid think value|think must be|top_logprobs must be|invalid keep_alive|"
               r"raw mode does not support|illegal base64 data|json: cannot unmarshal|Unsupported type: |"
               r"invalid input type|dimensions must be|documents must|top_n must be|question \"|"
-              r"questions (are required|must be)|state (is required|must be))"),
+              r"questions (are required|must be)|state (is required|must be)|rerank_answer |too many questions)"),
     )
 
 

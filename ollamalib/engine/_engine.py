@@ -23,7 +23,7 @@ from ..protocol import FormatArg, OllamaAPI
 from ..requests import (  # the handlers of Engine.send, one per request
     BlobRequest, ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbeddingsRequest, EmbedRequest,
     GenerateRequest, ListRequest, ProcessRequest, PullRequest, PushRequest, Request, RerankRequest, ShowRequest,
-    SystemOneRequest, check_message_count,
+    SystemOneRequest, check_decision_size, check_message_count,
 )
 from ..rerank import reranker_for
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
@@ -372,11 +372,11 @@ class Engine(OllamaAPI):
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        reranker = reranker_for(m.record, m.info)
+        opts = self._merged_options(m, req.options_dict())
+        reranker = reranker_for(m.record, m.info, opts)
         if reranker is None:
             raise CapabilityError(f'"{req.model}" does not support rerank')
         vocab = self._vocabulary(m)
-        opts = self._merged_options(m, req.options_dict())
         cross = reranker.kind == "cross-encoder"
         lease = self._acquire(m, opts, req.keep_alive)
         try:
@@ -405,8 +405,8 @@ class Engine(OllamaAPI):
             raise CapabilityError(f'"{req.model}" does not support systemone')
         questions = req.questions or {}
         state = req.state if req.state is not None else ""
-        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
-                         self.settings.max_prompt_bytes)
+        check_decision_size(questions, self.settings.max_questions, self.settings.max_choices)
+        check_text_size(_decide.prompt_texts(state, questions), self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
         own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
         template = Template(own, kind="jinja") if own else m.template
@@ -687,6 +687,8 @@ class Engine(OllamaAPI):
             kv_cache_type=self.settings.kv_cache_type,
             draft=str(m.record.draft) if m.record.draft and not embedding else None,
             prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
+            prompt_cache_dir=str(self.settings.cache_dir) if self.settings.cache_dir else None,
+            prompt_cache_disk_bytes=self.settings.cache_disk_mib << 20,
         )
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
@@ -702,6 +704,7 @@ class Engine(OllamaAPI):
             size=size,
             context_length=opts["num_ctx"],
             num_parallel=parallel,
+            prompt_cache_bytes=load.prompt_cache_bytes,
         )
 
     def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:

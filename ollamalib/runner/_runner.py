@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import llama_cpp
 import llama_cpp.llama_cpp as C
 
 from ..errors import ContextLengthError
+from ._disk import DiskCache, file_identity, identity
 from ._embed import INPUT_TOO_LONG, Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
@@ -164,7 +166,8 @@ class Runner:
                         self._draft.model.kv_bytes_per_cell(kv_cache_type(options.kv_cache_type)))
                 self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
                                         num_batch=params.n_batch, projector=self._projector, draft=self._draft,
-                                        cache_bytes=max(0, options.prompt_cache_bytes))
+                                        cache_bytes=max(0, options.prompt_cache_bytes),
+                                        disk=self._disk_cache(params))
             mem = C.llama_get_memory(ctx)
             self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
@@ -172,6 +175,17 @@ class Runner:
             raise
         self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._contexts, self._model,
                                            self._projector, self._draft)
+
+    def _disk_cache(self, params: ContextParams) -> DiskCache | None:
+        """The prompt cache's disk tier, for the states of this model and every load option its KV depends on."""
+        options = self.options
+        if not options.prompt_cache_dir or options.prompt_cache_bytes <= 0:
+            return None
+        files = [self.model_path, *map(Path, options.adapters), *map(Path, filter(None, [options.projector]))]
+        ident = identity(*map(file_identity, files), self.context_length, params.n_batch, options.kv_cache_type,
+                         options.flash_attention, options.num_gpu, llama_cpp.__version__,
+                         C.llama_print_system_info())
+        return DiskCache(Path(options.prompt_cache_dir), max(0, options.prompt_cache_disk_bytes), ident)
 
     def _new_context(self, params: ContextParams) -> object:
         """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
@@ -466,6 +480,7 @@ class Runner:
             return
         if loop is not None:
             loop.close()
+            loop.persist()
         if projector is not None:
             projector.free()
         if draft is not None:
