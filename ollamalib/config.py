@@ -169,6 +169,8 @@ class Settings:
     header_timeout: float = 30.0
     body_timeout: float = 60.0
     max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_questions: int = 256  # questions in one /v1/systemone request (400 past it)
+    max_choices: int = 256  # choices of one systemone choice question (400 past it)
     max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     max_stored_responses: int = 1000  # /v1/responses kept for previous_response_id (oldest dropped first)
@@ -257,8 +259,8 @@ class Settings:
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
-        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats", "max_stored_responses",
-                     "stored_response_seconds"):
+        for name in ("max_messages", "max_questions", "max_choices", "max_prompt_bytes", "max_grammar_repeats",
+                     "max_stored_responses", "stored_response_seconds"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
