@@ -151,6 +151,8 @@ class DiskCache:
                 self._write(entry)
             except OSError as exc:  # a full or read-only disk costs the cache, never a request
                 log.warning("could not write a prompt cache file to %s: %s", self.root, exc)
+            except Exception:  # nor does a bug here stop the writer (a close would then wait for it forever)
+                log.exception("writing a prompt cache file to %s failed", self.root)
             finally:
                 self._queue.task_done()
 
