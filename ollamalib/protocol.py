@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+# AsyncIterator: named by the async twins' rewritten annotations, so typing.get_type_hints resolves them
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence  # noqa: F401
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
