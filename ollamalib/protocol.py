@@ -232,18 +232,20 @@ class OllamaAPI(Protocol):
         stream: bool = False,
         requires: str | None = None,
         draft_files: dict[str, str] | None = None,
+        draft: str | None = None,
     ) -> ProgressResponse | Iterator[ProgressResponse]:
         """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
 
         A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
         Ollama's server does; one naming a local GGUF file is uploaded first by a client. ``requires`` is the
         least Ollama version the model needs (Modelfile REQUIRES). ``draft_files`` ({file name: blob digest} of
-        one GGUF) is a draft model for speculative decoding.
+        one GGUF) is a draft model for speculative decoding; ``draft`` names a model in the store as the draft
+        instead (ollamalib; a Modelfile's ``DRAFT <model>``).
         """
         request = CreateRequest(
             model=model, quantize=quantize, from_=from_, files=files, adapters=adapters, template=template,
             license=license, system=system, parameters=parameters, messages=messages, requires=requires,
-            draft_files=draft_files,
+            draft_files=draft_files, draft=draft,
         )
         return self.send(request, stream=stream)  # type: ignore[no-any-return]
 

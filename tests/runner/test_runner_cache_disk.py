@@ -96,3 +96,13 @@ def test_the_directory_is_bounded_least_recently_used_first(babble_gguf: Path, t
     with Runner(babble_gguf, bounded) as runner:
         assert run(runner, third).prompt_eval_count == 1
         assert run(runner, prompts[1], GREEDY).prompt_eval_count == 1
+
+
+def test_an_unusable_directory_keeps_the_cache_in_ram(babble_gguf: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the directory should be")
+    with Runner(babble_gguf, options(blocker / "kv")) as runner:
+        prompts = [long_prompt(runner, words) for words in WORDS[:2]]
+        for p in prompts:
+            run(runner, p)
+        assert run(runner, prompts[0]).prompt_eval_count == 1  # restored from RAM
