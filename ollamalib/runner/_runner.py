@@ -447,6 +447,7 @@ class Runner:
             prompt_cache_tokens=cache.tokens_restored if cache else 0,
             prompt_cache_bytes=cache.bytes if cache else 0,
             prompt_cache_entries=len(cache) if cache else 0,
+            prompt_cache_disk_loads=cache.disk.loads if cache and cache.disk else 0,
         )
 
     @property

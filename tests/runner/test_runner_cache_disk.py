@@ -43,7 +43,7 @@ def test_a_new_runner_answers_from_the_files_of_an_earlier_one(babble_gguf: Path
         # a longer prompt sharing a saved prefix evaluates only what is new
         longer = prompts[0] + runner.tokenize(" and the rest of the story", add_special=False)
         assert run(runner, longer).prompt_eval_count == len(longer) - len(prompts[0])
-        assert runner.stats().prompt_cache_hits >= 2
+        assert runner.stats().prompt_cache_hits >= 2 and runner.stats().prompt_cache_disk_loads == 2
     with Runner(babble_gguf, replace(opts, prompt_cache_dir=None)) as plain:
         assert [run(plain, p).text for p in prompts] == texts
 
