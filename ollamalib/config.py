@@ -169,6 +169,8 @@ class Settings:
     header_timeout: float = 30.0
     body_timeout: float = 60.0
     max_messages: int = 50_000  # messages in one chat request (400 past it)
+    max_questions: int = 256  # questions in one /v1/systemone request (400 past it)
+    max_choices: int = 256  # choices of one systemone choice question (400 past it)
     max_prompt_bytes: int = 16 * 1024 * 1024  # UTF-8 bytes of a request's prompt or message text (413 past it)
     max_grammar_repeats: int = 100_000  # repetitions a JSON-schema format may expand to (400 past it)
     max_stored_responses: int = 1000  # /v1/responses kept for previous_response_id (oldest dropped first)
@@ -193,6 +195,10 @@ class Settings:
     """Directories whose GGUF files ``/api/create`` may name in ``from`` (OLLAMALIB_CREATE_PATHS; none by default)."""
     cache_ram_mib: int = 2048
     """Host RAM per loaded model for the KV states of prompts that lost their slot (OLLAMALIB_CACHE_RAM, MiB; 0 off)."""
+    cache_dir: Path | None = None
+    """Where those states are also kept as files, across restarts (OLLAMALIB_CACHE_DIR; unset: in RAM only)."""
+    cache_disk_mib: int = 8192
+    """The bound of ``cache_dir`` over all models, least recently used files first (OLLAMALIB_CACHE_DISK, MiB)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -253,8 +259,8 @@ class Settings:
             seconds = _seconds(get(f"OLLAMALIB_{name.upper()}"))
             if seconds is not None:
                 kw[name] = seconds
-        for name in ("max_messages", "max_prompt_bytes", "max_grammar_repeats", "max_stored_responses",
-                     "stored_response_seconds"):
+        for name in ("max_messages", "max_questions", "max_choices", "max_prompt_bytes", "max_grammar_repeats",
+                     "max_stored_responses", "stored_response_seconds"):
             value = _clean(get(f"OLLAMALIB_{name.upper()}"))
             if value:
                 kw[name] = max(1, _int(value, getattr(cls, name)))
@@ -271,6 +277,9 @@ class Settings:
         kw["hf_endpoint"] = _clean(get("HF_ENDPOINT")) or None
         kw["create_paths"] = _paths(get("OLLAMALIB_CREATE_PATHS"))
         kw["cache_ram_mib"] = max(0, _int(get("OLLAMALIB_CACHE_RAM"), cls.cache_ram_mib))
+        cache_dir = _clean(get("OLLAMALIB_CACHE_DIR"))
+        kw["cache_dir"] = Path(os.path.expanduser(cache_dir)) if cache_dir else None
+        kw["cache_disk_mib"] = max(0, _int(get("OLLAMALIB_CACHE_DISK"), cls.cache_disk_mib))
         kw["editor"] = _clean(get("OLLAMA_EDITOR")) or _clean(get("VISUAL")) or _clean(get("EDITOR")) or None
         kw.update(overrides)
         return cls(**kw)
@@ -310,6 +319,8 @@ class Settings:
             "api_key": "OLLAMA_API_KEY",
             "drain_timeout": "OLLAMALIB_DRAIN_TIMEOUT",
             "cache_ram_mib": "OLLAMALIB_CACHE_RAM",
+            "cache_dir": "OLLAMALIB_CACHE_DIR",
+            "cache_disk_mib": "OLLAMALIB_CACHE_DISK",
             "context_overflow": "OLLAMALIB_CONTEXT_OVERFLOW",
         }
         out: dict[str, str] = {}

@@ -44,7 +44,9 @@ OptionKind = Literal["int", "float", "bool", "list", "str"]
 class OptionSpec:
     """One option: its JSON name, Go kind, code default (None = unset) and whether it is fixed at load time.
 
-    A ``str`` option (an ollamalib extension; Ollama has none) takes one of ``choices``."""
+    A ``str`` option (an ollamalib extension; Ollama has none) takes one of ``choices``; a ``list`` option with a
+    ``count`` takes exactly that many non-empty strings (checked where a whole list is known: request ``options``
+    and create's parameters, not each PARAMETER line)."""
 
     name: str
     kind: OptionKind
@@ -52,6 +54,7 @@ class OptionSpec:
     runner: bool
     description: str
     choices: tuple[str, ...] = ()
+    count: int | None = None
 
 
 _SPECS = (
@@ -80,10 +83,14 @@ _SPECS = (
                CONTEXT_OVERFLOW_POLICIES),
     OptionSpec("draft_ngram", "int", None, False,
                "speculative decoding by n-gram prompt lookup with n-grams of up to this many tokens; 0 off"),
+    OptionSpec("rerank_answer", "list", None, False,
+               "a generative reranker's two answers, the yes word then the no word (repeat PARAMETER rerank_answer)",
+               count=2),
 )
 
 OPTIONS: Mapping[str, OptionSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
-"""Every option Ollama accepts, by JSON name, in api/types.go order, then ollamalib's own (``draft_ngram``)."""
+"""Every option Ollama accepts, by JSON name, in api/types.go order, then ollamalib's own (``context_overflow``,
+``draft_ngram``, ``rerank_answer``)."""
 
 RUNNER_OPTIONS: frozenset[str] = frozenset(spec.name for spec in _SPECS if spec.runner)
 """Options fixed when a model is loaded; changing one means reloading the runner."""
@@ -212,7 +219,18 @@ def _check_option(spec: OptionSpec, val: Any) -> Any:
         raise err
     if not all(isinstance(item, str) for item in val):
         raise InvalidOptionError(f"option {go_quote(spec.name)} must be of an array of strings")
+    if spec.count is not None:
+        _check_count(spec, val)
     return list(val)
+
+
+def _check_count(spec: OptionSpec, values: Sequence[str]) -> None:
+    """A counted list option (``rerank_answer``): exactly ``count`` non-empty strings, else a 400 saying so."""
+    if len(values) != spec.count:
+        raise InvalidOptionError(f"{spec.name} takes exactly {spec.count} values, got {len(values)}",
+                                 status_code=400)
+    if not all(values):
+        raise InvalidOptionError(f"{spec.name} values must not be empty", status_code=400)
 
 
 def _choice(spec: OptionSpec, value: str) -> str:

@@ -39,6 +39,7 @@ from .types import CheckedModel, Message, Options, SubscriptableModel, Tool
 __all__ = [
     "THINK_LEVELS",
     "TOOL_CHOICES",
+    "BlobRequest",
     "ChatRequest",
     "CopyRequest",
     "ChoiceQuestion",
@@ -47,7 +48,9 @@ __all__ = [
     "EmbedRequest",
     "EmbeddingsRequest",
     "GenerateRequest",
+    "ListRequest",
     "NoulQuestion",
+    "ProcessRequest",
     "PullRequest",
     "PushRequest",
     "Question",
@@ -272,12 +275,15 @@ class Request(CheckedModel):
                                   f"{cls.go_name or cls.__name__}.{wire} of type {go}")
 
     @classmethod
-    def from_wire(cls, body: Mapping[str, Any], *, max_messages: int | None = None) -> Any:
+    def from_wire(cls, body: Mapping[str, Any], *, max_messages: int | None = None, max_questions: int | None = None,
+                  max_choices: int | None = None) -> Any:
         """The request a decoded JSON body describes; strings are never read as local file paths.
 
-        ``max_messages`` (Settings.max_messages) refuses a longer chat before any message is converted.
+        ``max_messages`` (Settings.max_messages) refuses a longer chat before any message is converted;
+        ``max_questions`` and ``max_choices`` (Settings) bound a decision request the same way.
         """
-        token = _WIRE.set({"wire": True, "max_messages": max_messages})
+        token = _WIRE.set({"wire": True, "max_messages": max_messages, "max_questions": max_questions,
+                           "max_choices": max_choices})
         try:  # a context var, not model_validate(context=): CheckedModel's own __init__ would drop that
             return cls.model_validate(dict(body))
         finally:
@@ -647,11 +653,13 @@ class SystemOneRequest(_Loaded):
 
     @field_validator("questions", mode="before")
     @classmethod
-    def _questions(cls, v: Any) -> Any:
+    def _questions(cls, v: Any, info: ValidationInfo) -> Any:
         if v is None:
             return None
         if not isinstance(v, Mapping):
             raise InvalidOptionError(f"questions must be an object of named questions, not {json_kind(v)}")
+        limits = _context(info)
+        check_decision_size(v, limits.get("max_questions"), limits.get("max_choices"))
         return {str(qid): to_question(str(qid), q) for qid, q in v.items()}
 
     @model_validator(mode="after")
@@ -671,6 +679,7 @@ class CreateRequest(_Named):
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
     draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
+    draft: str | None = None  # ollamalib: a model in the store whose GGUF is the draft (a Modelfile DRAFT name)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -703,7 +712,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
-            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None, draft=args.draft_from,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -719,6 +728,13 @@ class CreateRequest(_Named):
         if isinstance(data, Mapping) and not data.get("quantize") and data.get("quantization"):
             data = {**data, "quantize": data["quantization"]}
         return data
+
+    @field_validator("draft")
+    @classmethod
+    def _draft(cls, v: str | None) -> str | None:
+        if v:
+            ModelName.parse(v)  # a draft is a model name, never a path (a client uploads a DRAFT file)
+        return v or None
 
     @field_validator("files", "adapters", "draft_files")
     @classmethod
@@ -762,6 +778,22 @@ def check_message_count(messages: Sequence[Any] | None, limit: int) -> None:
                                  "(OLLAMALIB_MAX_MESSAGES)")
 
 
+def check_decision_size(questions: Mapping[str, Any], max_questions: int | None, max_choices: int | None) -> None:
+    """At most ``max_questions`` questions in one decision request and ``max_choices`` choices in each choice
+    question (Settings.max_questions, Settings.max_choices; None: no limit), checked before any is converted."""
+    if max_questions is not None and len(questions) > max_questions:
+        raise InvalidOptionError(f"too many questions: {len(questions):,}, more than the {max_questions:,} allowed "
+                                 "(OLLAMALIB_MAX_QUESTIONS)")
+    if max_choices is None:
+        return
+    for qid, question in questions.items():
+        fields = question if isinstance(question, Mapping) else vars(question) if hasattr(question, "__dict__") else {}
+        criteria = fields.get("criteria")
+        if fields.get("type") == "choice" and isinstance(criteria, Mapping) and len(criteria) > max_choices:
+            raise InvalidOptionError(f"question {json.dumps(str(qid))}: too many choices: {len(criteria):,}, more "
+                                     f"than the {max_choices:,} allowed (OLLAMALIB_MAX_CHOICES)")
+
+
 def _messages(value: Any, paths: bool) -> Any:
     if value is None or isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
         return value
@@ -774,7 +806,8 @@ def _local(info: ValidationInfo) -> bool:
 
 
 def _context(info: ValidationInfo) -> dict[str, Any]:
-    """How the request is being built: ``from_wire``'s settings (``wire``, ``max_messages``), else none."""
+    """How the request is being built: ``from_wire``'s settings (``wire``, ``max_messages``, ``max_questions``,
+    ``max_choices``), else none."""
     return info.context or _WIRE.get() or {}
 
 
@@ -824,3 +857,18 @@ class CopyRequest(Request):
     source: str = ""
     destination: str = ""
 
+
+
+class ListRequest(Request):
+    """``GET /api/tags``: the models in the store (no fields)."""
+
+
+class ProcessRequest(Request):
+    """``GET /api/ps``: the models loaded now (no fields)."""
+
+
+class BlobRequest(Request):
+    """A local file to keep as a blob: the store's copy in process, ``POST /api/blobs/:digest`` over HTTP (never
+    decoded from a body)."""
+
+    path: str | Path

@@ -12,15 +12,17 @@ Two kinds, as llama-server and the Qwen3-Reranker model card use them:
   its name says "reranker" (then the Qwen3-Reranker prompt is used).
 
 A rerank prompt is text with ``{query}``, ``{document}`` and optionally ``{instruction}`` in it (llama.cpp's
-placeholders). The answer words come from ``<arch>.classifier.output_labels`` when the GGUF names two, else
-"yes" and "no".
+placeholders). A generative reranker's answer words are the ``rerank_answer`` option when it is set (two values,
+yes first: ``PARAMETER rerank_answer`` lines, or a request's options), else ``<arch>.classifier.output_labels``
+when the GGUF names two, else "yes" and "no".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .gguf import GGUFInfo
 from .store import ModelRecord
@@ -68,8 +70,10 @@ def _is_prompt(text: str | None) -> bool:
     return bool(text) and "{query}" in text and "{document}" in text  # type: ignore[operator]
 
 
-def reranker_for(record: ModelRecord, info: GGUFInfo | None) -> Reranker | None:
-    """The Reranker a stored model is, or None when it cannot rerank."""
+def reranker_for(record: ModelRecord, info: GGUFInfo | None,
+                 options: Mapping[str, Any] | None = None) -> Reranker | None:
+    """The Reranker a stored model is, or None when it cannot rerank. ``options`` are a request's merged options
+    (the Modelfile's parameters when omitted); their ``rerank_answer`` names a generative reranker's answers."""
     if info is None:
         return None
     gguf_prompt = info.metadata.get("tokenizer.chat_template.rerank")
@@ -78,7 +82,8 @@ def reranker_for(record: ModelRecord, info: GGUFInfo | None) -> Reranker | None:
         return Reranker("cross-encoder", gguf_prompt)
     if info.is_embedding:
         return None
-    labels = info.arch_value("classifier.output_labels")
+    named = (record.parameters if options is None else options).get("rerank_answer")
+    labels = named or info.arch_value("classifier.output_labels")
     answers = (str(labels[0]), str(labels[1])) if isinstance(labels, list) and len(labels) == 2 else ("yes", "no")
     prompt = record.template if _is_prompt(record.template) else gguf_prompt
     if prompt is None:

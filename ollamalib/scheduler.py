@@ -3,13 +3,17 @@
 One runner per model (weights, adapters, projectors); a request whose load options differ from the loaded
 runner's reloads it once it is idle. Loads are serialised. A runner serves up to ``num_parallel`` requests at
 a time; the idle timer (``keep_alive``) starts when the last of them finishes. When ``max_loaded_models`` are
-resident, the idle runner that expires soonest is evicted (or the request waits for one to become idle). More
-than ``max_queue`` waiting requests get ServerBusyError. Safe to use from many threads at once.
+resident, or when the new runner would not fit in host memory beside them, the idle runner that expires soonest
+is evicted (or the request waits for one to become idle). A runner's memory is what it holds (weights and KV cache)
+plus the bound of its host-RAM prompt cache, which fills over time: counting the bound up front is what keeps the
+host from overcommitting once the caches fill. More than ``max_queue`` waiting requests get ServerBusyError. Safe
+to use from many threads at once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -23,7 +27,7 @@ from .config import FOREVER, Settings
 from .errors import ServerBusyError
 from .types import ModelDetails, ProcessModel
 
-__all__ = ["Clock", "Lease", "LoadSpec", "LoadedRunner", "ModelMetrics", "Scheduler"]
+__all__ = ["Clock", "Lease", "LoadSpec", "LoadedRunner", "ModelMetrics", "Scheduler", "host_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class LoadSpec:
     size: int = 0
     context_length: int | None = None
     num_parallel: int = 1
+    prompt_cache_bytes: int = 0  # the bound of the runner's host-RAM prompt cache (counted as memory it will hold)
 
 
 class Clock:
@@ -127,6 +132,14 @@ def _seconds(keep_alive: float) -> float:
     return float(keep_alive)
 
 
+def host_memory() -> int:
+    """Physical RAM of this host in bytes (0 when the platform does not say: then memory is not checked)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
 def _default_factory(model_path: Path, load_options: Any) -> Any:
     from .runner import Runner
 
@@ -145,6 +158,7 @@ _COUNTERS = (
     "prompt_cache_hits",
     "prompt_cache_misses",
     "prompt_cache_tokens",
+    "prompt_cache_disk_loads",
 )
 
 
@@ -175,6 +189,7 @@ class ModelMetrics:
     prompt_cache_misses: int = 0
     prompt_cache_tokens: int = 0
     prompt_cache_bytes: int = 0
+    prompt_cache_disk_loads: int = 0  # states read back from the prompt cache's files
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:
@@ -185,15 +200,17 @@ class Scheduler:
     """Loaded runners with Ollama's keep_alive, eviction, reload and queueing rules."""
 
     def __init__(
-        self, settings: Settings, runner_factory: RunnerFactory | None = None, *, clock: Clock | None = None
+        self, settings: Settings, runner_factory: RunnerFactory | None = None, *, clock: Clock | None = None,
+        memory: int | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock or REAL_CLOCK
+        self.memory = host_memory() if memory is None else memory  # bytes the runners may hold (0: unchecked)
         self._factory = runner_factory or _default_factory
         self._cond = threading.Condition(threading.RLock())
         self._load_lock = threading.Lock()
         self._loaded: dict[Hashable, LoadedRunner] = {}
-        self._loading: set[Hashable] = set()
+        self._loading: dict[Hashable, LoadSpec] = {}
         self._pending = 0
         self._closed = False
         self._reaper: threading.Thread | None = None
@@ -244,14 +261,20 @@ class Scheduler:
                 elif spec.key in self._loading:
                     self._clock.wait(self._cond)
                     continue
-                elif len(self._loaded) + len(self._loading) >= max(1, self.settings.max_loaded_models):
+                elif len(self._loaded) + len(self._loading) >= max(1, self.settings.max_loaded_models) or (
+                        not self._fits(spec)):
                     victim = self._victim()
-                    if victim is None:
+                    if victim is not None:
+                        self._pop(victim.spec.key)
+                    elif self._loaded or self._loading:
                         self._clock.wait(self._cond)
                         continue
-                    self._pop(victim.spec.key)
+                    else:  # nothing left to evict: a model larger than the host still loads, alone
+                        log.warning("%s needs about %d MiB, more than this host's %d MiB; loading it anyway",
+                                    spec.name, _footprint(spec) >> 20, self.memory >> 20)
+                        self._loading[spec.key] = spec
                 else:
-                    self._loading.add(spec.key)
+                    self._loading[spec.key] = spec
             if victim is not None:
                 self._close_all([victim])
                 continue
@@ -264,12 +287,12 @@ class Scheduler:
                 runner = self._factory(spec.model_path, spec.load_options)
         except BaseException:
             with self._cond:
-                self._loading.discard(spec.key)
+                self._loading.pop(spec.key, None)
                 self._cond.notify_all()
             raise
         load_ns = time.perf_counter_ns() - start
         with self._cond:
-            self._loading.discard(spec.key)
+            self._loading.pop(spec.key, None)
             history = self._history.setdefault(spec.name, ModelMetrics(spec.name))
             history.loads_total += 1
             history.load_seconds_total += load_ns / 1e9
@@ -280,6 +303,14 @@ class Scheduler:
             self._cond.notify_all()
         log.info("loaded %s in %.2fs", spec.name, load_ns / 1e9)
         return Lease(self, entry, load_ns)
+
+    def _fits(self, spec: LoadSpec) -> bool:
+        """Whether ``spec``'s runner fits in host memory beside the loaded and loading ones (prompt caches full)."""
+        if self.memory <= 0:
+            return True
+        used = sum(self._size(e) + e.spec.prompt_cache_bytes for e in self._loaded.values())
+        used += sum(_footprint(s) for s in self._loading.values())
+        return used + _footprint(spec) <= self.memory
 
     def _victim(self) -> LoadedRunner | None:
         """The idle runner that expires soonest (then by name), or None when every runner is busy."""
@@ -435,6 +466,12 @@ class Scheduler:
     def loaded(self) -> list[LoadedRunner]:
         with self._cond:
             return list(self._loaded.values())
+
+
+def _footprint(spec: LoadSpec) -> int:
+    """The host memory a runner of ``spec`` is expected to hold before it is loaded: its files and its prompt cache
+    bound (its KV cache is counted once it is loaded, from the runner's own size)."""
+    return spec.size + spec.prompt_cache_bytes
 
 
 def _stats(runner: Any) -> Any:

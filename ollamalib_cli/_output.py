@@ -147,6 +147,20 @@ def metrics_summary(resp: Any) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def truncation_notice(resp: Any) -> str:
+    """A warning line when the server cut the prompt to fit its context (empty when it fit), so the CLI never
+    loses context silently as Ollama's does."""
+    cut = getattr(resp, "truncation", None) if not isinstance(resp, dict) else resp.get("truncation")
+    if not cut:
+        return ""
+    get = (lambda k: getattr(cut, k, None)) if not isinstance(cut, dict) else cut.get
+    what = f"the {get('n_dropped_tokens')} oldest token(s)"
+    if get("n_dropped_messages"):
+        what = f"the {get('n_dropped_messages')} oldest message(s)"
+    return (f"warning: the prompt ({get('n_prompt_tokens')} tokens) did not fit the context ({get('n_ctx')} tokens): "
+            f"{what} were left out; set a larger num_ctx to keep them\n")
+
+
 def terminal_width(stream: IO[str] | None = None) -> int:
     """Columns of the terminal behind ``stream`` (0 when it is not a terminal)."""
     stream = stream or sys.stdout

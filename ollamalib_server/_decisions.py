@@ -39,7 +39,8 @@ def decision_routes(engine: AsyncEngine) -> list[HTTPRouteHandler]:
             raise BadRequestError("streaming is not supported by systemone")
         if not body.get("model"):
             raise InvalidNameError("model is required")
-        req = SystemOneRequest.from_wire(body)
+        settings = engine.settings
+        req = SystemOneRequest.from_wire(body, max_questions=settings.max_questions, max_choices=settings.max_choices)
         result = await until_disconnect(request, call_engine(engine.systemone_request, req))
         return Response(wire(result), status_code=200, media_type=JSON_TYPE)
 

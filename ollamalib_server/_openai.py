@@ -132,6 +132,13 @@ def truncation_fields(r: Any) -> dict[str, Any]:
     return {"truncated": True, "truncation": r.truncation.model_dump(mode="json", exclude_none=True)}
 
 
+def token_counts(r: Any) -> tuple[int, int, int]:
+    """(prompt tokens including those read from the cache, the cached ones, generated tokens) of a final chunk:
+    OpenAI's usage counts the whole prompt, where the native ``prompt_eval_count`` counts what was evaluated."""
+    cached = r.prompt_cached_count or 0
+    return (r.prompt_eval_count or 0) + cached, cached, r.eval_count or 0
+
+
 def _tool_call_id() -> str:
     return "call_" + "".join(secrets.choice(_ID_CHARS) for _ in range(8))
 
@@ -297,8 +304,7 @@ def _finish(reason: str | None, tool_calls: bool) -> str | None:
 
 
 def _usage(r: Any) -> dict[str, Any]:
-    cached = r.prompt_cached_count or 0
-    prompt, completion = (r.prompt_eval_count or 0) + cached, r.eval_count or 0
+    prompt, cached, completion = token_counts(r)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached}, **truncation_fields(r)}
 
@@ -369,7 +375,7 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
         iterator = await engine.send(chat, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
-        return ClosingStream(_chat_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
+        return ClosingStream(_guarded(_chat_events(cid, first, iterator, include_usage), iterator), media_type=SSE_TYPE)
 
     @post("/v1/completions", operation_class=body_operation(rq.OA_COMPLETION), summary="OpenAI completions",
           status_code=200)
@@ -410,7 +416,8 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
         include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
         iterator = await engine.send(generate, stream=True)
         first = await until_disconnect(request, first_chunk(iterator))
-        return ClosingStream(_completion_events(cid, first, iterator, include_usage), media_type=SSE_TYPE)
+        return ClosingStream(_guarded(_completion_events(cid, first, iterator, include_usage), iterator),
+                             media_type=SSE_TYPE)
 
     @post("/v1/embeddings", operation_class=body_operation(rq.OA_EMBED), summary="OpenAI embeddings",
           status_code=200)
@@ -473,6 +480,27 @@ def openai_routes(engine: Any) -> list[HTTPRouteHandler]:
     return [chat_completions, completions, embeddings, list_models, retrieve_model]
 
 
+async def _guarded(events: AsyncIterator[bytes], iterator: Any) -> AsyncIterator[bytes]:
+    """A stream's SSE events, then ``[DONE]``; an error mid-stream ends it with an error event instead (the
+    status is already sent), and the model's stream is closed either way."""
+    try:
+        async for event in events:
+            yield event
+        yield _DONE
+    except Exception as exc:
+        status, text = error_status_and_text(exc)
+        log.warning("stream ended with an error: %s", text, exc_info=status >= 500)
+        yield _sse_error(status, text)
+    finally:
+        await aclose(events)
+        await aclose(iterator)
+
+
+def _usage_event(obj: str, cid: str, created: int, model: str, last: Any) -> bytes:
+    """The last chunk of ``stream_options.include_usage``: no choices, the request's usage."""
+    return _sse({"id": cid, "object": obj, "created": created, "model": model, "system_fingerprint": "fp_ollama",
+                 "choices": [], "usage": _usage(last)})
+
 
 async def _chat_events(cid: str, first: Any, iterator: Any, include_usage: bool) -> AsyncIterator[bytes]:
     """SSE chunks for a streamed chat: role first, reasoning and content split, finish chunk, usage, [DONE]."""
@@ -489,38 +517,29 @@ async def _chat_events(cid: str, first: Any, iterator: Any, include_usage: bool)
                      "system_fingerprint": "fp_ollama", "choices": [choice]})
 
     model = getattr(first, "model", "")
-    try:
-        async for r in chained(first, iterator):
-            last = r
-            msg = r.message
-            deltas: list[dict[str, Any]] = []
-            if msg.thinking:
-                deltas.append({"reasoning": msg.thinking})
-            if msg.content:
-                deltas.append({"content": msg.content})
-            if msg.tool_calls:
-                deltas.append({"tool_calls": _tool_calls_out(msg.tool_calls)})
-                tool_calls_sent = True
-            if not deltas and not role_sent:
-                deltas.append({"content": ""})
-            lp = _logprobs(r)
-            for i, delta in enumerate(deltas):
-                if not role_sent:
-                    delta = {"role": "assistant", **delta}
-                    role_sent = True
-                yield chunk(delta, logprobs=lp if i == len(deltas) - 1 else None)
-        reason = last.done_reason if last is not None else "stop"
-        yield chunk({}, _finish(reason or "stop", tool_calls_sent))
-        if include_usage and last is not None:
-            yield _sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "system_fingerprint": "fp_ollama", "choices": [], "usage": _usage(last)})
-        yield _DONE
-    except Exception as exc:
-        status, text = error_status_and_text(exc)
-        log.warning("stream ended with an error: %s", text, exc_info=status >= 500)
-        yield _sse_error(status, text)
-    finally:
-        await aclose(iterator)
+    async for r in chained(first, iterator):
+        last = r
+        msg = r.message
+        deltas: list[dict[str, Any]] = []
+        if msg.thinking:
+            deltas.append({"reasoning": msg.thinking})
+        if msg.content:
+            deltas.append({"content": msg.content})
+        if msg.tool_calls:
+            deltas.append({"tool_calls": _tool_calls_out(msg.tool_calls)})
+            tool_calls_sent = True
+        if not deltas and not role_sent:
+            deltas.append({"content": ""})
+        lp = _logprobs(r)
+        for i, delta in enumerate(deltas):
+            if not role_sent:
+                delta = {"role": "assistant", **delta}
+                role_sent = True
+            yield chunk(delta, logprobs=lp if i == len(deltas) - 1 else None)
+    reason = last.done_reason if last is not None else "stop"
+    yield chunk({}, _finish(reason or "stop", tool_calls_sent))
+    if include_usage and last is not None:
+        yield _usage_event("chat.completion.chunk", cid, created, model, last)
 
 
 async def _completion_events(cid: str, first: Any, iterator: Any, include_usage: bool) -> AsyncIterator[bytes]:
@@ -530,26 +549,17 @@ async def _completion_events(cid: str, first: Any, iterator: Any, include_usage:
     placeholder = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     last = None
     offset = 0
-    try:
-        async for r in chained(first, iterator):
-            last = r
-            choice: dict[str, Any] = {"text": r.response, "index": 0,
-                                      "finish_reason": _finish(r.done_reason, False) if r.done else None}
-            if r.logprobs:
-                choice["logprobs"] = _legacy_logprobs(r.logprobs, offset)
-            offset += len(r.response)
-            body: dict[str, Any] = {"id": cid, "object": "text_completion", "created": created, "model": model,
-                                    "system_fingerprint": "fp_ollama", "choices": [choice]}
-            if include_usage:
-                body["usage"] = placeholder
-            yield _sse(body)
-        if include_usage and last is not None:
-            yield _sse({"id": cid, "object": "text_completion", "created": created, "model": model,
-                        "system_fingerprint": "fp_ollama", "choices": [], "usage": _usage(last)})
-        yield _DONE
-    except Exception as exc:
-        status, text = error_status_and_text(exc)
-        log.warning("stream ended with an error: %s", text, exc_info=status >= 500)
-        yield _sse_error(status, text)
-    finally:
-        await aclose(iterator)
+    async for r in chained(first, iterator):
+        last = r
+        choice: dict[str, Any] = {"text": r.response, "index": 0,
+                                  "finish_reason": _finish(r.done_reason, False) if r.done else None}
+        if r.logprobs:
+            choice["logprobs"] = _legacy_logprobs(r.logprobs, offset)
+        offset += len(r.response)
+        body: dict[str, Any] = {"id": cid, "object": "text_completion", "created": created, "model": model,
+                                "system_fingerprint": "fp_ollama", "choices": [choice]}
+        if include_usage:
+            body["usage"] = placeholder
+        yield _sse(body)
+    if include_usage and last is not None:
+        yield _usage_event("text_completion", cid, created, model, last)

@@ -28,7 +28,7 @@ from ._decode import AnyValue, Bool, Float, Int, Slice, String, Struct, body_ope
 from ._encoding import JSON_TYPE, SSE_TYPE, dumps
 from ._errors import error_status_and_text, openai_error_body
 from ._native import check_name
-from ._openai import _EFFORTS, _image, agent_overflow, truncation_fields, with_overflow
+from ._openai import _EFFORTS, _image, agent_overflow, token_counts, truncation_fields, with_overflow
 from ._streaming import ClosingStream, aclose, call_engine, chained, first_chunk, until_disconnect
 
 __all__ = ["ResponseStore", "responses_routes"]
@@ -260,8 +260,7 @@ class _Turn:
             "truncation": self.truncation,
         }
         if last is not None:
-            cached = last.prompt_cached_count or 0
-            prompt, completion = (last.prompt_eval_count or 0) + cached, last.eval_count or 0
+            prompt, cached, completion = token_counts(last)
             out["usage"] = {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
                             "input_tokens_details": {"cached_tokens": cached},
                             "output_tokens_details": {"reasoning_tokens": 0}, **truncation_fields(last)}

@@ -10,6 +10,9 @@ The files load in llama.cpp, tokenize, generate and embed, and are written in a 
   selects the next, so no prompt can derail it and a multi-byte character always arrives split over several
   tokens. A script holds at most ``n_embd - 1`` bytes.
 
+``write_tiny_bert_gguf`` writes a BERT encoder (WordPiece vocabulary, ``[CLS]``/``[SEP]``), by default a
+cross-encoder reranker as bge-reranker and the ms-marco cross-encoders convert: rank pooling and a classifier head.
+
 Import the fixtures into ``conftest.py``: ``from gguf_factory import endless_gguf, tiny_gguf, tiny_gguf_f16, tiny_embed_gguf``.
 """
 
@@ -30,11 +33,15 @@ __all__ = [
     "IM_END",
     "IM_START",
     "TOOLS_JINJA_TEMPLATE",
+    "tiny_bert_rerank_gguf",
+    "tiny_bert_vocab",
     "tiny_embed_gguf",
     "tiny_gguf",
     "tiny_gguf_f16",
     "tiny_rerank_gguf",
     "tiny_vocab",
+    "write_tensors",
+    "write_tiny_bert_gguf",
     "write_tiny_gguf",
 ]
 
@@ -264,6 +271,126 @@ def write_tiny_gguf(
     return path
 
 
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+_SUFFIXES = ("s", "es", "ed", "ing", "er", "ly")
+
+
+def tiny_bert_vocab() -> list[str]:
+    """A WordPiece vocabulary as llama.cpp stores BERT's: specials, word starts with the visible space
+    (``\u2581the``), continuation pieces bare (HF's ``##s`` is ``s``), single characters of both kinds."""
+    tokens = list(BERT_SPECIALS)
+    seen = set(tokens)
+    pieces = [SPACE + c for c in "abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"()-"]
+    pieces += list("abcdefghijklmnopqrstuvwxyz0123456789") + list(_SUFFIXES)
+    pieces += [SPACE + w.lower() for w in _WORDS]
+    for piece in pieces:
+        if piece not in seen:
+            seen.add(piece)
+            tokens.append(piece)
+    return tokens
+
+
+def write_tiny_bert_gguf(
+    path: str | Path,
+    *,
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_ctx_train: int = 512,
+    seed: int = 0,
+    name: str = "tiny-bert-reranker",
+    rerank: bool = True,
+    eos: bool = True,
+) -> Path:
+    """Write a tiny f32 BERT GGUF with the tensors and keys llama.cpp's BERT loader reads (models/bert.cpp).
+
+    ``rerank=True``: a cross-encoder as convert_hf_to_gguf writes bge-reranker: rank pooling (``bert.pooling_type``
+    4), a ``cls`` dense layer (tanh) and a one-row ``cls.output`` (``bert.classifier.output_labels`` = ["LABEL_0"]):
+    llama.cpp's score is that one output for the ``[CLS]`` token. ``rerank=False``: an embedding model with CLS
+    pooling (bge-small's shape). The vocabulary is converted BERT's: ``[CLS]`` is BOS and ``[SEP]`` EOS and SEP,
+    BOS and EOS added, SEP not (the tokenizer's pair template ``[CLS] A [SEP] B [SEP]`` read by gguf-py's
+    SpecialVocab), so llama-server's rerank pair is ``[CLS] query [SEP] document [SEP]``. ``eos=False`` leaves
+    the EOS id out (llama.cpp's BERT default is none) while still adding it: llama-server's pair then puts SEP
+    where EOS goes.
+    """
+    tokens = tiny_bert_vocab()
+    n_vocab, n_head, n_ff = len(tokens), 4, 2 * n_embd
+    rng = np.random.default_rng(seed)
+
+    def mat(*shape: int, std: float = 0.1) -> np.ndarray:
+        return rng.normal(0.0, std, size=shape).astype(np.float32)
+
+    def norm(prefix: str) -> None:
+        tensors[prefix + ".weight"] = np.ones(n_embd, np.float32)
+        tensors[prefix + ".bias"] = np.zeros(n_embd, np.float32)
+
+    tensors: dict[str, np.ndarray] = {
+        "token_embd.weight": mat(n_vocab, n_embd, std=0.5),
+        "token_types.weight": mat(2, n_embd),
+        "position_embd.weight": mat(n_ctx_train, n_embd),
+    }
+    norm("token_embd_norm")
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        for part in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            tensors[p + part + ".weight"] = mat(n_embd, n_embd, std=0.2)
+            tensors[p + part + ".bias"] = mat(n_embd, std=0.02)
+        norm(p + "attn_output_norm")
+        tensors[p + "ffn_up.weight"] = mat(n_ff, n_embd, std=0.2)
+        tensors[p + "ffn_up.bias"] = mat(n_ff, std=0.02)
+        tensors[p + "ffn_down.weight"] = mat(n_embd, n_ff, std=0.2)
+        tensors[p + "ffn_down.bias"] = mat(n_embd, std=0.02)
+        norm(p + "layer_output_norm")
+    if rerank:
+        tensors["cls.weight"] = mat(n_embd, n_embd, std=0.3)
+        tensors["cls.bias"] = mat(n_embd, std=0.05)
+        tensors["cls.output.weight"] = mat(1, n_embd, std=1.0)
+        tensors["cls.output.bias"] = np.zeros(1, np.float32)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(path, "bert")
+    w.add_name(name)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_context_length(n_ctx_train)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(n_layer)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(n_head)
+    w.add_layer_norm_eps(1e-12)
+    w.add_causal_attention(False)
+    w.add_pooling_type(gguf.PoolingType.RANK if rerank else gguf.PoolingType.CLS)
+    if rerank:
+        w.add_classifier_output_labels(["LABEL_0"])
+    w.add_tokenizer_model("bert")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_types([int(gguf.TokenType.CONTROL if t in BERT_SPECIALS else gguf.TokenType.NORMAL) for t in tokens])
+    w.add_token_type_count(2)
+    pad, unk, cls, sep, mask = (tokens.index(t) for t in BERT_SPECIALS)
+    w.add_bos_token_id(cls)
+    if eos:
+        w.add_eos_token_id(sep)
+    w.add_unk_token_id(unk)
+    w.add_sep_token_id(sep)
+    w.add_pad_token_id(pad)
+    w.add_mask_token_id(mask)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(True)
+    w.add_add_sep_token(False)
+    write_tensors(w, tensors)
+    return path
+
+
+def write_tensors(w: gguf.GGUFWriter, tensors: Mapping[str, np.ndarray]) -> None:
+    """Add ``tensors`` (in their numpy dtypes) and write the file out: header, metadata, tensor data."""
+    for tname, data in tensors.items():
+        w.add_tensor(tname, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def _add_value(w: gguf.GGUFWriter, key: str, value: Any) -> None:
     if isinstance(value, tuple):
         value, vtype = value
@@ -319,3 +446,9 @@ def tiny_rerank_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny f32 cross-encoder reranker (qwen3 with rank pooling and a yes/no classifier head)."""
     return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny-rerank.gguf", arch="qwen3",
                            classifier_labels=["yes", "no"], name="tiny-reranker", seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_rerank_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny f32 BERT cross-encoder reranker (rank pooling, a one-output classifier head; bge-reranker's shape)."""
+    return write_tiny_bert_gguf(tmp_path_factory.mktemp("gguf") / "tiny-bert-rerank.gguf", seed=5)

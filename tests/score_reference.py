@@ -15,7 +15,7 @@ from pathlib import Path
 import llama_cpp.llama_cpp as C
 import numpy as np
 
-__all__ = ["LowLevel", "low_level"]
+__all__ = ["LowLevel", "low_level", "pair_scores", "yes_no_scores"]
 
 
 class LowLevel:
@@ -105,3 +105,30 @@ def low_level(path: Path, *, n_ctx: int = 512, rank: bool = False) -> Iterator[L
     finally:
         ll.close()
 
+
+
+def pair_scores(path: Path, query: str, docs: Sequence[str], *, n_ctx: int = 2048) -> list[float]:
+    """A cross-encoder's score of each (query, document) pair, the pair laid out as the tokenizer's own pair
+    template (a BERT's ``[CLS] query [SEP] document [SEP]``): the query with its specials, then the document's
+    tokens with its own specials minus the leading BOS/CLS."""
+    with low_level(path, n_ctx=n_ctx, rank=True) as ll:
+        head = ll.tokenize(query, add_special=True)
+        bos = ll.tokenize("", add_special=True)[:1]
+        out = []
+        for doc in docs:
+            tail = ll.tokenize(doc, add_special=True)
+            out.append(ll.rank(head + (tail[1:] if tail[:1] == bos else tail))[0])
+        return out
+
+
+def yes_no_scores(path: Path, prompts: Sequence[str], answers: tuple[str, str], *, n_ctx: int = 2048) -> list[float]:
+    """P(yes) / (P(yes) + P(no)) after each prompt (tokenized with BOS), the answers' tokens read directly."""
+    out = []
+    with low_level(path, n_ctx=n_ctx) as ll:
+        yes, no = (ll.tokenize(a) for a in answers)
+        for prompt in prompts:
+            tokens = ll.tokenize(prompt, add_special=True)
+            p_yes = math.exp(sum(ll.logprobs(tokens, yes)))
+            p_no = math.exp(sum(ll.logprobs(tokens, no)))
+            out.append(p_yes / (p_yes + p_no))
+    return out

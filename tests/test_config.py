@@ -128,3 +128,12 @@ def test_prompt_cache_size_from_the_environment():
     assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "-3"}).cache_ram_mib == 0
     assert Settings.from_env({"OLLAMALIB_CACHE_RAM": "lots"}).cache_ram_mib == 2048
     assert Settings.from_env({}).as_env()["OLLAMALIB_CACHE_RAM"] == "2048"
+
+
+def test_prompt_cache_directory_from_the_environment(tmp_path):
+    assert Settings.from_env({}).cache_dir is None and Settings.from_env({}).as_env()["OLLAMALIB_CACHE_DIR"] == ""
+    on = Settings.from_env({"OLLAMALIB_CACHE_DIR": str(tmp_path), "OLLAMALIB_CACHE_DISK": "100"})
+    assert on.cache_dir == tmp_path and on.cache_disk_mib == 100
+    assert on.as_env()["OLLAMALIB_CACHE_DIR"] == str(tmp_path) and on.as_env()["OLLAMALIB_CACHE_DISK"] == "100"
+    assert Settings.from_env({"OLLAMALIB_CACHE_DISK": "x"}).cache_disk_mib == 8192
+    assert Settings.from_env({"OLLAMALIB_CACHE_DISK": "-1"}).cache_disk_mib == 0

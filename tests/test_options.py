@@ -40,6 +40,7 @@ def test_option_table_matches_ollama_options_struct():
         "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop",
         "context_overflow",  # ollamalib's extension, after Ollama's own
         "draft_ngram",  # ollamalib's extension too
+        "rerank_answer",  # and this one
     ]  # fmt: skip
     kinds = {name: spec.kind for name, spec in OPTIONS.items()}
     assert {k for k, v in kinds.items() if v == "float"} == {
@@ -47,6 +48,7 @@ def test_option_table_matches_ollama_options_struct():
     }  # fmt: skip
     assert kinds["use_mmap"] == "bool" and kinds["stop"] == "list" and kinds["context_overflow"] == "str"
     assert OPTIONS["context_overflow"].choices == ("truncate", "error")
+    assert kinds["rerank_answer"] == "list" and OPTIONS["rerank_answer"].count == 2
     assert RUNNER_OPTIONS == {
         "num_ctx",
         "num_batch",
@@ -390,3 +392,17 @@ def test_context_overflow_is_a_choice_option():
         format_params({"context_overflow": "cut"})
     with pytest.raises(InvalidOptionError, match='^option "context_overflow" must be of type string$'):
         validate_options({"context_overflow": True})
+
+
+def test_a_counted_list_option_takes_exactly_its_count():
+    assert validate_options({"rerank_answer": ["good", "bad"]}) == {"rerank_answer": ["good", "bad"]}
+    assert format_params({"rerank_answer": ["good"]}) == {"rerank_answer": ["good"]}  # one PARAMETER line of several
+    for value, text in ((["good"], "rerank_answer takes exactly 2 values, got 1"),
+                        ([], "rerank_answer takes exactly 2 values, got 0"),
+                        (["a", "b", "c"], "rerank_answer takes exactly 2 values, got 3"),
+                        (["", "bad"], "rerank_answer values must not be empty")):
+        with pytest.raises(InvalidOptionError, match=f"^{text}$") as e:
+            validate_options({"rerank_answer": value})
+        assert e.value.scheduled().status_code == 400  # a bad value stays a 400 where type errors become 500s
+    with pytest.raises(InvalidOptionError, match='^option "rerank_answer" must be of type array$'):
+        validate_options({"rerank_answer": "good"})

@@ -7,6 +7,8 @@ Each request is written once as (method, arguments); a call runs it through ever
 from __future__ import annotations
 
 import asyncio
+import inspect
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from ollamalib import AsyncClient, AsyncEngine, Client, Engine
+from ollamalib.protocol import API_METHODS, AsyncOllamaAPI, OllamaAPI
 from ollamalib.requests import ChatRequest, GenerateRequest
 from ollamalib.errors import (
     CapabilityError,
@@ -29,6 +32,34 @@ USER = [{"role": "user", "content": "Hello"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris"]}}, "required": ["city"]}}}
 NOUL = {"q": {"type": "noul", "instructions": "Is it?"}}
+
+
+@pytest.mark.parametrize("name", API_METHODS)
+def test_one_signature_and_docstring_on_all_four(name):
+    """Each method is written once (ollamalib.protocol): the four classes show the same parameters, docstring and
+    result, the async pair's as coroutines returning ``AsyncIterator`` where the sync pair returns ``Iterator``."""
+    sync, asyn = (Engine, Client), (AsyncEngine, AsyncClient)
+    signatures = {cls: inspect.signature(getattr(cls, name)) for cls in (*sync, *asyn)}
+    assert len({str(sig.replace(return_annotation=inspect.Signature.empty)) for sig in signatures.values()}) == 1
+    (returns,) = {signatures[cls].return_annotation for cls in sync}
+    assert {signatures[cls].return_annotation for cls in asyn} == {returns.replace("Iterator[", "AsyncIterator[")}
+    assert all(inspect.iscoroutinefunction(getattr(cls, name)) for cls in asyn)
+    assert not any(inspect.iscoroutinefunction(getattr(cls, name)) for cls in sync)
+    (doc,) = {getattr(cls, name).__doc__ for cls in (*sync, *asyn)}
+    assert doc
+    hints = {cls: typing.get_type_hints(getattr(cls, name)) for cls in (*sync, *asyn)}  # the annotations resolve
+    assert hints[Engine] == hints[Client] and hints[AsyncEngine] == hints[AsyncClient]
+
+
+def test_the_classes_inherit_the_surface():
+    """The sync pair subclasses OllamaAPI and the async pair AsyncOllamaAPI (a runtime Protocol check alone sees
+    only the names, which both pairs share)."""
+    for cls in (Engine, Client):
+        assert OllamaAPI in cls.__mro__ and AsyncOllamaAPI not in cls.__mro__
+        assert isinstance(cls.__new__(cls), OllamaAPI)
+    for cls in (AsyncEngine, AsyncClient):
+        assert AsyncOllamaAPI in cls.__mro__ and OllamaAPI not in cls.__mro__
+        assert isinstance(cls.__new__(cls), AsyncOllamaAPI)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from ollamalib.config import FOREVER, Settings
 from ollamalib.errors import ServerBusyError
-from ollamalib.scheduler import Clock, LoadSpec, Scheduler
+from ollamalib.scheduler import Clock, Lease, LoadSpec, Scheduler
 
 
 class ManualClock(Clock):
@@ -96,10 +97,28 @@ def spec(name: str, opts=("ctx", 2048), parallel: int = 1) -> LoadSpec:
                     digest="d" * 64, size=123, context_length=2048, num_parallel=parallel)
 
 
-def make(clock: Clock | None = None, **kw) -> tuple[Scheduler, Recorder]:
+def make(clock: Clock | None = None, memory: int | None = None, **kw) -> tuple[Scheduler, Recorder]:
     rec = Recorder()
     settings = Settings.from_env({}, models=Path("/nonexistent"), **kw)
-    return Scheduler(settings, rec.factory, clock=clock), rec
+    return Scheduler(settings, rec.factory, clock=clock, memory=memory), rec
+
+
+def waits_for(sched: Scheduler, clock: ManualClock, rec: Recorder, lease: Lease, wanted: LoadSpec) -> Lease:
+    """Acquire ``wanted`` on another thread: it waits (nothing closed) until ``lease`` is released, then gets it."""
+    got: list[Lease] = []
+    t = threading.Thread(target=lambda: got.append(sched.acquire(wanted)))
+    t.start()
+    clock.wait_for_waiters(1)
+    assert got == [] and rec.closed == []
+    lease.release()
+    t.join(5)
+    assert got
+    return got[0]
+
+
+def sized(name: str, size: int, cache: int) -> LoadSpec:
+    """A spec whose files take ``size`` bytes and whose prompt cache may take ``cache``."""
+    return replace(spec(name), size=size, prompt_cache_bytes=cache)
 
 
 def test_reuse_and_keep_alive_expiry():
@@ -172,15 +191,39 @@ def test_eviction_picks_idle_runner_expiring_soonest():
 def test_eviction_waits_for_a_busy_runner():
     clock = ManualClock()
     sched, rec = make(clock, max_loaded_models=1)
-    lease = sched.acquire(spec("a"))
-    got = []
-    t = threading.Thread(target=lambda: got.append(sched.acquire(spec("b"))))
-    t.start()
-    clock.wait_for_waiters(1)
-    assert got == [] and rec.closed == []
-    lease.release()
-    t.join(5)
-    assert rec.closed == ["a"] and got and got[0].runner.path.name == "b"
+    got = waits_for(sched, clock, rec, sched.acquire(spec("a")), spec("b"))
+    assert rec.closed == ["a"] and got.runner.path.name == "b"
+
+
+def test_memory_counts_the_prompt_cache_bound_and_evicts_to_fit():
+    # without the caches' bounds the three models fit the host's 1000 bytes; with them, loading c evicts one
+    sched, rec = make(memory=1000, max_loaded_models=3)
+    for name, size in (("a", 300), ("b", 200), ("c", 100)):
+        sched.acquire(sized(name, size, 0)).release()
+    assert rec.closed == [] and len(sched.ps()) == 3
+    sched, rec = make(memory=1000, max_loaded_models=3)
+    sched.acquire(sized("a", 300, 400), keep_alive=100).release()
+    sched.acquire(sized("b", 200, 0), keep_alive=10).release()  # 900 of 1000: fits beside a
+    assert rec.closed == []
+    sched.acquire(sized("c", 100, 150), keep_alive=50).release()  # 1150: the idle one expiring soonest goes
+    assert rec.closed == ["b"]
+    sched.acquire(sized("b", 200, 0)).release()  # a (700) + c (250): no room for b without evicting c
+    assert rec.closed == ["b", "c"]
+    assert sorted(r.name for r in sched.ps()) == ["a:latest", "b:latest"]
+
+
+def test_memory_waits_for_a_busy_runner_and_a_model_alone_always_loads():
+    clock = ManualClock()
+    sched, rec = make(clock, memory=1000)
+    got = waits_for(sched, clock, rec, sched.acquire(sized("a", 600, 0)), sized("b", 100, 500))
+    assert rec.closed == ["a"] and got.runner.path.name == "b"
+    got.release()
+    with sched.acquire(sized("huge", 5000, 0)):  # larger than the host: it evicts b and loads alone anyway
+        assert rec.closed == ["a", "b"]
+    sched, rec = make(memory=0)  # 0: memory is not checked
+    sched.acquire(sized("a", 600, 600)).release()
+    sched.acquire(sized("b", 600, 600)).release()
+    assert rec.closed == []
 
 
 def test_reload_when_load_options_change():

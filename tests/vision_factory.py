@@ -20,7 +20,7 @@ import gguf
 import numpy as np
 import pytest
 
-from gguf_factory import CHATML_TEMPLATE, write_tiny_gguf
+from gguf_factory import CHATML_TEMPLATE, write_tensors, write_tiny_gguf
 
 __all__ = ["VisionPair", "image_tokens", "png_bytes", "solid_png", "vision_pair", "write_tiny_mmproj"]
 
@@ -104,12 +104,7 @@ def write_tiny_mmproj(
     w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
     w.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
     w.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
-    for name, data in tensors.items():
-        w.add_tensor(name, data)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_tensors(w, tensors)
     return path
 
 

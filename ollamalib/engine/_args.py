@@ -1,4 +1,4 @@
-"""Small helpers of the Engine: argument types, timestamps, vector normalisation, think-tag filtering.
+"""Small helpers of the Engine: timestamps, vector normalisation, think-tag filtering.
 
 Requests are coerced and checked in ``ollamalib.requests``, not here."""
 
@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from ..errors import PayloadTooLargeError
-from ..types import Message, Options
-
-OptionsArg = Mapping[str, Any] | Options | None
-FormatArg = str | Mapping[str, Any] | None
-KeepAlive = float | str | None
+from ..types import Message
 
 THINK_BLOCK = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 

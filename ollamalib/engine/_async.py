@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from ..config import Settings
-from ..errors import InvalidNameError
-from ..names import ModelName
-from ..scheduler import ModelMetrics
+from ..protocol import AsyncOllamaAPI
 from ..requests import (
     ChatRequest,
     EmbeddingsRequest,
     EmbedRequest,
     GenerateRequest,
-    Question,
+    Request,
     RerankRequest,
-    SystemOneContent,
     SystemOneRequest,
 )
+from ..scheduler import ModelMetrics
 from ..store import ModelStore
-from ..types import (
-    ChatResponse,
-    EmbeddingsResponse,
-    EmbedResponse,
-    GenerateResponse,
-    ListResponse,
-    Message,
-    ProcessResponse,
-    ProgressResponse,
-    RerankResponse,
-    ShowResponse,
-    StatusResponse,
-    SystemOneResponse,
-    Tool,
-)
-from ._args import FormatArg, KeepAlive, OptionsArg
+from ..types import EmbeddingsResponse, EmbedResponse, RerankResponse, SystemOneResponse
 from ._engine import Engine
 from ._run import Plan, Run, aggregate, aiterate
 
@@ -48,7 +30,7 @@ __all__ = ["AsyncEngine"]
 
 T = TypeVar("T")
 
-class AsyncEngine:
+class AsyncEngine(AsyncOllamaAPI):
     """Engine's methods as coroutines: blocking work runs in worker threads, decoding is awaited.
 
     Shares nothing with other engines unless given one: ``AsyncEngine(engine=Engine(...))`` wraps an
@@ -88,130 +70,34 @@ class AsyncEngine:
     async def _collect(stream: AsyncIterator[T]) -> T:
         return aggregate([chunk async for chunk in stream])
 
-    async def generate(
-        self,
-        model: str = "",
-        prompt: str | None = "",
-        suffix: str | None = None,
-        *,
-        system: str | None = None,
-        template: str | None = None,
-        context: Sequence[int] | None = None,
-        stream: bool = False,
-        think: bool | str | None = None,
-        raw: bool | None = None,
-        format: FormatArg = None,
-        images: Sequence[str | bytes | Path] | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> GenerateResponse | AsyncIterator[GenerateResponse]:
-        """Engine.generate as a coroutine; ``stream=True`` returns an async iterator."""
-        request = GenerateRequest(
-            model=model, prompt=prompt or "", suffix=suffix, system=system, template=template, context=context,
-            think=think, raw=raw, format=format, images=images, options=options, keep_alive=keep_alive,
-            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
-        )
-        return await self.send(request, stream=stream)
-
-    async def chat(
-        self,
-        model: str = "",
-        messages: Sequence[Message | Mapping[str, Any]] | None = None,
-        *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        stream: bool = False,
-        think: bool | str | None = None,
-        format: FormatArg = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> ChatResponse | AsyncIterator[ChatResponse]:
-        """Engine.chat as a coroutine; ``stream=True`` returns an async iterator."""
-        request = ChatRequest(
-            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
-            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
-            shift=shift,
-        )
-        return await self.send(request, stream=stream)
-
-    async def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
-        """Engine.send as a coroutine: plan in a worker thread, then decode awaited."""
-        plan = await self._run(self.engine.plan, request)
-        if not isinstance(plan, Plan):
-            return _aiter_one(plan) if stream else plan
-        chunks = aiterate(Run(plan, self.engine.scheduler), self._waiting())
-        return chunks if stream else await self._collect(chunks)
-
-    async def embed(
-        self,
-        model: str = "",
-        input: str | Sequence[str] = "",
-        truncate: bool | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        dimensions: int | None = None,
-    ) -> EmbedResponse:
-        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
-                               dimensions=dimensions)
-        return await self.embed_request(request)
+    async def send(self, request: Request, *, stream: bool = False) -> Any:
+        """Engine.send as a coroutine: a generate or chat request is planned in a worker thread and its decoding
+        awaited; any other runs in a worker thread (one that may wait for a model slot in ``_waiting()``)."""
+        if isinstance(request, GenerateRequest | ChatRequest):
+            plan = await self._run(self.engine.plan, request)
+            if not isinstance(plan, Plan):
+                return _aiter_one(plan) if stream else plan
+            chunks = aiterate(Run(plan, self.engine.scheduler), self._waiting())
+            return chunks if stream else await self._collect(chunks)
+        limiter = self._waiting() if isinstance(request, _WAITING) else None
+        result = await anyio.to_thread.run_sync(partial(self.engine.send, request, stream=stream), limiter=limiter)
+        return _athread_iter(lambda: result) if isinstance(result, Iterator) else result
 
     async def embed_request(self, request: EmbedRequest) -> EmbedResponse:
         """Engine.embed_request in a worker thread."""
-        return await anyio.to_thread.run_sync(self.engine.embed_request, request, limiter=self._waiting())
-
-    async def embeddings(
-        self, model: str = "", prompt: str | None = None, options: OptionsArg = None, keep_alive: KeepAlive = None
-    ) -> EmbeddingsResponse:
-        request = EmbeddingsRequest(model=model, prompt=prompt, options=options, keep_alive=keep_alive)
-        return await self.embeddings_request(request)
+        return await self.send(request)  # type: ignore[no-any-return]
 
     async def embeddings_request(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         """Engine.embeddings_request in a worker thread."""
-        return await anyio.to_thread.run_sync(self.engine.embeddings_request, request, limiter=self._waiting())
-
-    async def rerank(
-        self,
-        model: str = "",
-        query: str = "",
-        documents: Sequence[str] | None = None,
-        top_n: int | None = None,
-        return_documents: bool = False,
-        instruction: str | None = None,
-        *,
-        truncate: bool | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-    ) -> RerankResponse:
-        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
-                                return_documents=return_documents or None, instruction=instruction,
-                                truncate=truncate, options=options, keep_alive=keep_alive)
-        return await self.rerank_request(request)
+        return await self.send(request)  # type: ignore[no-any-return]
 
     async def rerank_request(self, request: RerankRequest) -> RerankResponse:
         """Engine.rerank_request in a worker thread."""
-        return await anyio.to_thread.run_sync(self.engine.rerank_request, request, limiter=self._waiting())
-
-    async def systemone(
-        self,
-        model: str = "",
-        state: SystemOneContent = "",
-        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
-        keep_alive: KeepAlive = None,
-    ) -> SystemOneResponse:
-        request = SystemOneRequest(model=model, state=state, questions=questions, keep_alive=keep_alive)
-        return await self.systemone_request(request)
+        return await self.send(request)  # type: ignore[no-any-return]
 
     async def systemone_request(self, request: SystemOneRequest) -> SystemOneResponse:
         """Engine.systemone_request in a worker thread."""
-        return await anyio.to_thread.run_sync(self.engine.systemone_request, request, limiter=self._waiting())
+        return await self.send(request)  # type: ignore[no-any-return]
 
     async def render_prompt(self, request: GenerateRequest | ChatRequest | str, /, **kwargs: Any) -> tuple[str, int]:
         """``Engine.render_prompt`` in a worker thread: the prompt and image count, without running the model."""
@@ -223,67 +109,13 @@ class AsyncEngine:
         call = partial(self.engine.count_tokens, request, **kwargs)
         return await anyio.to_thread.run_sync(call, limiter=self._waiting())
 
-    async def pull(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
-        if stream:
-            return _athread_iter(partial(self.engine.pull, model, insecure=insecure, stream=True))
-        return await self._run(self.engine.pull, model, insecure=insecure)
-
-    async def push(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
-        if not model:
-            raise InvalidNameError("model is required")
-        if stream:
-            return _athread_iter(partial(self.engine.push, model, insecure=insecure, stream=True))
-        return await self._run(self.engine.push, model, insecure=insecure)
-
-    async def create(
-        self,
-        model: str,
-        quantize: str | None = None,
-        from_: str | ModelName | None = None,
-        files: dict[str, str] | None = None,
-        adapters: dict[str, str] | None = None,
-        template: str | None = None,
-        license: str | list[str] | None = None,
-        system: str | None = None,
-        parameters: OptionsArg = None,
-        messages: Sequence[Message | Mapping[str, Any]] | None = None,
-        *,
-        stream: bool = False,
-        requires: str | None = None,
-        draft_files: dict[str, str] | None = None,
-    ) -> ProgressResponse | AsyncIterator[ProgressResponse]:
-        call = partial(self.engine.create, model, quantize, from_, files, adapters, template, license, system,
-                       parameters, messages, requires=requires, draft_files=draft_files)
-        if stream:
-            events = await self._run(call, stream=True)
-            return _athread_iter(lambda: events)
-        return await self._run(call, stream=False)
-
-    async def create_blob(self, path: str | Path) -> str:
-        return await self._run(self.engine.create_blob, path)
-
-    async def delete(self, model: str) -> StatusResponse:
-        return await self._run(self.engine.delete, model)
-
-    async def copy(self, source: str, destination: str) -> StatusResponse:
-        return await self._run(self.engine.copy, source, destination)
-
-    async def list(self) -> ListResponse:
-        return await self._run(self.engine.list)
-
-    async def show(self, model: str, verbose: bool = False) -> ShowResponse:
-        return await self._run(self.engine.show, model, verbose)
-
-    async def ps(self) -> ProcessResponse:
-        return await self._run(self.engine.ps)
-
     def metrics(self) -> list[ModelMetrics]:
         """The Engine's metrics snapshot; cheap and lock-bound only, so safe to call on the event loop."""
         return self.engine.metrics()
+
+
+_WAITING = (EmbedRequest, EmbeddingsRequest, RerankRequest, SystemOneRequest)
+"""Requests that run a model, so may wait for a slot: their threads come from ``AsyncEngine._waiting()``."""
 
 
 async def _aiter_one(item: T) -> AsyncIterator[T]:

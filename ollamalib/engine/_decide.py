@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..requests import ChoiceQuestion, NoulQuestion, Question, ScoreQuestion, Sy
 from ..types import Message, SystemOneAnswer, SystemOneChoiceAnswer, SystemOneNoulAnswer, SystemOneScoreAnswer
 
 __all__ = ["SYSTEM_PROMPT", "Ask", "answer", "confidence", "continuation_tokens", "forms", "messages", "options",
-           "render_content"]
+           "prompt_texts", "render_content"]
 
 SYSTEM_PROMPT = "Answer the question about the state with exactly one of the listed answers and nothing else."
 
@@ -64,6 +64,19 @@ def messages(state: SystemOneContent, question: Question) -> list[Message]:
     user = (f"State:\n{render_content(state)}\n\nQuestion: {render_content(question.instructions)}\n"
             f"{kind}:\n{listed}")
     return [Message(role="system", content=SYSTEM_PROMPT), Message(role="user", content=user)]
+
+
+def prompt_texts(state: SystemOneContent, questions: Mapping[str, Question]) -> Iterator[str | None]:
+    """The text each question's prompt carries (the state, its instructions, its answers and their descriptions),
+    what the request's size limit counts: the state once per question, since every question's prompt repeats it
+    and is tokenized on its own."""
+    rendered = render_content(state)
+    for question in questions.values():
+        yield rendered
+        yield render_content(question.instructions)
+        for key, text in options(question):
+            yield key
+            yield text
 
 
 def continuation_tokens(tokenize: Any, prompt: str, prompt_tokens: Sequence[int], text: str) -> list[int]:

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from ..config import Settings
 from ..errors import CapabilityError, InvalidNameError, ModelNotFoundError, OllamalibError
@@ -19,45 +19,24 @@ from ..gguf import GGUFInfo
 from ..names import Digest, ModelName
 from ..options import default_options, merge_options
 from ..parsers import ToolCallParser
-from ..rerank import reranker_for
-from ..requests import (
-    ChatRequest,
-    CreateRequest,
-    EmbeddingsRequest,
-    EmbedRequest,
-    GenerateRequest,
-    Question,
-    RerankRequest,
-    SystemOneContent,
-    SystemOneRequest,
-    check_message_count,
+from ..protocol import FormatArg, OllamaAPI
+from ..requests import (  # the handlers of Engine.send, one per request
+    BlobRequest, ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbeddingsRequest, EmbedRequest,
+    GenerateRequest, ListRequest, ProcessRequest, PullRequest, PushRequest, Request, RerankRequest, ShowRequest,
+    SystemOneRequest, check_decision_size, check_message_count,
 )
+from ..rerank import reranker_for
 from ..scheduler import Lease, LoadSpec, ModelMetrics, Scheduler
 from ..show import capabilities as model_capabilities
 from ..show import effective_template, show_model
 from ..store import ModelRecord, ModelStore
 from ..template import Template
 from ..types import (
-    ChatResponse,
-    EmbeddingsResponse,
-    EmbedResponse,
-    GenerateResponse,
-    ListResponse,
-    Message,
-    ProcessResponse,
-    ProgressResponse,
-    RerankResponse,
-    ShowResponse,
-    StatusResponse,
-    SystemOneResponse,
-    SystemOneUsage,
-    Tool,
+    ChatResponse, EmbeddingsResponse, EmbedResponse, GenerateResponse, ListResponse, Message, ProcessResponse,
+    ProgressResponse, RerankResponse, ShowResponse, StatusResponse, SystemOneResponse, SystemOneUsage, Tool,
 )
 from . import _decide
 from ._args import (
-    FormatArg,
-    KeepAlive,
-    OptionsArg,
     check_text_size,
     filter_think_tags,
     message_texts,
@@ -77,7 +56,7 @@ VISION_MIN_CTX = 2048  # the smallest num_ctx Ollama gives a model with a projec
 VOCABULARIES_KEPT = 4  # tokenizers loaded for prompt preparation (Engine._vocabulary)
 
 
-class Engine:
+class Engine(OllamaAPI):
     """Run models from a local store the way an Ollama server does, in this process.
 
     ``Engine()`` reads settings from the environment (``OLLAMA_MODELS``, ``OLLAMA_KEEP_ALIVE``...); keyword
@@ -112,94 +91,27 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- generate ----------------------------------------------------------------------------------------
-
-    @overload
-    def generate(self, model: str = "", prompt: str = "", suffix: str | None = None, *,
-                 stream: Literal[False] = False, **kwargs: Any) -> GenerateResponse: ...
-
-    @overload
-    def generate(self, model: str = "", prompt: str = "", suffix: str | None = None, *,
-                 stream: Literal[True], **kwargs: Any) -> Iterator[GenerateResponse]: ...
-
-    def generate(
-        self,
-        model: str = "",
-        prompt: str | None = "",
-        suffix: str | None = None,
-        *,
-        system: str | None = None,
-        template: str | None = None,
-        context: Sequence[int] | None = None,
-        stream: bool = False,
-        think: bool | str | None = None,
-        raw: bool | None = None,
-        format: FormatArg = None,
-        images: Sequence[str | bytes | Path] | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> GenerateResponse | Iterator[GenerateResponse]:
-        """Complete ``prompt`` with ``model`` (Ollama's /api/generate); an empty prompt just loads the model."""
-        request = GenerateRequest(
-            model=model, prompt=prompt or "", suffix=suffix, system=system, template=template, context=context,
-            think=think, raw=raw, format=format, images=images, options=options, keep_alive=keep_alive,
-            logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate, shift=shift,
-        )
-        return self.send(request, stream=stream)
-
-    # -- chat --------------------------------------------------------------------------------------------
-
-    @overload
-    def chat(self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-             stream: Literal[False] = False, **kwargs: Any) -> ChatResponse: ...
-
-    @overload
-    def chat(self, model: str = "", messages: Sequence[Message | Mapping[str, Any]] | None = None, *,
-             stream: Literal[True], **kwargs: Any) -> Iterator[ChatResponse]: ...
-
-    def chat(
-        self,
-        model: str = "",
-        messages: Sequence[Message | Mapping[str, Any]] | None = None,
-        *,
-        tools: Sequence[Tool | Mapping[str, Any] | Callable[..., Any]] | None = None,
-        tool_choice: str | Mapping[str, Any] | None = None,
-        stream: bool = False,
-        think: bool | str | None = None,
-        format: FormatArg = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> ChatResponse | Iterator[ChatResponse]:
-        """Answer the conversation ``messages`` with ``model`` (Ollama's /api/chat); no messages loads the model.
-
-        ``tool_choice`` (an ollamalib extension) is "auto", "none" (no tool is offered or called), "required" (the
-        answer is a call to one of ``tools``) or ``{"type": "function", "function": {"name": ...}}`` (a call to
-        that one, with arguments valid against its schema); forced calls are enforced with a grammar.
-        """
-        request = ChatRequest(
-            model=model, messages=messages, tools=tools, tool_choice=tool_choice, think=think, format=format,
-            options=options, keep_alive=keep_alive, logprobs=logprobs, top_logprobs=top_logprobs, truncate=truncate,
-            shift=shift,
-        )
-        return self.send(request, stream=stream)
-
     # -- typed requests ----------------------------------------------------------------------------------
 
-    def send(self, request: GenerateRequest | ChatRequest, *, stream: bool = False) -> Any:
-        """Run a generate or chat request (what ``generate`` and ``chat`` do once they have built it)."""
-        plan = self.plan(request)
-        if not isinstance(plan, Plan):
-            return iter([plan]) if stream else plan
-        chunks = iterate(Run(plan, self.scheduler))
-        return chunks if stream else aggregate(chunks)
+    def send(self, request: Request, *, stream: bool = False) -> Any:
+        """Run one typed request: what each method of the surface does once it has built it.
+
+        Generate and chat are planned (``plan``) and run; pull, push and create yield progress events (the last
+        one alone unless ``stream``); every other request answers with one response.
+        """
+        if isinstance(request, GenerateRequest | ChatRequest):
+            plan = self.plan(request)
+            if not isinstance(plan, Plan):
+                return iter([plan]) if stream else plan
+            chunks = iterate(Run(plan, self.scheduler))
+            return chunks if stream else aggregate(chunks)
+        handler = _HANDLERS.get(type(request))
+        if handler is None:
+            raise TypeError(f"Engine.send takes a request of ollamalib.requests, not {type(request).__name__}")
+        result = handler(self, request)
+        if isinstance(request, PullRequest | PushRequest | CreateRequest):
+            return result if stream else _last(result)
+        return result
 
     def plan(self, request: GenerateRequest | ChatRequest) -> Plan | GenerateResponse | ChatResponse:
         """Resolve a request into the plan a Run executes, or the answer itself for a load or unload call.
@@ -399,20 +311,6 @@ class Engine:
 
     # -- embeddings --------------------------------------------------------------------------------------
 
-    def embed(
-        self,
-        model: str = "",
-        input: str | Sequence[str] = "",
-        truncate: bool | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-        dimensions: int | None = None,
-    ) -> EmbedResponse:
-        """Embed one text or a list (Ollama's /api/embed): L2-normalised vectors, optionally shortened."""
-        request = EmbedRequest(model=model, input=input, truncate=truncate, options=options, keep_alive=keep_alive,
-                               dimensions=dimensions)
-        return self.embed_request(request)
-
     def embed_request(self, req: EmbedRequest) -> EmbedResponse:
         """Run an embed request (what ``embed`` does once it has built it)."""
         started = time.perf_counter_ns()
@@ -448,17 +346,6 @@ class Engine:
             prompt_eval_count=n_tokens,
         )
 
-    def embeddings(
-        self,
-        model: str = "",
-        prompt: str | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-    ) -> EmbeddingsResponse:
-        """The legacy single embedding (Ollama's /api/embeddings): one vector, not normalised."""
-        return self.embeddings_request(EmbeddingsRequest(model=model, prompt=prompt, options=options,
-                                                         keep_alive=keep_alive))
-
     def embeddings_request(self, req: EmbeddingsRequest) -> EmbeddingsResponse:
         """Run a legacy embeddings request (what ``embeddings`` does once it has built it)."""
         model = req.model
@@ -479,37 +366,17 @@ class Engine:
 
     # -- rerank ------------------------------------------------------------------------------------------
 
-    def rerank(
-        self,
-        model: str = "",
-        query: str = "",
-        documents: Sequence[str] | None = None,
-        top_n: int | None = None,
-        return_documents: bool = False,
-        instruction: str | None = None,
-        *,
-        truncate: bool | None = None,
-        options: OptionsArg = None,
-        keep_alive: KeepAlive = None,
-    ) -> RerankResponse:
-        """Order ``documents`` by relevance to ``query`` with a reranker model (a cross-encoder, or a generative
-        reranker judging each pair yes/no); ``top_n`` keeps the best, ``return_documents`` adds their text."""
-        request = RerankRequest(model=model, query=query, documents=documents, top_n=top_n,
-                                return_documents=return_documents or None, instruction=instruction,
-                                truncate=truncate, options=options, keep_alive=keep_alive)
-        return self.rerank_request(request)
-
     def rerank_request(self, req: RerankRequest) -> RerankResponse:
         """Run a rerank request (what ``rerank`` does once it has built it)."""
         started = time.perf_counter_ns()
         if not req.model:
             raise ModelNotFoundError(req.model)
         m = self._model(req.model)
-        reranker = reranker_for(m.record, m.info)
+        opts = self._merged_options(m, req.options_dict())
+        reranker = reranker_for(m.record, m.info, opts)
         if reranker is None:
             raise CapabilityError(f'"{req.model}" does not support rerank')
         vocab = self._vocabulary(m)
-        opts = self._merged_options(m, req.options_dict())
         cross = reranker.kind == "cross-encoder"
         lease = self._acquire(m, opts, req.keep_alive)
         try:
@@ -529,18 +396,6 @@ class Engine:
 
     # -- decisions ---------------------------------------------------------------------------------------
 
-    def systemone(
-        self,
-        model: str = "",
-        state: SystemOneContent = "",
-        questions: Mapping[str, Question | Mapping[str, Any]] | None = None,
-        keep_alive: KeepAlive = None,
-    ) -> SystemOneResponse:
-        """Answer typed questions about ``state`` (Ollama's /v1/systemone): each answer comes from the model's
-        probabilities of the allowed answers (choice options, true/false, score levels), not from sampling."""
-        return self.systemone_request(SystemOneRequest(model=model, state=state, questions=questions,
-                                                       keep_alive=keep_alive))
-
     def systemone_request(self, req: SystemOneRequest) -> SystemOneResponse:
         """Run a decision request (what ``systemone`` does once it has built it); no streaming."""
         if not req.model:
@@ -550,8 +405,8 @@ class Engine:
             raise CapabilityError(f'"{req.model}" does not support systemone')
         questions = req.questions or {}
         state = req.state if req.state is not None else ""
-        check_text_size([_decide.render_content(state), *(_decide.render_content(q.instructions) for q in questions.values())],
-                         self.settings.max_prompt_bytes)
+        check_decision_size(questions, self.settings.max_questions, self.settings.max_choices)
+        check_text_size(_decide.prompt_texts(state, questions), self.settings.max_prompt_bytes)
         vocab = self._vocabulary(m)
         own = m.info.decision_template if m.info else None  # a decision model keeps its own prompt format
         template = Template(own, kind="jinja") if own else m.template
@@ -613,12 +468,9 @@ class Engine:
 
     # -- model management --------------------------------------------------------------------------------
 
-    def pull(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | Iterator[ProgressResponse]:
-        """Download ``model`` from its registry into the store (Ollama's /api/pull)."""
-        events = self._pull_events(model, insecure)
-        return events if stream else _last(events)
+    def _pull(self, req: PullRequest) -> Iterator[ProgressResponse]:
+        """Download a model from its registry into the store (Ollama's /api/pull)."""
+        return self._pull_events(req.model, req.insecure)
 
     def _pull_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
@@ -633,14 +485,11 @@ class Engine:
         with Registry(self.store, settings=self.settings, model_builder=build) as registry:
             yield from registry.pull(model, insecure=insecure)
 
-    def push(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | Iterator[ProgressResponse]:
-        """Upload ``model`` from the store to its registry (Ollama's /api/push)."""
-        if not model:
+    def _push(self, req: PushRequest) -> Iterator[ProgressResponse]:
+        """Upload a model from the store to its registry (Ollama's /api/push)."""
+        if not req.model:
             raise InvalidNameError("model is required")
-        events = self._push_events(model, insecure)
-        return events if stream else _last(events)
+        return self._push_events(req.model, req.insecure)
 
     def _push_events(self, model: str, insecure: bool) -> Iterator[ProgressResponse]:
         from ..registry import Registry
@@ -648,51 +497,20 @@ class Engine:
         with Registry(self.store, settings=self.settings) as registry:
             yield from registry.push(model, insecure=insecure)
 
-    def create(
-        self,
-        model: str,
-        quantize: str | None = None,
-        from_: str | ModelName | None = None,
-        files: dict[str, str] | None = None,
-        adapters: dict[str, str] | None = None,
-        template: str | None = None,
-        license: str | list[str] | None = None,
-        system: str | None = None,
-        parameters: OptionsArg = None,
-        messages: Sequence[Message | Mapping[str, Any]] | None = None,
-        *,
-        stream: bool = False,
-        requires: str | None = None,
-        draft_files: dict[str, str] | None = None,
-    ) -> ProgressResponse | Iterator[ProgressResponse]:
-        """Create ``model`` from a base model, a GGUF or uploaded blobs (Ollama's /api/create).
+    def _create(self, req: CreateRequest) -> Iterator[ProgressResponse]:
+        """Create a model (Ollama's /api/create), pulling a ``from`` model the store lacks first."""
+        ModelName.parse(req.model)
+        return self._create_events(req)
 
-        A ``from_`` naming a model that is not in the store is pulled first, its progress included, as
-        Ollama's server does. ``requires`` is the least Ollama version the model needs (Modelfile REQUIRES).
-        ``draft_files`` ({file name: blob digest} of one GGUF) is a draft model for speculative decoding.
-        """
-        ModelName.parse(model)
-        events = self._create_events(model, quantize, from_, files, adapters, template, license, system,
-                                     parameters, messages, requires, draft_files)
-        return events if stream else _last(events)
-
-    def _create_events(
-        self, model: str, quantize: str | None, from_: str | ModelName | None, files: dict[str, str] | None,
-        adapters: dict[str, str] | None, template: str | None, license: str | list[str] | None,
-        system: str | None, parameters: OptionsArg, messages: Sequence[Message | Mapping[str, Any]] | None,
-        requires: str | None, draft_files: dict[str, str] | None = None,
-    ) -> Iterator[ProgressResponse]:
+    def _create_events(self, req: CreateRequest) -> Iterator[ProgressResponse]:
         from ..create import Quantizer, create_from_request
 
         quantizer: Quantizer | None = None
-        if quantize:  # the runner owns quantization (llama.cpp); create receives it
+        if req.quantize:  # the runner owns quantization (llama.cpp); create receives it
             from ..runner.quantize import quantize as quantizer
 
-        if from_ and not files and self._missing_base(from_):
-            yield from self._pull_events(str(from_), False)
-        req = CreateRequest(model=model, from_=from_, files=files, adapters=adapters, template=template,
-                            system=system, parameters=parameters, license=license, quantize=quantize,
-                            messages=messages, requires=requires, draft_files=draft_files)
+        if req.from_ and not req.files and self._missing_base(req.from_):
+            yield from self._pull_events(str(req.from_), False)
         yield from create_from_request(self.store, req, quantizer=quantizer)
 
     def _missing_base(self, from_: str | ModelName) -> bool:
@@ -706,12 +524,11 @@ class Engine:
         except InvalidNameError:
             return False
 
-    def create_blob(self, path: str | Path) -> str:
-        """Copy a local file into the store as a blob; returns its ``sha256:<hex>`` digest."""
-        return str(self.store.put_blob_file(path))
+    def _put_blob(self, req: BlobRequest) -> str:
+        return str(self.store.put_blob_file(req.path))
 
-    def delete(self, model: str) -> StatusResponse:
-        """Remove a model and the blobs no other model uses; unloads it if it is running."""
+    def _delete(self, req: DeleteRequest) -> StatusResponse:
+        model = req.model
         if not ModelName.is_valid(model):
             raise InvalidNameError(f'name "{model}" is invalid')
         try:
@@ -722,8 +539,8 @@ class Engine:
         self.store.delete(model)
         return StatusResponse(status="success")
 
-    def copy(self, source: str, destination: str) -> StatusResponse:
-        """Copy a model under a new name (the manifest only; blobs are shared)."""
+    def _copy(self, req: CopyRequest) -> StatusResponse:
+        source, destination = req.source, req.destination
         if not ModelName.is_valid(source):
             raise InvalidNameError(f'source "{source}" is invalid')
         if not ModelName.is_valid(destination):
@@ -734,22 +551,19 @@ class Engine:
             raise ModelNotFoundError(source, f'model "{source}" not found') from None
         return StatusResponse(status="success")
 
-    def list(self) -> ListResponse:
-        """The models in the store, newest first."""
+    def _list(self, req: ListRequest) -> ListResponse:
         return ListResponse(models=self.store.list())
 
-    def show(self, model: str, verbose: bool = False) -> ShowResponse:
-        """A model's Modelfile, template, parameters, details, GGUF metadata and capabilities."""
-        if not model:
+    def _show(self, req: ShowRequest) -> ShowResponse:
+        if not req.model:
             raise InvalidNameError("model is required")
-        name = ModelName.parse(model)
+        name = ModelName.parse(req.model)
         try:
-            return show_model(self.store, name, verbose=verbose)
+            return show_model(self.store, name, verbose=bool(req.verbose))
         except ModelNotFoundError:
             raise ModelNotFoundError(name.display_shortest) from None
 
-    def ps(self) -> ProcessResponse:
-        """The models loaded now, with when they expire."""
+    def _ps(self, req: ProcessRequest) -> ProcessResponse:
         return ProcessResponse(models=self.scheduler.ps())
 
     def metrics(self) -> list[ModelMetrics]:
@@ -873,6 +687,8 @@ class Engine:
             kv_cache_type=self.settings.kv_cache_type,
             draft=str(m.record.draft) if m.record.draft and not embedding else None,
             prompt_cache_bytes=0 if embedding else self.settings.cache_ram_mib << 20,
+            prompt_cache_dir=str(self.settings.cache_dir) if self.settings.cache_dir else None,
+            prompt_cache_disk_bytes=self.settings.cache_disk_mib << 20,
         )
         rec = m.record
         size = sum(p.stat().st_size for p in [rec.model_path, *rec.adapters, *rec.projectors, rec.draft]
@@ -888,6 +704,7 @@ class Engine:
             size=size,
             context_length=opts["num_ctx"],
             num_parallel=parallel,
+            prompt_cache_bytes=load.prompt_cache_bytes,
         )
 
     def _acquire(self, m: Model, opts: Mapping[str, Any], keep_alive: float | None) -> Lease:
@@ -943,6 +760,24 @@ def runner_key(record: ModelRecord) -> tuple[str, tuple[str, ...], tuple[str, ..
     embeddings)."""
     return (str(record.model_path), tuple(map(str, record.adapters)), tuple(map(str, record.projectors)),
             str(record.draft or ""))
+
+
+_HANDLERS: dict[type[Request], Callable[[Engine, Any], Any]] = {
+    EmbedRequest: Engine.embed_request,
+    EmbeddingsRequest: Engine.embeddings_request,
+    RerankRequest: Engine.rerank_request,
+    SystemOneRequest: Engine.systemone_request,
+    PullRequest: Engine._pull,
+    PushRequest: Engine._push,
+    CreateRequest: Engine._create,
+    BlobRequest: Engine._put_blob,
+    DeleteRequest: Engine._delete,
+    CopyRequest: Engine._copy,
+    ListRequest: Engine._list,
+    ShowRequest: Engine._show,
+    ProcessRequest: Engine._ps,
+}
+"""What ``Engine.send`` runs for each request other than generate and chat."""
 
 
 def _last(events: Iterable[ProgressResponse]) -> ProgressResponse:

@@ -16,7 +16,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ContextLengthError
+from .._go.strconv import go_quote
+from ..errors import ContextLengthError, InvalidOptionError
 from ..rerank import Reranker
 from ..requests import RerankRequest
 from ..types import RerankResponse, RerankResult
@@ -73,15 +74,17 @@ class Pairs:
             keep -= len(tokens) - self.limit
 
     def _pair(self, index: int, query: str, doc: str) -> list[int]:
-        """llama-server's pair: [BOS] query [EOS] [SEP] document [EOS], each where the vocabulary adds it."""
+        """llama-server's pair (format_prompt_rerank): [BOS] query [EOS] [SEP] document [EOS], each where the
+        vocabulary adds it, SEP standing in for a missing EOS (a BERT vocabulary: [CLS] query [SEP] document [SEP])."""
         v = self.vocab
+        eos = v.eos_id if v.eos_id >= 0 else v.sep_id
         head = [v.bos_id] if v.add_bos and v.bos_id >= 0 else []
         head += v.tokenize(query, add_special=False)
-        if v.add_eos and v.eos_id >= 0:
-            head.append(v.eos_id)
+        if v.add_eos and eos >= 0:
+            head.append(eos)
         if v.add_sep and v.sep_id >= 0:
             head.append(v.sep_id)
-        tail = [v.eos_id] if v.add_eos and v.eos_id >= 0 else []
+        tail = [eos] if v.add_eos and eos >= 0 else []
         doc_tokens = v.tokenize(doc, add_special=False)
         room = self.limit - len(head) - len(tail)
         if len(doc_tokens) > room:
@@ -94,8 +97,14 @@ class Pairs:
 
 
 def answer_tokens(vocab: Any, reranker: Reranker) -> list[list[int]]:
-    """The token ids of the yes and no answers as the model would write them after the prompt."""
-    return [vocab.tokenize(word, add_special=False) for word in reranker.answers]
+    """The token ids of the yes and no answers as the model would write them after the prompt; an answer that
+    makes no token (``rerank_answer`` of only spaces, for a vocabulary that drops them) is a 400."""
+    out = [vocab.tokenize(word, add_special=False) for word in reranker.answers]
+    for word, tokens in zip(reranker.answers, out):
+        if not tokens:
+            raise InvalidOptionError(f"rerank_answer {go_quote(word)} makes no token in this model's vocabulary",
+                                     status_code=400)
+    return out
 
 
 def generative_scores(finals: list[Any]) -> list[float]:

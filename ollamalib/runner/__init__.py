@@ -80,6 +80,8 @@ Design notes (details in the private modules):
 - With ``LoadOptions(prompt_cache_bytes=N)`` a slot about to lose a long prefix saves its KV state to a host-RAM
   cache (LRU, ``N`` bytes; ``_cache``), and a later request sharing that prefix restores it instead of
   evaluating it again (llama.cpp's sequence state save/load; ``stats()`` counts hits and misses).
+  ``prompt_cache_dir`` adds a disk tier (``_disk``): those states, and the slots' at ``close()``, are written to
+  files there, and a later runner of the same model and KV-relevant options reads them back.
 - An image is evaluated in its own step on the decode thread: the projector encodes it, then its embeddings are
   decoded into the job's sequence at its positions (non-causally when the projector asks), never split.
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the

@@ -5,6 +5,10 @@ sequence state (llama.cpp's ``llama_state_seq_get_data``: its KV cells and posit
 whose prompt starts with a saved prefix gets it copied back into its slot (``llama_state_seq_set_data``) and
 evaluates only the rest, as llama-server's ``--cache-ram`` does. The cache is bounded in bytes and drops the least
 recently used state first. Everything here runs on the decode thread.
+
+With a ``DiskCache`` (``_disk``) under it, every saved state is also written to a file, a prompt the RAM entries
+do not cover as well as a file does is read back from that file, and ``persist`` writes the slots' states when the
+runner closes, so the cache outlives the process.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from __future__ import annotations
 import ctypes
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import llama_cpp.llama_cpp as C
 import numpy as np
 
 from ._llama import common_prefix
+
+if TYPE_CHECKING:
+    from ._disk import DiskCache
 
 __all__ = ["CachedPrompt", "PromptCache"]
 
@@ -37,8 +45,9 @@ class CachedPrompt:
 class PromptCache:
     """Saved prefix states, least recently used first, within ``capacity`` bytes (see the module docstring)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, disk: DiskCache | None = None) -> None:
         self.capacity = capacity
+        self.disk = disk
         self._entries: OrderedDict[int, CachedPrompt] = OrderedDict()
         self.bytes = 0
         self.hits = 0
@@ -50,15 +59,21 @@ class PromptCache:
         return len(self._entries)
 
     def find(self, prompt: list[int]) -> tuple[CachedPrompt | None, int]:
-        """The entry sharing the longest prefix with ``prompt``, and that length (``None, 0`` when none does)."""
-        if not self._entries:
-            return None, 0
+        """The entry sharing the longest prefix with ``prompt``, and that length (``None, 0`` when none does); a
+        longer one on disk is read into the cache first."""
         query = np.asarray(prompt, np.int32)
         best, length = None, 0
         for entry in self._entries.values():
             n = common_prefix(entry.tokens, query)
             if n > length:
                 best, length = entry, n
+        if self.disk is not None:
+            stored, n = self.disk.find(query)
+            if stored is not None and n > length:
+                loaded = self.disk.load(stored)
+                if loaded is not None:
+                    self._add(loaded)
+                    return loaded, n
         return best, length
 
     def save(self, ctx: ctypes.c_void_p, seq_id: int, tokens: list[int], starts: list[int]) -> bool:
@@ -70,24 +85,30 @@ class PromptCache:
             if len(entry.tokens) >= len(array) and common_prefix(entry.tokens, array) == len(array):
                 self._entries.move_to_end(key)
                 return False
-        size = int(C.llama_state_seq_get_size(ctx, seq_id))
-        if size <= 0 or size > self.capacity:
+        if int(C.llama_state_seq_get_size(ctx, seq_id)) > self.capacity:
             return False
-        state = (ctypes.c_uint8 * size)()
-        written = int(C.llama_state_seq_get_data(ctx, state, size, seq_id))
-        if written <= 0:
+        state = _seq_state(ctx, seq_id)
+        if state is None:
             return False
-        if written < size:
-            state = (ctypes.c_uint8 * written).from_buffer_copy(state)  # type: ignore[assignment]
         for key in [k for k, e in self._entries.items() if common_prefix(e.tokens, array) == len(e.tokens)]:
             self._drop(key)
         entry = CachedPrompt(array, list(starts), state)
-        self._entries[id(entry)] = entry
-        self.bytes += entry.size
-        while self.bytes > self.capacity:
-            self._drop(next(iter(self._entries)))
+        self._add(entry)
+        if self.disk is not None:
+            self.disk.put(entry)
         self.saved += 1
         return True
+
+    def persist(self, ctx: ctypes.c_void_p, seq_id: int, tokens: list[int], starts: list[int]) -> None:
+        """Write sequence ``seq_id``'s state (exactly ``tokens``) to the disk cache only (a closing runner's slots)."""
+        if self.disk is None:
+            return
+        if int(C.llama_state_seq_get_size(ctx, seq_id)) > self.disk.capacity:
+            return
+        state = _seq_state(ctx, seq_id)
+        if state is not None:
+            self.disk.put(CachedPrompt(np.asarray(tokens, np.int32), list(starts), state))
+            self.disk.flush()  # one slot's state in memory at a time
 
     def restore(self, ctx: ctypes.c_void_p, entry: CachedPrompt, seq_id: int) -> bool:
         """Replace sequence ``seq_id``'s cells with ``entry``'s state; False (the sequence then empty) on failure."""
@@ -96,10 +117,42 @@ class PromptCache:
         read = int(C.llama_state_seq_set_data(ctx, entry.state, entry.size, seq_id))
         if read != entry.size:
             C.llama_memory_seq_rm(mem, seq_id, -1, -1)
+            if id(entry) in self._entries:  # a state llama.cpp refuses once it refuses again: forget it
+                self._drop(id(entry))
+            if self.disk is not None:
+                self.disk.forget(entry.tokens)
             return False
         if id(entry) in self._entries:  # (saving the slot's own state first may have pushed it out)
             self._entries.move_to_end(id(entry))
         return True
 
+    def close(self) -> None:
+        """Finish writing to the disk cache (the RAM entries go with the object)."""
+        if self.disk is not None:
+            self.disk.close()
+
+    def _add(self, entry: CachedPrompt) -> None:
+        """Keep ``entry`` as the most recently used, dropping the least recently used ones until it fits."""
+        if entry.size > self.capacity:
+            return
+        self._entries[id(entry)] = entry
+        self.bytes += entry.size
+        while self.bytes > self.capacity:
+            self._drop(next(iter(self._entries)))
+
     def _drop(self, key: int) -> None:
         self.bytes -= self._entries.pop(key).size
+
+
+def _seq_state(ctx: ctypes.c_void_p, seq_id: int) -> ctypes.Array[ctypes.c_uint8] | None:
+    """A copy of sequence ``seq_id``'s state (``llama_state_seq_get_data``), or None when it has none."""
+    size = int(C.llama_state_seq_get_size(ctx, seq_id))
+    if size <= 0:
+        return None
+    state = (ctypes.c_uint8 * size)()
+    written = int(C.llama_state_seq_get_data(ctx, state, size, seq_id))
+    if written <= 0:
+        return None
+    if written < size:
+        state = (ctypes.c_uint8 * written).from_buffer_copy(state)
+    return state

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import RequestCancelledError
 from ._cache import PromptCache
+from ._disk import DiskCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
@@ -128,9 +129,9 @@ class DecodeLoop:
 
     def __init__(self, model: Model, ctx: ctypes.c_void_p, *, n_slots: int, num_ctx: int, num_batch: int,
                  projector: Projector | None = None, draft: DraftModel | None = None,
-                 cache_bytes: int = 0) -> None:
+                 cache_bytes: int = 0, disk: DiskCache | None = None) -> None:
         self.model = model
-        self.cache = PromptCache(cache_bytes) if cache_bytes > 0 else None
+        self.cache = PromptCache(cache_bytes, disk) if cache_bytes > 0 else None
         self.projector = projector
         self.draft = draft
         self.ctx = ctx
@@ -304,6 +305,17 @@ class DecodeLoop:
             del slot.cache[slot.valid:]
             del slot.starts[bisect.bisect_left(slot.starts, slot.valid):]
         self.cache.save(self.ctx, slot.index, slot.cache, slot.starts)
+
+    def persist(self) -> None:
+        """After ``close()``: write the long prefixes the slots hold to the prompt cache's disk tier, and wait."""
+        if self.cache is None or self.cache.disk is None:
+            return
+        for slot in self.slots:
+            if slot.valid >= _MIN_SAVE and (slot.valid == len(slot.cache)
+                                            or C.llama_memory_seq_rm(self.mem, slot.index, slot.valid, -1)):
+                starts = slot.starts[: bisect.bisect_left(slot.starts, slot.valid)]
+                self.cache.persist(self.ctx, slot.index, slot.cache[: slot.valid], starts)
+        self.cache.close()
 
     def _step(self) -> None:
         for job in [j for j in self._active if j.seq.cancelled]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -11,9 +12,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import llama_cpp
 import llama_cpp.llama_cpp as C
 
 from ..errors import ContextLengthError
+from ._disk import DiskCache, file_identity, identity
 from ._embed import INPUT_TOO_LONG, Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
@@ -26,6 +29,8 @@ from ._text import TextStream
 from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
 
 __all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_image_prompt", "truncate_prompt"]
+
+log = logging.getLogger(__name__)
 
 PROMPT_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -164,7 +169,8 @@ class Runner:
                         self._draft.model.kv_bytes_per_cell(kv_cache_type(options.kv_cache_type)))
                 self._loop = DecodeLoop(model, ctx, n_slots=params.n_seq_max, num_ctx=num_ctx,
                                         num_batch=params.n_batch, projector=self._projector, draft=self._draft,
-                                        cache_bytes=max(0, options.prompt_cache_bytes))
+                                        cache_bytes=max(0, options.prompt_cache_bytes),
+                                        disk=self._disk_cache(params))
             mem = C.llama_get_memory(ctx)
             self.can_shift = bool(mem) and bool(C.llama_memory_can_shift(mem))
         except BaseException:
@@ -172,6 +178,22 @@ class Runner:
             raise
         self._finalizer = weakref.finalize(self, Runner._shutdown, self._loop, self._contexts, self._model,
                                            self._projector, self._draft)
+
+    def _disk_cache(self, params: ContextParams) -> DiskCache | None:
+        """The prompt cache's disk tier, for the states of this model and every load option its KV depends on."""
+        options = self.options
+        if not options.prompt_cache_dir or options.prompt_cache_bytes <= 0:
+            return None
+        files = [self.model_path, *map(Path, options.adapters), *map(Path, filter(None, [options.projector]))]
+        ident = identity(*map(file_identity, files), self.context_length, params.n_batch, options.kv_cache_type,
+                         options.flash_attention, options.num_gpu, llama_cpp.__version__,
+                         C.llama_print_system_info())
+        try:
+            return DiskCache(Path(options.prompt_cache_dir), max(0, options.prompt_cache_disk_bytes), ident)
+        except OSError as exc:  # an unusable directory costs the disk tier, never the model load
+            log.warning("the prompt cache directory %s is not usable (%s): keeping the cache in RAM only",
+                        options.prompt_cache_dir, exc)
+            return None
 
     def _new_context(self, params: ContextParams) -> object:
         """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
@@ -425,6 +447,7 @@ class Runner:
             prompt_cache_tokens=cache.tokens_restored if cache else 0,
             prompt_cache_bytes=cache.bytes if cache else 0,
             prompt_cache_entries=len(cache) if cache else 0,
+            prompt_cache_disk_loads=cache.disk.loads if cache and cache.disk else 0,
         )
 
     @property
@@ -466,6 +489,7 @@ class Runner:
             return
         if loop is not None:
             loop.close()
+            loop.persist()
         if projector is not None:
             projector.free()
         if draft is not None:

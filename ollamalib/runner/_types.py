@@ -42,6 +42,8 @@ class LoadOptions:
     kv_cache_type: str = "f16"
     draft: str | None = None  # draft model GGUF path (same vocabulary) for speculative decoding
     prompt_cache_bytes: int = 0  # host RAM for KV states of prefixes that lost their slot (0: no prompt cache)
+    prompt_cache_dir: str | None = None  # with prompt_cache_bytes: also keep those states in files here (``_disk``)
+    prompt_cache_disk_bytes: int = 8 << 30  # the directory's bound, over every model that uses it
 
 
 @dataclass
@@ -151,6 +153,7 @@ class RunnerStats:
     prompt_cache_tokens: int = 0  # prompt tokens restored from the cache instead of being evaluated
     prompt_cache_bytes: int = 0  # bytes the cache holds now
     prompt_cache_entries: int = 0
+    prompt_cache_disk_loads: int = 0  # states read back from the cache's files (``prompt_cache_dir``)
 
     @property
     def kv_cache_usage_ratio(self) -> float:

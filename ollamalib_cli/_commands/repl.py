@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .._context import Context
-from .._output import metrics_summary
 from .._showinfo import _go_value, render_show
-from .run import Session, load_model, stream_answer
+from .run import Session, load_model, report_final, stream_answer
 
 __all__ = ["Repl"]
 
@@ -494,8 +493,7 @@ class Repl:
             return None
         self.out()
         self.out()
-        if latest is not None and latest.done and self.s.verbose:
-            self.ctx.err(metrics_summary(latest), end="")
+        report_final(self.ctx, self.s, latest)
         reply: dict[str, Any] = {"role": "assistant", "content": printer.content}
         if printer.thinking:
             reply["thinking"] = printer.thinking

@@ -13,7 +13,7 @@ from typing import IO, Any
 from .._context import Context
 from .._display import AnswerPrinter
 from .._errors import CLIError, UsageError
-from .._output import metrics_summary
+from .._output import metrics_summary, truncation_notice
 from .._progress import Spinner
 
 __all__ = ["Session", "add_run", "extract_images", "parse_format", "parse_think", "stream_answer"]
@@ -247,9 +247,17 @@ def generate_once(ctx: Context, session: Session, prompt: str) -> int:
     if prompt:
         ctx.out()
         ctx.out()
-    if latest is not None and latest.done and session.verbose:
-        ctx.err(metrics_summary(latest), end="")
+    report_final(ctx, session, latest)
     return 0
+
+
+def report_final(ctx: Context, session: Session, latest: Any) -> None:
+    """After an answer: a warning when the prompt was cut to fit (always), then the timings (``--verbose``)."""
+    if latest is None or not latest.done:
+        return
+    ctx.err(truncation_notice(latest), end="")
+    if session.verbose:
+        ctx.err(metrics_summary(latest), end="")
 
 
 def embed_once(ctx: Context, session: Session, prompt: str, *, truncate: bool | None, dimensions: int | None) -> int:

@@ -25,6 +25,8 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("OLLAMA_CONTEXT_LENGTH", "Context length to use unless otherwise specified"),
     ("OLLAMA_API_KEY", "Bearer token the server requires from clients"),
     ("OLLAMALIB_CACHE_RAM", "MiB of host RAM per loaded model for prompts that lost their slot (0 off)"),
+    ("OLLAMALIB_CACHE_DIR", "Also keep those prompts' states in files here, across restarts (unset: off)"),
+    ("OLLAMALIB_CACHE_DISK", "MiB that OLLAMALIB_CACHE_DIR may hold, least recently used files go first"),
     ("OLLAMALIB_DRAIN_TIMEOUT", "On SIGTERM, how long requests in flight may run before they are ended"),
     ("OLLAMALIB_DATA_DIR", "Data directory (models/ lives below it unless OLLAMA_MODELS is set)"),
     ("OLLAMALIB_HOME", "Directory of the signing key (id_ed25519) and the REPL history"),

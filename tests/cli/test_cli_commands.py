@@ -163,6 +163,16 @@ def test_run_one_shot_streams_the_answer(cli, script_gguf):
         assert re.search(rf"^{label}\s+\S", verbose.stderr, re.M), label
 
 
+def test_run_warns_when_the_prompt_was_cut(cli, script_gguf):
+    cli.create("short", script_gguf, "PARAMETER num_ctx 64\nPARAMETER num_predict 4\n")
+    fits = cli("run", "short", "hi", check=True)
+    assert "warning" not in fits.stderr
+    long = cli("run", "short", " ".join(["word"] * 200), check=True)
+    assert re.search(r"^warning: the prompt \(\d+ tokens\) did not fit the context \(64 tokens\): the \d+ oldest "
+                     r"token\(s\) were left out; set a larger num_ctx to keep them$", long.stderr, re.M), long.stderr
+    assert long.stdout.strip()  # the answer is still printed
+
+
 THINKING_TEMPLATE = (
     'TEMPLATE """{{- range .Messages }}<|im_start|>{{ .Role }}\n'
     '{{ if and .Thinking (eq .Role "assistant") }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}<|im_end|>\n'

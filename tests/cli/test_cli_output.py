@@ -13,7 +13,14 @@ from ollamalib_cli._commands.models import processor, until
 from ollamalib_cli._commands.run import parse_format, parse_think
 from ollamalib_cli._display import AnswerPrinter, WordWrapper
 from ollamalib_cli._errors import CONNECT_MESSAGE, CLIError, UsageError, describe
-from ollamalib_cli._output import human_bytes, human_number, human_time, metrics_summary, render_table
+from ollamalib_cli._output import (
+    human_bytes,
+    human_number,
+    human_time,
+    metrics_summary,
+    render_table,
+    truncation_notice,
+)
 from ollamalib_cli._progress import ProgressView
 from ollamalib_cli._showinfo import render_show
 
@@ -221,3 +228,12 @@ def test_unknown_errors_are_not_in_the_table():
 def test_library_errors_print_their_api_text():
     """In process and against a server, a command prints the same line (the text Ollama's API answers with)."""
     assert describe(InvalidNameError("invalid model name 'a b': ' ' is not allowed")) == ("invalid model name", 1)
+
+
+def test_truncation_notice_names_what_was_left_out():
+    assert truncation_notice({"done": True}) == ""
+    chat = {"truncation": {"n_prompt_tokens": 900, "n_ctx": 512, "n_dropped_tokens": 420, "n_dropped_messages": 3}}
+    assert truncation_notice(chat) == ("warning: the prompt (900 tokens) did not fit the context (512 tokens): the 3 "
+                                       "oldest message(s) were left out; set a larger num_ctx to keep them\n")
+    generate = {"truncation": {"n_prompt_tokens": 90, "n_ctx": 64, "n_dropped_tokens": 30}}
+    assert "the 30 oldest token(s) were left out" in truncation_notice(generate)

@@ -1,5 +1,10 @@
 """Prefix reuse seen from the Engine: a chat's next turn evaluates only the tokens that are new."""
 
+import json
+import os
+import subprocess
+import sys
+
 from ollamalib import Engine
 
 
@@ -41,3 +46,31 @@ def test_a_chat_whose_slot_was_taken_is_restored_from_the_prompt_cache(tiny_gguf
     # with it only what is new: the answer as the template renders it, the new message, the turn's closing tokens
     assert cached_counts[1] <= counts[1] - counts[0] + 8
     assert metrics.prompt_cache_hits == 1 and metrics.prompt_cache_tokens > 100
+
+
+def test_a_new_process_answers_a_long_prompt_from_the_disk_cache(tiny_gguf, settings, tmp_path):
+    """With OLLAMALIB_CACHE_DIR the state of a long prompt outlives the Engine: another process, on the same store,
+    evaluates its last token only and gives the same greedy answer."""
+    cached = settings.replace(cache_dir=tmp_path / "kv")
+    prompt = "You are a terse assistant who knows the weather of every city. " * 12
+    opts = {"num_predict": 8, "temperature": 0}
+    with Engine(cached) as first:
+        first.create("tiny", from_=str(tiny_gguf))
+        answer = first.generate(model="tiny", prompt=prompt, options=opts)
+        # the scheduler counts the prompt cache's bound as memory the runner will hold
+        assert first.scheduler.loaded()[0].spec.prompt_cache_bytes == cached.cache_ram_mib << 20
+    assert answer.prompt_eval_count > 100
+    assert len(list((tmp_path / "kv").glob("*.kv"))) == 1  # written when the runner was unloaded
+    script = (
+        "import json, sys\n"
+        "from ollamalib import Engine, Settings\n"
+        "s = Settings.from_env()\n"
+        f"r = Engine(s).generate(model='tiny', prompt={prompt!r}, options={opts!r})\n"
+        "print(json.dumps([r.prompt_eval_count, r.response]))\n"
+    )
+    env = {**os.environ, **cached.as_env(), "OLLAMALIB_DATA_DIR": str(settings.data_dir),
+           "OLLAMALIB_HOME": str(settings.home_dir)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    count, text = json.loads(out.stdout.strip().splitlines()[-1])
+    assert count == 1 and text == answer.response

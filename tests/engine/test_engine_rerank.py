@@ -3,12 +3,11 @@ llama-cpp-python's low-level API on the same model (tests/score_reference.py).""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
 from gguf_factory import CHATML_TEMPLATE, tiny_rerank_gguf, write_tiny_gguf  # noqa: F401
-from score_reference import low_level
+from score_reference import low_level, pair_scores, yes_no_scores
 
 from ollamalib.engine import Engine
 from ollamalib.errors import CapabilityError, ContextLengthError, InvalidOptionError
@@ -24,17 +23,10 @@ def reranker(engine: Engine, tiny_rerank_gguf: Path) -> str:  # noqa: F811
     return "tiny-rerank"
 
 
-def _pair_scores(path: Path, query: str, docs: list[str], n_ctx: int = 2048) -> list[float]:
-    """llama-server's pair input ([BOS] query document for this vocabulary) scored by the classifier directly."""
-    with low_level(path, n_ctx=n_ctx, rank=True) as ll:
-        bos = ll.tokenize("", add_special=True)
-        return [ll.rank(bos + ll.tokenize(query) + ll.tokenize(d))[0] for d in docs]
-
-
 def test_cross_encoder_scores_and_order(engine: Engine, reranker: str, tiny_rerank_gguf: Path) -> None:  # noqa: F811
     assert "rerank" in engine.show(reranker).capabilities
     r = engine.rerank(reranker, QUERY, DOCS)
-    want = _pair_scores(tiny_rerank_gguf, QUERY, DOCS)
+    want = pair_scores(tiny_rerank_gguf, QUERY, DOCS)
     assert sorted(x.index for x in r.results) == list(range(len(DOCS)))
     for x in r.results:
         assert x.relevance_score == pytest.approx(want[x.index], abs=1e-5)
@@ -82,7 +74,7 @@ def test_hundred_documents_batched(engine: Engine, reranker: str, tiny_rerank_gg
     words = "sky blue red green cat dog water fire world story night day time color light".split()
     docs = [" ".join(words[(i * 7 + k) % len(words)] for k in range(3 + i % 9)) for i in range(100)]
     r = engine.rerank(reranker, QUERY, docs)
-    want = _pair_scores(tiny_rerank_gguf, QUERY, docs)
+    want = pair_scores(tiny_rerank_gguf, QUERY, docs)
     assert len(r.results) == 100
     got = {x.index: x.relevance_score for x in r.results}
     # Read 64 to a batch, the pairs go through other ggml kernels than one at a time (batch-shape dependent
@@ -96,19 +88,6 @@ def test_hundred_documents_batched(engine: Engine, reranker: str, tiny_rerank_gg
     assert all(want[a] > want[b] - 2 * tol for a, b in zip(ranked, ranked[1:]))
 
 
-def _generative_scores(path: Path, prompts: list[str], answers: tuple[str, str]) -> list[float]:
-    """P(yes) / (P(yes) + P(no)) read directly from the logits after each rendered prompt."""
-    out = []
-    with low_level(path, n_ctx=2048) as ll:
-        yes, no = (ll.tokenize(a) for a in answers)
-        for prompt in prompts:
-            tokens = ll.tokenize(prompt, add_special=True)
-            p_yes = math.exp(sum(ll.logprobs(tokens, yes)))
-            p_no = math.exp(sum(ll.logprobs(tokens, no)))
-            out.append(p_yes / (p_yes + p_no))
-    return out
-
-
 def _prompts(template: str, query: str, docs: list[str], instruction: str = DEFAULT_INSTRUCTION) -> list[str]:
     return [template.replace("{instruction}", instruction).replace("{query}", query).replace("{document}", d)
             for d in docs]
@@ -120,7 +99,7 @@ def test_generative_reranker_on_a_tiny_llm(engine: Engine, gguf_dir: Path) -> No
     engine.create("gen-rerank", from_=str(path))
     assert "rerank" in engine.show("gen-rerank").capabilities
     r = engine.rerank("gen-rerank", QUERY, DOCS, instruction="Find the answer")
-    want = _generative_scores(path, _prompts(QWEN3_RERANK_PROMPT, QUERY, DOCS, "Find the answer"), ("yes", "no"))
+    want = yes_no_scores(path, _prompts(QWEN3_RERANK_PROMPT, QUERY, DOCS, "Find the answer"), ("yes", "no"))
     got = {x.index: x.relevance_score for x in r.results}
     assert [got[i] for i in range(len(DOCS))] == pytest.approx(want, abs=1e-3)  # read packed: batch-shape sums
     assert all(0.0 < s < 1.0 for s in got.values())
@@ -140,7 +119,7 @@ def test_generative_reranker_on_the_demo_model(engine: Engine, smollm2_gguf: Pat
     docs = ["The sky is blue because air scatters blue light more than red light.",
             "Cats sleep for most of the day.", "Paris is the capital of France."]
     r = engine.rerank("smol-rerank", "Why is the sky blue?", docs, return_documents=True)
-    want = _generative_scores(smollm2_gguf, _prompts(SMOL_PROMPT, "Why is the sky blue?", docs), ("yes", "no"))
+    want = yes_no_scores(smollm2_gguf, _prompts(SMOL_PROMPT, "Why is the sky blue?", docs), ("yes", "no"))
     got = {x.index: x.relevance_score for x in r.results}
     assert [got[i] for i in range(len(docs))] == pytest.approx(want, abs=2e-3)
     assert all(x.document == docs[x.index] for x in r.results)
