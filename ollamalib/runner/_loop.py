@@ -44,7 +44,7 @@ from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
 from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
-from ._spec import MAX_ROWS, DraftModel, ngram_draft
+from ._spec import MAX_ROWS, Acceptance, DraftModel, DraftPlanner, ngram_draft
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
@@ -101,8 +101,10 @@ class Job:
     t_prompt_done: int = 0
     n_draft: int = 0  # most tokens drafted per step (0: no speculative decoding)
     ngram: int = 0  # > 0: drafts by n-gram lookup of up to this many tokens; 0: by the loop's draft model
+    adaptive: bool = False  # the planner cuts the draft to what pays (else n_draft guesses whenever they exist)
     draft_count: int = 0  # drafted tokens verified
     draft_accepted: int = 0
+    acceptance: Acceptance = field(default_factory=Acceptance)  # how often this sequence's guesses hold lately
 
 
 # What an extra run of consecutive busy slot ids is worth in prompt tokens: with a split KV cache llama.cpp evaluates
@@ -156,6 +158,7 @@ class DecodeLoop:
         self.decode_rows = 0
         self.draft_tokens_total = 0
         self.draft_accepted_total = 0
+        self.planner = DraftPlanner(min(MAX_ROWS, num_batch))  # how many n-gram guesses a step checks
         self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
         self._thread.start()
 
@@ -463,8 +466,12 @@ class DecodeLoop:
             offsets = list(range(len(rows)))
             batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
                            [j.slot.index for j in rows])  # type: ignore[union-attr]
+        t_decode = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
-        self.predict_ns_total += time.perf_counter_ns() - t0
+        done = time.perf_counter_ns()
+        guesses = sum(map(len, drafts))
+        self.planner.observe(len(rows) + guesses, guesses, done - t_decode)
+        self.predict_ns_total += done - t0
         self.decode_calls += 1
         self.decode_rows += len(rows)
         if rc != 0:
@@ -476,7 +483,8 @@ class DecodeLoop:
             self._accept(job, at, draft)
 
     def _drafts(self, rows: list[Job]) -> list[list[int]]:
-        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit."""
+        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit, and
+        cut to the length the planner finds worth checking (``DraftPlanner``)."""
         drafts: list[list[int]] = [[] for _ in rows]
         spare = min(MAX_ROWS, self.num_batch) - len(rows)
         wanting = [i for i, job in enumerate(rows) if job.n_draft > 0 and (job.ngram or self.draft is not None)]
@@ -484,15 +492,24 @@ class DecodeLoop:
             return drafts
         share, extra = divmod(spare, len(wanting))
         model_wants: list[tuple[int, int]] = []
+        planned: list[tuple[int, list[int]]] = []  # adaptive n-gram drafts, cut by the planner below
         for k, i in enumerate(wanting):
             job = rows[i]
             cap = min(job.n_draft, share + (k < extra), self.num_ctx - job.n_past - 1, job.limit - job.sampled - 1)
             if cap <= 0:
                 continue
-            if job.ngram:
-                drafts[i] = ngram_draft(job.prompt + job.generated, job.ngram, cap)
-            else:
+            if not job.ngram:
                 model_wants.append((i, cap))
+            elif guess := ngram_draft(job.prompt + job.generated, job.ngram, cap):
+                if job.adaptive:
+                    planned.append((i, guess))
+                else:
+                    drafts[i] = guess
+        if planned:
+            fixed = len(rows) + sum(map(len, drafts)) + sum(n for _, n in model_wants)
+            lengths = self.planner.lengths(fixed, [(rows[i].acceptance.rate, len(g), 0.0) for i, g in planned])
+            for (i, guess), n in zip(planned, lengths):
+                drafts[i] = guess[:n]
         if model_wants and self.draft is not None:
             guesses = self.draft.draft([(rows[i].slot.index, [*rows[i].slot.cache, rows[i].pending], cap)  # type: ignore
                                         for i, cap in model_wants])
@@ -511,6 +528,7 @@ class DecodeLoop:
         token = job.pending
         job.draft_count += len(draft)
         self.draft_tokens_total += len(draft)
+        accepted = job.draft_accepted
         for i in range(len(draft) + 1):
             if slot.valid == len(slot.cache):
                 slot.valid += 1
@@ -523,6 +541,7 @@ class DecodeLoop:
             token = draft[i]
             job.draft_accepted += 1
             self.draft_accepted_total += 1
+        job.acceptance.update(len(draft), job.draft_accepted - accepted)
         if len(slot.cache) < start + len(draft) + 1:
             C.llama_memory_seq_rm(self.mem, slot.index, len(slot.cache), -1)
 
