@@ -19,6 +19,8 @@ the fourth decimal, as between sequences decoded together; greedy tokens stayed 
 from __future__ import annotations
 
 import ctypes
+import statistics
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,37 +67,41 @@ class DraftPlanner:
     A verification row is not free: every row needs the logits over the whole vocabulary (for Gemma 3 270M the
     output projection is 63% of the weights), and ggml's matmul for 2-7 rows is far slower per row than its
     one-row kernel, odd row counts most (the tiles take two rows at a time). How much slower depends on the
-    threads and on how much CPU other processes leave, so the cost of an n-row step is measured here (a moving
-    average of its decode wall time), not assumed. A step's value is the tokens it is expected to produce: one per
+    threads and on how much CPU other processes leave, so the cost of an n-row step is measured here (the median
+    of its recent decode wall times), not assumed. A step's value is the tokens it is expected to produce: one per
     sequence plus, for each guess, the chance that it and the guesses before it hold (``rate ** k``). The planner
     picks the number of guesses with the most expected tokens per second of decode. Row counts not measured yet
-    (or not lately) are assumed cheap, so that they get tried; a plain step is measured at least every
+    (or not for ``FORGET`` steps) are assumed cheap, so that they get tried; a plain step is measured at least every
     ``PLAIN_EVERY`` steps so the baseline stays current. It only chooses how many guesses are checked: the tokens
     a sequence produces do not depend on it.
     """
 
     PRIOR_PER_ROW = 0.25  # an unmeasured n-row step is assumed to cost (1 + 0.25 (n - 1)) one-row steps
-    RELAX = 0.02  # per step, a cost not measured again moves this share of the way back to that guess
-    SMOOTH = 0.3  # weight of the newest measurement of a row count
+    WINDOW = 9  # a row count's cost is the median of its last this many steps (a preempted step is an outlier)
+    FORGET = 128  # steps after which a row count not seen again counts as unmeasured (and gets tried again)
     PLAIN_EVERY = 64
 
     def __init__(self, max_rows: int) -> None:
         self.max_rows = max_rows
+        self.samples: list[deque[int]] = [deque(maxlen=self.WINDOW) for _ in range(max_rows + 1)]
+        self.seen = [0] * (max_rows + 1)  # step count when each row count was last measured
         self.cost: list[float | None] = [None] * (max_rows + 1)  # ns of a generation step with n rows, n >= 1
+        self.steps = 0
         self.since_plain = self.PLAIN_EVERY  # measure a plain step first
 
     def observe(self, rows: int, guesses: int, ns: int) -> None:
         """Book the decode time of a generation step of ``rows`` rows (all with logits), ``guesses`` of them drafts."""
         if not 0 < rows <= self.max_rows:
             return
-        old = self.cost[rows]
-        self.cost[rows] = float(ns) if old is None else old + self.SMOOTH * (ns - old)
+        self.steps += 1
+        self.samples[rows].append(ns)
+        self.seen[rows] = self.steps
+        self.cost[rows] = float(statistics.median(self.samples[rows]))
         self.since_plain = 0 if guesses == 0 else self.since_plain + 1
-        base = self._base()
-        for n in range(2, self.max_rows + 1):
-            c = self.cost[n]
-            if n != rows and c is not None:
-                self.cost[n] = c + self.RELAX * (self._prior(n, base) - c)
+        for n in range(1, self.max_rows + 1):
+            if self.cost[n] is not None and self.steps - self.seen[n] > self.FORGET:
+                self.samples[n].clear()
+                self.cost[n] = None
 
     def _base(self) -> float:
         one = self.cost[1]
