@@ -5,11 +5,13 @@ Three rerankers, 32 documents each (``--docs``):
 - the tiny cross-encoder the tests build (qwen3 with rank pooling and a yes/no classifier head): ollamalib packs
   the pairs into one batch of the embedding context; the loop decodes each pair alone and reads
   ``llama_get_embeddings_seq``;
-- the bundled chat model SmolLM2-135M and the demo model Gemma 3 270M as generative rerankers (a rerank prompt as
-  their Modelfile TEMPLATE, score P(yes) / (P(yes) + P(no))): ollamalib reads the prompts of several pairs in one
-  ``llama_decode`` across the runner's slots; the loop decodes each prompt alone and reads the last logits.
+- the bundled chat model SmolLM2-135M and the demo model Gemma 3 270M as generative rerankers (the Qwen3-Reranker
+  recipe, query before document, in their chat format as their Modelfile TEMPLATE; score P(yes) / (P(yes) +
+  P(no))): ollamalib reads the prompts of several pairs in one ``llama_decode`` across the runner's slots, each
+  slot reusing the prompt text it holds from its previous pair; the loop decodes each prompt whole and alone and
+  reads the last logits.
 
-    .venv/bin/python benchmarks/rerank.py [--docs 32] [--runs 3] [--parallel 4]
+    .venv/bin/python benchmarks/rerank.py [--docs 32] [--runs 3] [--parallel 4] [--threads N] [--only TEXT]
 
 Both sides use the same GGUF, context size and thread count; the model is loaded before timing. The loop is the
 shortest correct program on the low-level API (``tests/score_reference.py``). Prints documents/s, the ratio

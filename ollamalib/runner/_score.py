@@ -8,7 +8,8 @@ primitives answer it:
   the decode thread reads the log-softmax of the last position for each continuation's first token; a
   continuation of several tokens is evaluated after the prompt in the same slot (and removed from the KV cache
   again), giving each of its tokens' log probabilities. Prompts of several scoring requests waiting together
-  are read in one ``llama_decode`` (``pack``), so many short pairs cost a few graph evaluations, not one each.
+  are read in one ``llama_decode`` (``pack``), so many short pairs cost a few graph evaluations, not one each;
+  each read takes the rows that give it the attention kernel of reading its whole prompt at once (``read_rows``).
 - ``Runner.rank(inputs)`` on an embedding runner of a model with rank pooling (``<arch>.pooling_type`` 4, a
   cross-encoder: bge-reranker, jina-reranker, a Qwen3-Reranker converted with its classifier head): llama.cpp
   puts the classifier head on the pooled state and returns ``n_cls_out`` floats per input (``Embedder``).
