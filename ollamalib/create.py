@@ -64,6 +64,7 @@ def create_model(
     files: Mapping[str, str] | None = None,
     adapters: Mapping[str, str] | None = None,
     draft_files: Mapping[str, str] | None = None,
+    draft: str | ModelName | None = None,
     template: str | None = None,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
@@ -83,7 +84,8 @@ def create_model(
     ``quantize`` names a target type; ``quantizer`` (the runner's ``quantize``) does the work.
 
     ``draft_files`` (file name -> blob digest of one GGUF) becomes the draft layer: a smaller model with the same
-    vocabulary that the runner uses for speculative decoding.
+    vocabulary that the runner uses for speculative decoding. ``draft`` names a model in the store instead
+    (Modelfile ``DRAFT <model>``): its GGUF blob becomes the draft layer.
 
     Every blob the model uses is claimed (in ``claim`` when given, else in a claim of its own) before it is
     checked or written, so a delete running at the same time cannot free it before the manifest exists.
@@ -91,7 +93,8 @@ def create_model(
     if claim is None:
         with store.claim() as own:
             yield from create_model(
-                store, name, from_=from_, files=files, adapters=adapters, draft_files=draft_files, template=template,
+                store, name, from_=from_, files=files, adapters=adapters, draft_files=draft_files, draft=draft,
+                template=template,
                 system=system,
                 parameters=parameters, messages=messages, license=license, requires=requires, quantize=quantize,
                 templates_dir=templates_dir, quantizer=quantizer, claim=own,
@@ -188,12 +191,17 @@ def create_model(
             yield ProgressResponse(status="converting adapter")
             adapter_layers = [_converted_adapter(store, adapters, layers, claim)]
         replace("adapters", adapter_layers)
-    if draft_files:
-        if len(draft_files) != 1:
+    if draft_files or draft:
+        if draft and draft_files or len(draft_files or ()) > 1:
             raise ModelfileError("a draft model must be a single GGUF file")
-        ((filename, digest),) = draft_files.items()
-        _check_relative(filename)
-        layer = _blob_layer(store, digest, MEDIA_TYPE_DRAFT, seen, claim)
+        if draft:
+            layer = _model_gguf_layer(store, draft, claim)
+            seen.add(layer.digest)
+        else:
+            assert draft_files is not None
+            ((filename, digest),) = draft_files.items()
+            _check_relative(filename)
+            layer = _blob_layer(store, digest, MEDIA_TYPE_DRAFT, seen, claim)
         _read_gguf(store.blob_path(layer.digest))  # a GGUF with all its tensor data, checked now, not at load
         replace("draft", [layer])
     if license is not None:
@@ -229,6 +237,18 @@ def create_model(
     yield ProgressResponse(status="writing manifest")
     store.put_manifest(target, manifest)
     yield ProgressResponse(status="success")
+
+
+def _model_gguf_layer(store: ModelStore, name: str | ModelName, claim: Claim) -> Layer:
+    """The draft layer for a model in the store: its one GGUF weights blob, shared, not copied. An unknown model
+    raises ModelNotFoundError; one whose weights are not a single GGUF (tensor layers, or a projector beside
+    them) cannot be a draft."""
+    stored = store.claim_model(name, claim)
+    kinds = {layer.mediaType for layer in stored.manifest.layers}
+    weights = [layer for layer in stored.manifest.layers if layer.mediaType == MEDIA_TYPE_MODEL]
+    if len(weights) != 1 or MEDIA_TYPE_PROJECTOR in kinds:
+        raise ModelfileError("a draft model must be a single GGUF file")
+    return Layer(mediaType=MEDIA_TYPE_DRAFT, digest=weights[0].digest, size=weights[0].size)
 
 
 def _store_folder(store: ModelStore, folder: Path, fresh: set[str]) -> dict[str, str]:
@@ -386,7 +406,7 @@ def create_from_request(
     """``create_model`` for a typed request (the Engine's and the Modelfile's way in)."""
     yield from create_model(
         store, request.model, from_=request.from_, files=request.files, adapters=request.adapters,
-        draft_files=request.draft_files, template=request.template, system=request.system, parameters=request.parameters or None,
+        draft_files=request.draft_files, draft=request.draft, template=request.template, system=request.system, parameters=request.parameters or None,
         messages=request.messages or None, license=request.license, requires=request.requires,
         quantize=request.quantize, templates_dir=templates_dir, quantizer=quantizer, claim=claim,
     )

@@ -4,14 +4,16 @@ Each error carries the text Ollama would send for the same situation, so adapter
 ``str(error)`` through unchanged; ``status_code`` is the HTTP status Ollama answers with, and ``wire`` lists
 the (status, text pattern) pairs of Ollama's answers the class stands for. Those declarations are the one
 table: the server answers with ``status_code`` and ``str(error)``, and ``error_from_wire`` (the client's
-reverse mapping) is generated from ``wire``.
+reverse mapping) is generated from ``wire``. The ``type`` of an OpenAI- or Anthropic-shaped error body is
+``error.api_type(api)``: what the class declares in ``api_types``, else what its status gives in that API.
 """
 
 from __future__ import annotations
 
 import errno
 import re
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "BadRequestError",
@@ -42,7 +44,24 @@ __all__ = [
     "UnauthorizedError",
     "UnsupportedQuantizationError",
     "error_from_wire",
+    "status_api_type",
 ]
+
+API = Literal["openai", "anthropic"]
+"""The APIs besides Ollama's own whose error bodies carry a ``type``."""
+
+_STATUS_TYPES: dict[str, dict[int, str]] = {
+    "openai": {400: "invalid_request_error", 404: "not_found_error"},  # Ollama's openai.NewError
+    "anthropic": {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                  404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+                  503: "overloaded_error", 529: "overloaded_error"},  # Ollama's anthropic.NewError
+}
+
+
+def status_api_type(api: API, status: int) -> str:
+    """The ``type`` ``api``'s error body has for an HTTP ``status`` (any error, the library's or the framework's)."""
+    default = "invalid_request_error" if api == "anthropic" and 400 <= status < 500 else "api_error"
+    return _STATUS_TYPES[api].get(status, default)
 
 
 class OllamalibError(Exception):
@@ -51,6 +70,10 @@ class OllamalibError(Exception):
     status_code: int = 500
     wire: ClassVar[tuple[tuple[int | None, str], ...]] = ()
     """(status or None for any, regex) of the server texts that mean this error; ``""`` matches by status alone."""
+    api_types: ClassVar[Mapping[str, str]] = {}
+    """This error's ``type`` in an API's error body (``"openai"``, ``"anthropic"``) where its status gives another."""
+    api_code: ClassVar[str | None] = None
+    """The ``code`` of an OpenAI-shaped error body (``context_length_exceeded``); none by default."""
 
     def __init__(self, message: str = "", *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -68,6 +91,15 @@ class OllamalibError(Exception):
     def api_text(self) -> str:
         """The text Ollama's API answers with for this error: ``str(self)`` unless the class words it otherwise."""
         return self.message
+
+    def api_type(self, api: API) -> str:
+        """The ``type`` of ``api``'s error body for this error: the class's own (``api_types``), else its status's."""
+        return self.api_types.get(api) or status_api_type(api, self.status_code)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What every API's error body carries beside the text (a context overflow's counts); none by default."""
+        return {}
 
     @classmethod
     def from_wire(cls, match: re.Match[str], text: str) -> OllamalibError:
@@ -247,11 +279,13 @@ class ContextOverflowError(ContextLengthError):
     """A prompt that does not fit the context under the ``error`` overflow policy (``context_overflow``).
 
     Worded as llama-server words it, with its counts, so clients written against llama-server recognise it;
-    the server adds ``n_prompt_tokens``, ``n_ctx`` and ``error_type`` to each API's error body.
+    the server adds ``n_prompt_tokens`` and ``n_ctx`` to each API's error body, and llama-server's type and OpenAI's
+    code to the OpenAI shape (Anthropic's is the ``invalid_request_error`` of its status).
     """
 
     status_code = 400
-    error_type = "exceed_context_size_error"
+    api_types = {"openai": "exceed_context_size_error"}
+    api_code = "context_length_exceeded"
     wire = ((400, r"^request \((\d+) tokens\) exceeds the available context size \((\d+) tokens\)"),)
 
     def __init__(self, n_prompt_tokens: int, n_ctx: int) -> None:

@@ -23,6 +23,7 @@ from ._go.json import decoded
 from ._go.strconv import is_print
 from .convert import adapter_files, check_adapter_dir, check_model_dir, is_safetensors_set
 from .errors import InvalidOptionError, ModelfileError
+from .names import ModelName
 from .options import DEPRECATED_PARAMETERS, format_params
 
 __all__ = [
@@ -424,6 +425,9 @@ class Modelfile:
                     if command.name == "from":
                         args.from_ = command.args
                         continue
+                    if command.name == "draft" and _names_a_model(command.args):
+                        args.draft_from = command.args
+                        continue
                     raise ModelfileError(f"stat {path}: no such file or directory")
                 if not path.is_dir():
                     files = [path]
@@ -484,6 +488,8 @@ class CreateArgs:
     files: list[Path] = field(default_factory=list)
     adapters: list[Path] = field(default_factory=list)
     draft_files: list[Path] = field(default_factory=list)
+    draft_from: str | None = None
+    """A model in the store whose GGUF becomes the draft layer, when a DRAFT is a model name, not a path."""
     template: str | None = None
     system: str | None = None
     license: list[str] = field(default_factory=list)
@@ -499,6 +505,13 @@ class CreateArgs:
     def name_of(self, path: Path) -> str:
         """The name ``path`` takes in create's ``files`` / ``adapters`` map."""
         return self.names.get(path, path.name)
+
+
+def _names_a_model(value: str) -> bool:
+    """Whether a DRAFT value that is no existing path is a model name (``DRAFT gemma3:270m``); one that looks
+    like a path (``./x``, ``/x``, ``~/x``, ``x.gguf``) stays a missing file, reported as Ollama reports it."""
+    return (not value.startswith((".", "/", "~", "\\")) and not value.lower().endswith(".gguf")
+            and ModelName.is_valid(value))
 
 
 def _reject_same_path(path: Path, others: Iterable[Path]) -> None:

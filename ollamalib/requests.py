@@ -679,6 +679,7 @@ class CreateRequest(_Named):
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
     draft_files: dict[str, str] | None = None  # a speculative-decoding draft model (one GGUF)
+    draft: str | None = None  # ollamalib: a model in the store whose GGUF is the draft (a Modelfile DRAFT name)
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
@@ -711,7 +712,7 @@ class CreateRequest(_Named):
             model=model, from_=args.from_, quantize=quantize, stream=stream,
             files={args.name_of(p): upload(p) for p in args.files} or None,
             adapters={args.name_of(p): upload(p) for p in args.adapters} or None,
-            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None,
+            draft_files={args.name_of(p): upload(p) for p in args.draft_files} or None, draft=args.draft_from,
             template=args.template, system=args.system, parameters=args.parameters or None,
             messages=[{"role": role, "content": content} for role, content in args.messages] or None,
             license=args.license or None, requires=args.requires,
@@ -727,6 +728,13 @@ class CreateRequest(_Named):
         if isinstance(data, Mapping) and not data.get("quantize") and data.get("quantization"):
             data = {**data, "quantize": data["quantization"]}
         return data
+
+    @field_validator("draft")
+    @classmethod
+    def _draft(cls, v: str | None) -> str | None:
+        if v:
+            ModelName.parse(v)  # a draft is a model name, never a path (a client uploads a DRAFT file)
+        return v or None
 
     @field_validator("files", "adapters", "draft_files")
     @classmethod

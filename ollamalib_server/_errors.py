@@ -16,12 +16,13 @@ from litestar.exceptions import HTTPException, InternalServerException, MethodNo
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from pydantic import ValidationError
 
-from ollamalib.errors import ContextOverflowError, OllamalibError
+from ollamalib.errors import API, OllamalibError, status_api_type
 
 from ._encoding import JSON_TYPE, dumps
 
 __all__ = [
     "anthropic_error_body",
+    "api_error_type",
     "body_too_large_text",
     "error_body",
     "error_status_and_text",
@@ -78,42 +79,39 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def openai_error_type(status: int) -> str:
-    if status == 400:
-        return "invalid_request_error"
-    if status == 404:
-        return "not_found_error"
-    return "api_error"
-
-
 def error_body(message: str, exc: BaseException | None = None) -> dict[str, Any]:
     return {"error": message, **_fields(exc)}
 
 
-def _fields(exc: BaseException | None) -> dict[str, Any]:
-    """What an error adds beside its text in every shape: a context overflow's counts, as llama-server sends."""
+def _library_error(exc: BaseException | None) -> OllamalibError | None:
     exc = _unwrap(exc) if exc is not None else None
-    return dict(exc.fields) if isinstance(exc, ContextOverflowError) else {}
+    return exc if isinstance(exc, OllamalibError) else None
+
+
+def _fields(exc: BaseException | None) -> dict[str, Any]:
+    """What an error adds beside its text in every shape (a context overflow's counts, as llama-server sends)."""
+    error = _library_error(exc)
+    return dict(error.fields) if error is not None else {}
+
+
+def api_error_type(api: API, status: int, exc: BaseException | None = None) -> str:
+    """The ``type`` of ``api``'s error body: the library error's own (``OllamalibError.api_type``), else the
+    status's (``ollamalib.errors.status_api_type``); one rule for the OpenAI and the Anthropic shapes."""
+    error = _library_error(exc)
+    return error.api_type(api) if error is not None else status_api_type(api, status)
 
 
 def openai_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, object]:
-    """OpenAI's error shape; a context overflow has llama-server's type and counts and OpenAI's own code."""
-    fields = _fields(exc)
-    if fields:
-        return {"error": {"message": message, "type": ContextOverflowError.error_type, "param": None,
-                          "code": "context_length_exceeded", **fields}}
-    return {"error": {"message": message, "type": openai_error_type(status), "param": None, "code": None}}
-
-
-_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                    503: "overloaded_error", 529: "overloaded_error"}
+    """OpenAI's error shape; a context overflow adds llama-server's counts and OpenAI's own code."""
+    error = _library_error(exc)
+    return {"error": {"message": message, "type": api_error_type("openai", status, exc), "param": None,
+                      "code": error.api_code if error is not None else None, **_fields(exc)}}
 
 
 def anthropic_error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     """Anthropic's error shape: ``{"type": "error", "error": {"type": ..., "message": ...}}``."""
-    kind = _ANTHROPIC_TYPES.get(status, "invalid_request_error" if 400 <= status < 500 else "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message, **_fields(exc)}}
+    return {"type": "error", "error": {"type": api_error_type("anthropic", status, exc), "message": message,
+                                       **_fields(exc)}}
 
 
 def is_anthropic_path(path: str) -> bool:

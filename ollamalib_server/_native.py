@@ -259,7 +259,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
             "model": req.model, "quantize": req.quantize or None, "from_": await _create_base(engine, req.from_ or None), "files": req.files,
             "adapters": req.adapters, "template": req.template, "license": req.license, "system": req.system,
             "parameters": req.parameters, "messages": req.messages, "requires": req.requires or None,
-            "draft_files": req.draft_files,
+            "draft_files": req.draft_files, "draft": req.draft,
         }
         return await respond(request, engine.create, kwargs, req.stream is not False)
 

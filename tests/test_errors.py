@@ -6,12 +6,17 @@ import pytest
 
 from ollamalib.errors import (
     BadRequestError,
+    ContextOverflowError,
     InvalidNameError,
     InvalidOptionError,
+    ModelNotFoundError,
+    OllamalibError,
     PayloadTooLargeError,
     RequestTimeoutError,
     ResponseNotFoundError,
+    ServerBusyError,
     error_from_wire,
+    status_api_type,
 )
 
 
@@ -70,3 +75,23 @@ def test_a_body_never_names_a_server_file():
         GenerateRequest.from_wire({"model": "m", "images": ["/etc/hostname"]})
     with pytest.raises(InvalidOptionError, match="illegal base64"):
         ChatRequest.from_wire({"model": "m", "messages": [{"role": "user", "content": "", "images": ["/etc/hostname"]}]})
+
+
+def test_the_api_type_is_the_class_declaration_else_the_status():
+    """OpenAI and Anthropic bodies take ``type`` from one rule: what the class declares, else its status's."""
+    overflow = ContextOverflowError(100, 64)
+    assert (overflow.api_type("openai"), overflow.api_code) == ("exceed_context_size_error", "context_length_exceeded")
+    assert overflow.api_type("anthropic") == "invalid_request_error"  # declared for OpenAI only
+    assert overflow.fields == {"n_prompt_tokens": 100, "n_ctx": 64}
+    missing = ModelNotFoundError("x")
+    assert missing.api_type("openai") == missing.api_type("anthropic") == "not_found_error"
+    assert (ServerBusyError().api_type("openai"), ServerBusyError().api_type("anthropic")) == ("api_error",
+                                                                                               "overloaded_error")
+    assert (status_api_type("openai", 418), status_api_type("anthropic", 418)) == ("api_error", "invalid_request_error")
+    assert status_api_type("anthropic", 500) == "api_error" and OllamalibError("x").fields == {}
+
+    class TeapotError(OllamalibError):
+        status_code = 418
+        api_types = {"openai": "teapot_error", "anthropic": "teapot_error"}
+
+    assert TeapotError("short and stout").api_type("anthropic") == "teapot_error"

@@ -706,6 +706,18 @@ def test_create_args_draft_must_differ_from_from(tmp_path):
             Modelfile.parse(text).create_args(tmp_path)
 
 
+def test_create_args_draft_may_name_a_model(tmp_path):
+    args = Modelfile.parse("FROM base\nDRAFT library/tiny-draft:3l\n").create_args(tmp_path)
+    assert args.draft_from == "library/tiny-draft:3l" and args.draft_files == []
+    (tmp_path / "tiny-draft").mkdir()  # an existing path wins over a name, as for FROM
+    (tmp_path / "tiny-draft" / "d.gguf").write_bytes(_binary())
+    args = Modelfile.parse("FROM base\nDRAFT tiny-draft\n").create_args(tmp_path)
+    assert args.draft_from is None and args.draft_files == [tmp_path / "tiny-draft" / "d.gguf"]
+    for value in ("small.gguf", "./small", "~/small", "/abs/small"):  # paths that do not exist stay stat errors
+        with pytest.raises(ModelfileError, match=r"^stat .*: no such file or directory$"):
+            Modelfile.parse(f"FROM base\nDRAFT {value}\n").create_args(tmp_path)
+
+
 # --- the show form --------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,9 @@ Each turn of the loop
 3. decodes one token of every generating sequence together in one ``llama_decode`` call, then samples each
    with its own chain at its batch row.
 
+The consumers of the pieces a step produced are woken together just before the next ``llama_decode`` (``wake_all``),
+so their event loop works while llama.cpp computes rather than competing with the decode thread for the GIL.
+
 Prompt chunks are not mixed into the generation batch on purpose: ggml's CPU kernels pick different code paths
 for different batch sizes, so a sequence's logits would depend on what else shares its batch. Kept apart, a
 sequence decoded beside others gives the same tokens it gives alone (for generation batches of up to about
@@ -32,6 +35,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llama_cpp.llama_cpp as C
@@ -45,7 +49,7 @@ from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
 from ._score import FA_TILE_ROWS, ScoreSpec, continuation_logprobs, first_token_logprobs, read_rows
 from ._spec import MAX_ROWS, DraftModel, ngram_draft
-from ._stream import Sequence
+from ._stream import Sequence, wake_all
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
 
@@ -145,6 +149,7 @@ class DecodeLoop:
         self._cond = threading.Condition()
         self._waiting: deque[Job] = deque()
         self._active: list[Job] = []
+        self._wakes: list[Callable[[], object]] = []  # consumers to wake before the next llama_decode (wake_all)
         self._closing = False
         self._error: BaseException | None = None
         # statistics (written by the decode thread only)
@@ -216,6 +221,7 @@ class DecodeLoop:
             with self._cond:
                 self._error = exc
         finally:
+            wake_all(self._wakes)
             closed = "the model runner is closed"
             reason = RunnerError(closed if self._error is None else f"model runner failed: {self._error}")
             with self._cond:
@@ -338,6 +344,7 @@ class DecodeLoop:
         generating = [j for j in self._active if j.pending is not None]
         if generating:
             self._generate(generating)
+        wake_all(self._wakes)
 
     def _read_prompt(self, job: Job) -> None:
         slot = job.slot
@@ -352,6 +359,7 @@ class DecodeLoop:
                 if marks.size:
                     chunk = chunk[: int(marks[0])]
         last = len(chunk) == len(job.todo)
+        wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         if image is not None:
             assert self.projector is not None
@@ -441,6 +449,7 @@ class DecodeLoop:
         batch.clear()
         rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in jobs]  # type: ignore[union-attr]
         size = batch.n
+        wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
         self.prompt_ns_total += time.perf_counter_ns() - t0
@@ -488,6 +497,7 @@ class DecodeLoop:
         # Rows in slot order: with a split KV cache llama.cpp packs a step into one ubatch only when its sequence
         # ids ascend; in admission order it may run the step as several graph evaluations.
         rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
+        wake_all(self._wakes)  # before the draft model's decodes too
         t0 = time.perf_counter_ns()
         drafts = self._drafts(rows)
         batch = self._batch
@@ -607,7 +617,7 @@ class DecodeLoop:
         else:
             if text:
                 job.parts.append(text)
-                job.seq._put(Piece(text, job.acc_tokens, job.acc_logprobs or None))
+                job.seq._put(Piece(text, job.acc_tokens, job.acc_logprobs or None), self._wakes)
                 job.acc_tokens, job.acc_logprobs = [], []
             job.pending = token
 
@@ -648,11 +658,11 @@ class DecodeLoop:
             prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
             eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
             draft_count=job.draft_count, draft_accepted_count=job.draft_accepted,
-        ))
+        ), self._wakes)
 
     def _fail(self, job: Job, error: BaseException) -> None:
         self._release(job)
-        job.seq._put(error)
+        job.seq._put(error, self._wakes)
 
     def _release(self, job: Job) -> None:
         job.sampler.free()

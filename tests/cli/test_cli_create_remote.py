@@ -21,3 +21,22 @@ def test_create_with_relative_from_and_adapter_against_a_server(live, tmp_path):
     manifest = live.models / "manifests" / "registry.ollama.ai" / "library" / "remote-made" / "latest"
     media = [layer["mediaType"] for layer in json.loads(manifest.read_text())["layers"]]
     assert "application/vnd.ollama.image.adapter" in media and "application/vnd.ollama.image.model" in media
+
+
+def test_create_with_a_draft_model_name_against_a_server(live, tmp_path):
+    write_tiny_gguf(tmp_path / "model.gguf", seed=7, n_layer=2)
+    write_tiny_gguf(tmp_path / "small.gguf", seed=7, n_layer=1)
+    (tmp_path / "Small").write_text("FROM ./small.gguf\n")
+    (tmp_path / "Modelfile").write_text("FROM ./model.gguf\nDRAFT remote-small\n")
+    live("create", "remote-small", "-f", str(tmp_path / "Small"), check=True)
+    proc = live("create", "remote-drafted", "-f", str(tmp_path / "Modelfile"), check=True)
+    assert proc.stderr.splitlines()[-1] == "success"
+    layers = {}
+    for name in ("remote-small", "remote-drafted"):
+        manifest = live.models / "manifests" / "registry.ollama.ai" / "library" / name / "latest"
+        layers[name] = {layer["mediaType"]: layer["digest"] for layer in json.loads(manifest.read_text())["layers"]}
+    assert layers["remote-drafted"]["application/vnd.ollama.image.draft"] == \
+        layers["remote-small"]["application/vnd.ollama.image.model"]
+    (tmp_path / "Missing").write_text("FROM ./model.gguf\nDRAFT no-such-small\n")
+    missing = live("create", "remote-bad", "-f", str(tmp_path / "Missing"))
+    assert missing.returncode != 0 and "model 'no-such-small' not found" in missing.stderr

@@ -10,7 +10,7 @@ from gguf_factory import write_tiny_gguf
 
 from ollamalib.create import create_from_modelfile
 from ollamalib.engine import Engine
-from ollamalib.errors import ModelfileError
+from ollamalib.errors import ModelfileError, ModelNotFoundError
 from ollamalib.types import MEDIA_TYPE_DRAFT
 
 PROMPT = "the cat and the dog went to the city"
@@ -85,3 +85,31 @@ def test_a_draft_must_be_one_gguf(engine: Engine, spec_ggufs: tuple[Path, Path],
         write_tiny_gguf(tmp_path / "folder" / name, seed=ord(name[0]), n_layer=1)
     with pytest.raises(ModelfileError, match="single GGUF"):
         create(engine, "bad", f"FROM {target}\nDRAFT folder\n", tmp_path)
+
+
+def test_a_modelfile_draft_may_name_a_model_in_the_store(engine: Engine, spec_ggufs: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    target, draft = spec_ggufs
+    create(engine, "plain", f"FROM {target.name}\n", target.parent)
+    create(engine, "tiny-draft:3l", f"FROM {draft.name}\n", draft.parent)
+    create(engine, "named", f"FROM {target.name}\nDRAFT tiny-draft:3l\n", target.parent)
+    record = engine.store.record("named")
+    assert record.draft == engine.store.record("tiny-draft:3l").model_path  # the draft model's own blob, shared
+    layers = [layer for layer in record.stored.manifest.layers if layer.mediaType == MEDIA_TYPE_DRAFT]
+    assert len(layers) == 1 and layers[0].size == draft.stat().st_size
+    expected = engine.generate("plain", PROMPT, options=GREEDY)
+    final = engine.generate("named", PROMPT, options=GREEDY)
+    assert final.response == expected.response and final.draft_count
+
+    # The same through Engine.create's keyword, and a name replacing an inherited draft layer.
+    engine.create("named-again", from_="named", draft="tiny-draft:3l")
+    assert engine.store.record("named-again").draft == record.draft
+
+    with pytest.raises(ModelNotFoundError) as missing:
+        create(engine, "bad", f"FROM {target.name}\nDRAFT no-such-draft\n", target.parent)
+    assert str(missing.value) == "model 'no-such-draft' not found"
+    with pytest.raises(ModelfileError, match="single GGUF"):  # a name and a file at once
+        create(engine, "bad", f"FROM {target.name}\nDRAFT {draft.name}\nDRAFT tiny-draft:3l\n", target.parent)
+    with pytest.raises(ModelfileError, match="no such file"):  # a path-looking value stays a missing file
+        create(engine, "bad", f"FROM {target.name}\nDRAFT tiny-draft.gguf\n", tmp_path)
+    assert not engine.store.exists("bad")

@@ -7,8 +7,8 @@ import ollama
 import openai
 import pytest
 
-from ollamalib.errors import RequestCancelledError, ServerBusyError
-from ollamalib_server._errors import error_status_and_text
+from ollamalib.errors import ContextOverflowError, OllamalibError, RequestCancelledError, ServerBusyError
+from ollamalib_server._errors import anthropic_error_body, error_status_and_text, openai_error_body
 
 
 def post(live, path, body=None, *, content=None, method="POST"):
@@ -212,3 +212,21 @@ def test_openai_client_raises_typed_errors(live):
         client.models.retrieve("ghost")
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="tiny", messages=[])
+
+
+def test_both_api_shapes_read_the_error_class_declaration():
+    """A type an error class declares reaches the OpenAI and the Anthropic bodies alike; others follow the status."""
+
+    class TeapotError(OllamalibError):
+        status_code = 418
+        api_types = {"openai": "teapot_error", "anthropic": "teapot_error"}
+
+    teapot = TeapotError("short and stout")
+    assert openai_error_body(418, "short and stout", teapot)["error"]["type"] == "teapot_error"
+    assert anthropic_error_body(418, "short and stout", teapot)["error"]["type"] == "teapot_error"
+    assert openai_error_body(418, "no exception")["error"]["type"] == "api_error"
+    assert anthropic_error_body(418, "no exception")["error"]["type"] == "invalid_request_error"
+    overflow = ContextOverflowError(100, 64)
+    assert openai_error_body(400, str(overflow), ExceptionGroup("g", [overflow]))["error"] == {
+        "message": str(overflow), "type": "exceed_context_size_error", "param": None,
+        "code": "context_length_exceeded", "n_prompt_tokens": 100, "n_ctx": 64}

@@ -42,3 +42,21 @@ def test_create_with_draft_files_then_generate_reports_acceptance(live, tmp_path
     assert drafted_total["spec-drafted:latest"] >= drafted["draft_count"]
     assert accepted["spec-drafted:latest"] >= drafted["draft_accepted_count"]
     assert 0.0 <= ratio["spec-drafted:latest"] <= 1.0 and drafted_total["spec-plain:latest"] == 0
+
+
+def test_create_with_a_draft_model_name(live, tmp_path: Path) -> None:
+    target = write_tiny_gguf(tmp_path / "target.gguf", seed=7, n_layer=4)
+    draft = write_tiny_gguf(tmp_path / "draft.gguf", seed=7, n_layer=3)
+    for name, body in (("spec-small", {"files": {"draft.gguf": upload(live.url, draft)}}),
+                       ("spec-named", {"files": {"target.gguf": upload(live.url, target)}, "draft": "spec-small"})):
+        r = httpx.post(f"{live.url}/api/create", json={"model": name, "stream": False, **body}, timeout=60)
+        assert r.status_code == 200, r.text
+    shown = httpx.post(f"{live.url}/api/show", json={"model": "spec-named"}, timeout=60).json()["modelfile"]
+    digest = upload(live.url, draft).removeprefix("sha256:")
+    assert any(line.startswith("DRAFT ") and line.endswith(f"sha256-{digest}") for line in shown.splitlines())
+    body = {"prompt": "the cat and the dog", "stream": False, "options": {"temperature": 0, "num_predict": 16}}
+    assert httpx.post(f"{live.url}/api/generate", json={"model": "spec-named", **body}, timeout=60).json()["draft_count"]
+    missing = httpx.post(f"{live.url}/api/create", json={"model": "spec-bad", "from": "spec-small", "draft": "nope"})
+    assert missing.status_code == 404 and missing.json() == {"error": "model 'nope' not found"}
+    bad = httpx.post(f"{live.url}/api/create", json={"model": "spec-bad", "from": "spec-small", "draft": "a b"})
+    assert bad.status_code == 400 and "invalid model name" in bad.json()["error"]
