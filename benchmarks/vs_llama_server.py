@@ -14,6 +14,7 @@ round measures the CPU share other processes took meanwhile (a disturbed round i
 how loaded the machine was.
 
     .venv/bin/python benchmarks/vs_llama_server.py [--quick] [--runs 3] [--clients 1,4,8] [--skip spec,chat]
+    .venv/bin/python benchmarks/vs_llama_server.py --only chat      # turn 10 after its slot was reused, alone
     .venv/bin/python benchmarks/vs_llama_server.py --build-only     # build (or find) llama-server and exit
 
 Targets (printed; nothing asserts): ollamalib >= 1.0x llama-server's tokens/s at every client count, its time to
@@ -243,6 +244,7 @@ def main() -> int:
     ap.add_argument("--peer-args", default="", help="extra llama-server arguments (e.g. -kvu) for every part")
     ap.add_argument("--ollamalib-env", default="", help="extra ollamalib server settings, KEY=VALUE,...")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: plain,spec,chat")
+    ap.add_argument("--only", default="", help="comma-separated parts to run alone (e.g. chat), the rest skipped")
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ollamalib-bench")
     ap.add_argument("--build-only", action="store_true", help="build (or find) llama-server, print its path, exit")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per HTTP request")
@@ -259,6 +261,9 @@ def main() -> int:
     counts = sorted({int(c) for c in args.clients.split(",") if c.strip()})
     slots = max(counts)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if only:
+        skip |= {"plain", "spec", "chat"} - only
     model_path = gemma_path()
     extra_env = dict(kv.split("=", 1) for kv in args.ollamalib_env.split(",") if kv.strip())
     peer_extra = args.peer_args.split()

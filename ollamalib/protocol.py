@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+# AsyncIterator: named by the async twins' rewritten annotations, so typing.get_type_hints resolves them
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence  # noqa: F401
 from pathlib import Path
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
 
@@ -275,16 +276,15 @@ class OllamaAPI(Protocol):
 
 P = ParamSpec("P")
 R = TypeVar("R")
-S = TypeVar("S")
 _ITERATOR = re.compile(r"\bIterator\[")
 
 
-def _coroutine(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+def _coroutine(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
     """The async twin of an ``OllamaAPI`` method: its signature and docstring (``Iterator`` results read
     ``AsyncIterator``), running its body, whose ``self.send(...)`` is a coroutine on the async classes."""
 
     @functools.wraps(method)
-    async def twin(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def twin(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await method(self, *args, **kwargs)  # type: ignore[misc,no-any-return]
 
     signature = inspect.signature(method)

@@ -158,6 +158,7 @@ _COUNTERS = (
     "prompt_cache_hits",
     "prompt_cache_misses",
     "prompt_cache_tokens",
+    "prompt_cache_disk_loads",
 )
 
 
@@ -188,6 +189,7 @@ class ModelMetrics:
     prompt_cache_misses: int = 0
     prompt_cache_tokens: int = 0
     prompt_cache_bytes: int = 0
+    prompt_cache_disk_loads: int = 0  # states read back from the prompt cache's files
 
     def add_counters(self, stats: Any) -> None:
         for name in _COUNTERS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def test_one_signature_and_docstring_on_all_four(name):
     assert not any(inspect.iscoroutinefunction(getattr(cls, name)) for cls in sync)
     (doc,) = {getattr(cls, name).__doc__ for cls in (*sync, *asyn)}
     assert doc
+    hints = {cls: typing.get_type_hints(getattr(cls, name)) for cls in (*sync, *asyn)}  # the annotations resolve
+    assert hints[Engine] == hints[Client] and hints[AsyncEngine] == hints[AsyncClient]
 
 
 def test_the_classes_inherit_the_surface():

@@ -103,9 +103,12 @@ class PromptCache:
         """Write sequence ``seq_id``'s state (exactly ``tokens``) to the disk cache only (a closing runner's slots)."""
         if self.disk is None:
             return
+        if int(C.llama_state_seq_get_size(ctx, seq_id)) > self.disk.capacity:
+            return
         state = _seq_state(ctx, seq_id)
         if state is not None:
             self.disk.put(CachedPrompt(np.asarray(tokens, np.int32), list(starts), state))
+            self.disk.flush()  # one slot's state in memory at a time
 
     def restore(self, ctx: ctypes.c_void_p, entry: CachedPrompt, seq_id: int) -> bool:
         """Replace sequence ``seq_id``'s cells with ``entry``'s state; False (the sequence then empty) on failure."""

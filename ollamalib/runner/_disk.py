@@ -122,8 +122,14 @@ class DiskCache:
         return entry
 
     def put(self, entry: CachedPrompt) -> None:
-        """Write ``entry`` to disk soon (on the writer thread; its state is never changed after it is saved)."""
-        self._queue.put(entry)
+        """Write ``entry`` to disk soon (on the writer thread; its state is never changed after it is saved); a
+        state larger than the whole directory's bound is not written."""
+        if entry.size <= self.capacity:
+            self._queue.put(entry)
+
+    def flush(self) -> None:
+        """Wait until everything put so far is written."""
+        self._queue.join()
 
     def forget(self, tokens: np.ndarray) -> None:
         """Remove the file holding exactly ``tokens`` (a state llama.cpp refused to restore)."""
@@ -145,6 +151,10 @@ class DiskCache:
                 self._write(entry)
             except OSError as exc:  # a full or read-only disk costs the cache, never a request
                 log.warning("could not write a prompt cache file to %s: %s", self.root, exc)
+            except Exception:  # nor does a bug here stop the writer (a close would then wait for it forever)
+                log.exception("writing a prompt cache file to %s failed", self.root)
+            finally:
+                self._queue.task_done()
 
     def _write(self, entry: CachedPrompt) -> None:
         tokens = np.ascontiguousarray(entry.tokens, np.int32)

@@ -14,6 +14,9 @@ Each turn of the loop
 3. decodes one token of every generating sequence together in one ``llama_decode`` call, then samples each
    with its own chain at its batch row.
 
+The consumers of the pieces a step produced are woken together just before the next ``llama_decode`` (``wake_all``),
+so their event loop works while llama.cpp computes rather than competing with the decode thread for the GIL.
+
 Prompt chunks are not mixed into the generation batch on purpose: ggml's CPU kernels pick different code paths
 for different batch sizes, so a sequence's logits would depend on what else shares its batch. Kept apart, a
 sequence decoded beside others gives the same tokens it gives alone (for generation batches of up to about
@@ -32,6 +35,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llama_cpp.llama_cpp as C
@@ -43,9 +47,9 @@ from ._disk import DiskCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
-from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
+from ._score import FA_TILE_ROWS, ScoreSpec, continuation_logprobs, first_token_logprobs, read_rows
 from ._spec import MAX_ROWS, Acceptance, DraftModel, DraftPlanner, ngram_draft
-from ._stream import Sequence
+from ._stream import Sequence, wake_all
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
 
@@ -137,15 +141,17 @@ class DecodeLoop:
         self.num_ctx = num_ctx
         self.num_batch = num_batch
         self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
-        # Scoring prompts are read packed only where that gives the scores of one prompt at a time up to
-        # rounding: with a sliding-window cache (Gemma 3) packed prompts moved P(yes) by up to 2e-2.
-        self.packs_scores = int(C.llama_model_n_swa(model.ptr)) == 0 and not C.llama_model_is_recurrent(model.ptr)
+        # Scoring prompts are read packed (``_score_groups``), sliding-window models (Gemma 3) included: what moved
+        # their packed scores by up to 2e-2 was a packed read split into ubatches of unequal rows, whose last rows
+        # then got ggml's other flash-attention kernel (``read_rows``). A recurrent state is not split by slot.
+        self.packs_scores = not C.llama_model_is_recurrent(model.ptr)
         self.slots = [Slot(i) for i in range(n_slots)]
         self._batch = Batch(max(num_batch, n_slots))
         self._piece_buf = ctypes.create_string_buffer(256)
         self._cond = threading.Condition()
         self._waiting: deque[Job] = deque()
         self._active: list[Job] = []
+        self._wakes: list[Callable[[], object]] = []  # consumers to wake before the next llama_decode (wake_all)
         self._closing = False
         self._error: BaseException | None = None
         # statistics (written by the decode thread only)
@@ -218,6 +224,7 @@ class DecodeLoop:
             with self._cond:
                 self._error = exc
         finally:
+            wake_all(self._wakes)
             closed = "the model runner is closed"
             reason = RunnerError(closed if self._error is None else f"model runner failed: {self._error}")
             with self._cond:
@@ -323,9 +330,14 @@ class DecodeLoop:
         # time), while a long prompt still costs the generating sequences one num_batch chunk per step. Each
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
-        scoring = [j for j in self._active if j.score is not None and j.todo and len(j.todo) <= budget]
-        if len(scoring) > 1 and self.packs_scores:
-            budget -= self._read_packed(scoring, budget)
+        scoring = [j for j in self._active if j.score is not None and j.todo]
+        for job in scoring:
+            self._widen(job, read_rows(len(job.prompt), len(job.todo)))
+        if self.packs_scores:
+            for group in self._score_groups([j for j in scoring if len(j.todo) <= budget]):
+                rows = len(group) * max(len(j.todo) for j in group)
+                if len(group) > 1 and rows <= budget:
+                    budget -= self._read_packed(group)
         for job in [j for j in self._active if j.todo]:
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
@@ -335,6 +347,7 @@ class DecodeLoop:
         generating = [j for j in self._active if j.pending is not None]
         if generating:
             self._generate(generating)
+        wake_all(self._wakes)
 
     def _read_prompt(self, job: Job) -> None:
         slot = job.slot
@@ -349,6 +362,7 @@ class DecodeLoop:
                 if marks.size:
                     chunk = chunk[: int(marks[0])]
         last = len(chunk) == len(job.todo)
+        wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         if image is not None:
             assert self.projector is not None
@@ -390,36 +404,70 @@ class DecodeLoop:
         self.prompt_tokens_total += len(chunk)
         del job.todo[: len(chunk)]
 
-    def _read_packed(self, jobs: list[Job], budget: int) -> int:
-        """Read the whole remaining prompts of several scoring jobs in one ``llama_decode`` (rows in slot order,
-        at most one logits row per slot); returns the prompt tokens read. Scores need no batch-independent
-        results the way sampled tokens do, and many short pairs are what rerank sends."""
-        picked: list[Job] = []
-        size = 0
+    def _widen(self, job: Job, rows: int) -> None:
+        """Make a scoring job read the last ``rows`` tokens of its prompt, re-reading cached ones (``read_rows``)."""
+        slot = job.slot
+        start = len(job.prompt) - rows
+        if slot is None or rows <= len(job.todo) or start < 0:
+            return
+        if not C.llama_memory_seq_rm(self.mem, slot.index, start, -1):
+            return
+        del slot.cache[start:]
+        slot.valid = min(slot.valid, start)
+        del slot.starts[bisect.bisect_left(slot.starts, start):]
+        job.n_past = start
+        job.todo = job.prompt[start:]
+
+    def _score_groups(self, jobs: list[Job]) -> list[list[Job]]:
+        """Scoring jobs in groups that one ``llama_decode`` reads as one ubatch, each job with the same number of
+        rows: with a split KV cache llama.cpp splits a batch into ubatches of equal rows per sequence, for
+        consecutive ascending sequence ids only, and a job's last rows split off into a small ubatch would get
+        another attention kernel than a read of its whole prompt (``read_rows``). So a group is a run of
+        consecutive slots whose prompts can all take the group's widest read and are on the same side of
+        ``FA_TILE_ROWS``, within ``num_batch`` rows."""
+        groups: list[list[Job]] = []
+        group: list[Job] = []
         for job in sorted(jobs, key=lambda j: j.slot.index):  # type: ignore[union-attr]
-            if size + len(job.todo) <= budget:
-                picked.append(job)
-                size += len(job.todo)
-        if len(picked) < 2:
-            return 0
+            grown = group + [job]
+            rows = max(len(j.todo) for j in grown)
+            fits = (bool(group) and job.slot.index == group[-1].slot.index + 1  # type: ignore[union-attr]
+                    and (len(job.prompt) >= FA_TILE_ROWS) == (len(group[0].prompt) >= FA_TILE_ROWS)
+                    and all(len(j.prompt) >= rows for j in grown) and rows * len(grown) <= self.num_batch)
+            if group and not fits:
+                groups.append(group)
+                grown = [job]
+            group = grown
+        if group:
+            groups.append(group)
+        return groups
+
+    def _read_packed(self, jobs: list[Job]) -> int:
+        """Read the remaining prompts of a group of scoring jobs (``_score_groups``) in one ``llama_decode``, each
+        widened to the group's rows (rows in slot order, one logits row per job); returns the tokens read. Many
+        short pairs sharing a cached prefix are what rerank sends: each reads only its own tail."""
+        width = max(len(j.todo) for j in jobs)
+        for job in jobs:
+            self._widen(job, width)
         batch = self._batch
         batch.clear()
-        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in picked]  # type: ignore[union-attr]
+        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in jobs]  # type: ignore[union-attr]
+        size = batch.n
+        wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
         self.prompt_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
         if rc != 0:
-            for job in picked:
+            for job in jobs:
                 self._drop_cache(job.slot)  # type: ignore[arg-type]
                 self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return size
         firsts = []
-        for job, row in zip(picked, rows):
+        for job, row in zip(jobs, rows):
             assert job.score is not None
             firsts.append(first_token_logprobs(self.ctx, row, self.model.n_vocab, job.score))
         now = time.perf_counter_ns()
-        for job, first in zip(picked, firsts):
+        for job, first in zip(jobs, firsts):
             self._prompt_read(job, list(job.todo))
             job.t_prompt_done = now
             self._score(job, first)
@@ -452,6 +500,7 @@ class DecodeLoop:
         # Rows in slot order: with a split KV cache llama.cpp packs a step into one ubatch only when its sequence
         # ids ascend; in admission order it may run the step as several graph evaluations.
         rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
+        wake_all(self._wakes)  # before the draft model's decodes too
         t0 = time.perf_counter_ns()
         drafts = self._drafts(rows)
         batch = self._batch
@@ -587,7 +636,7 @@ class DecodeLoop:
         else:
             if text:
                 job.parts.append(text)
-                job.seq._put(Piece(text, job.acc_tokens, job.acc_logprobs or None))
+                job.seq._put(Piece(text, job.acc_tokens, job.acc_logprobs or None), self._wakes)
                 job.acc_tokens, job.acc_logprobs = [], []
             job.pending = token
 
@@ -628,11 +677,11 @@ class DecodeLoop:
             prompt_eval_count=final.prompt_eval_count, prompt_eval_duration_ns=prompt_ns,
             eval_count=final.eval_count, eval_duration_ns=eval_ns, context=context,
             draft_count=job.draft_count, draft_accepted_count=job.draft_accepted,
-        ))
+        ), self._wakes)
 
     def _fail(self, job: Job, error: BaseException) -> None:
         self._release(job)
-        job.seq._put(error)
+        job.seq._put(error, self._wakes)
 
     def _release(self, job: Job) -> None:
         job.sampler.free()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -28,6 +29,8 @@ from ._text import TextStream
 from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
 
 __all__ = ["PROMPT_TOO_LONG", "Runner", "truncate_image_prompt", "truncate_prompt"]
+
+log = logging.getLogger(__name__)
 
 PROMPT_TOO_LONG = (
     "the prompt is longer than the context length currently available to the model; shorten the prompt, "
@@ -185,7 +188,12 @@ class Runner:
         ident = identity(*map(file_identity, files), self.context_length, params.n_batch, options.kv_cache_type,
                          options.flash_attention, options.num_gpu, llama_cpp.__version__,
                          C.llama_print_system_info())
-        return DiskCache(Path(options.prompt_cache_dir), max(0, options.prompt_cache_disk_bytes), ident)
+        try:
+            return DiskCache(Path(options.prompt_cache_dir), max(0, options.prompt_cache_disk_bytes), ident)
+        except OSError as exc:  # an unusable directory costs the disk tier, never the model load
+            log.warning("the prompt cache directory %s is not usable (%s): keeping the cache in RAM only",
+                        options.prompt_cache_dir, exc)
+            return None
 
     def _new_context(self, params: ContextParams) -> object:
         """A llama.cpp context on the loaded weights, with the LoRA adapters attached, counted in ``stats().size``."""
@@ -439,6 +447,7 @@ class Runner:
             prompt_cache_tokens=cache.tokens_restored if cache else 0,
             prompt_cache_bytes=cache.bytes if cache else 0,
             prompt_cache_entries=len(cache) if cache else 0,
+            prompt_cache_disk_loads=cache.disk.loads if cache and cache.disk else 0,
         )
 
     @property

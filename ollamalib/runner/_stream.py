@@ -4,6 +4,11 @@ The decode thread appends pieces to a deque under a short lock and wakes a consu
 a blocking iterator waits on an Event; an async iterator awaits a Future resolved through
 ``loop.call_soon_threadsafe``, so the event loop never blocks and no thread is spent per request.
 Leaving an iteration early (``break``, an exception, a cancelled task) cancels the sequence.
+
+The decode loop defers the wake-ups of one step (``_put(item, wakes)``) and hands them to ``wake_all`` just before
+its next ``llama_decode``: the event loop then gets one self-pipe write per step instead of one per sequence, and
+turns the pieces into HTTP chunks while llama.cpp computes (with the GIL released), instead of taking the GIL
+from the decode thread in the middle of its step.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from ..errors import RequestCancelledError
 from ._types import Final, Piece, SamplingOptions
 
-__all__ = ["Sequence"]
+__all__ = ["Sequence", "wake_all"]
 
 _ids = itertools.count(1)
 
@@ -25,6 +30,51 @@ _ids = itertools.count(1)
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _resolve_all(futs: list[asyncio.Future[None]]) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_result(None)
+
+
+class _LoopWake:
+    """Wakes an ``async for`` consumer: resolves its future on its event loop (callable from any thread)."""
+
+    __slots__ = ("fut", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> None:
+        self.loop = loop
+        self.fut = fut
+
+    def __call__(self) -> None:
+        self.loop.call_soon_threadsafe(_resolve, self.fut)
+
+
+def _call(wake: Callable[[], object]) -> None:
+    try:
+        wake()
+    except RuntimeError:  # the consumer's event loop has closed: nobody is listening any more
+        pass
+
+
+def wake_all(wakes: list[Callable[[], object]]) -> None:
+    """Run the wake-ups ``_put(item, wakes)`` deferred, then clear the list: one ``call_soon_threadsafe`` per event
+    loop for all its consumers, in the order they were queued."""
+    if not wakes:
+        return
+    pending, wakes[:] = list(wakes), []
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for wake in pending:
+        if isinstance(wake, _LoopWake):
+            by_loop.setdefault(wake.loop, []).append(wake.fut)
+        else:
+            _call(wake)
+    for loop, futs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, futs)
+        except RuntimeError:  # that event loop has closed
+            pass
 
 
 class Sequence:
@@ -49,7 +99,9 @@ class Sequence:
 
     # -- producer side (decode thread) ------------------------------------------------------------------------
 
-    def _put(self, item: Piece | BaseException) -> None:
+    def _put(self, item: Piece | BaseException, wakes: list[Callable[[], object]] | None = None) -> None:
+        """Queue ``item`` for the consumer and wake it if it waits; with ``wakes``, append the wake-up there for
+        ``wake_all`` instead of running it now."""
         with self._lock:
             if self._finished:
                 return
@@ -58,10 +110,10 @@ class Sequence:
                 self._finished = True
             wake, self._wake = self._wake, None
         if wake is not None:
-            try:
-                wake()
-            except RuntimeError:  # the consumer's event loop has closed: nobody is listening any more
-                pass
+            if wakes is not None:
+                wakes.append(wake)
+            else:
+                _call(wake)
 
     @property
     def finished(self) -> bool:
@@ -127,8 +179,7 @@ class Sequence:
         def arm() -> Callable[[], object]:
             nonlocal fut
             fut = loop.create_future()
-            target = fut
-            return lambda: loop.call_soon_threadsafe(_resolve, target)
+            return _LoopWake(loop, fut)
 
         done = False
         try:

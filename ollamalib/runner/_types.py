@@ -153,6 +153,7 @@ class RunnerStats:
     prompt_cache_tokens: int = 0  # prompt tokens restored from the cache instead of being evaluated
     prompt_cache_bytes: int = 0  # bytes the cache holds now
     prompt_cache_entries: int = 0
+    prompt_cache_disk_loads: int = 0  # states read back from the cache's files (``prompt_cache_dir``)
 
     @property
     def kv_cache_usage_ratio(self) -> float:

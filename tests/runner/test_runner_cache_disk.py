@@ -43,7 +43,7 @@ def test_a_new_runner_answers_from_the_files_of_an_earlier_one(babble_gguf: Path
         # a longer prompt sharing a saved prefix evaluates only what is new
         longer = prompts[0] + runner.tokenize(" and the rest of the story", add_special=False)
         assert run(runner, longer).prompt_eval_count == len(longer) - len(prompts[0])
-        assert runner.stats().prompt_cache_hits >= 2
+        assert runner.stats().prompt_cache_hits >= 2 and runner.stats().prompt_cache_disk_loads == 2
     with Runner(babble_gguf, replace(opts, prompt_cache_dir=None)) as plain:
         assert [run(plain, p).text for p in prompts] == texts
 
@@ -96,3 +96,13 @@ def test_the_directory_is_bounded_least_recently_used_first(babble_gguf: Path, t
     with Runner(babble_gguf, bounded) as runner:
         assert run(runner, third).prompt_eval_count == 1
         assert run(runner, prompts[1], GREEDY).prompt_eval_count == 1
+
+
+def test_an_unusable_directory_keeps_the_cache_in_ram(babble_gguf: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the directory should be")
+    with Runner(babble_gguf, options(blocker / "kv")) as runner:
+        prompts = [long_prompt(runner, words) for words in WORDS[:2]]
+        for p in prompts:
+            run(runner, p)
+        assert run(runner, prompts[0]).prompt_eval_count == 1  # restored from RAM

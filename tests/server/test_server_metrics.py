@@ -67,3 +67,25 @@ def test_prompt_cache_hits_and_misses(server_factory):
     assert value("ollamalib_prompt_cache_misses") == 2
     assert value("ollamalib_prompt_cache_tokens") == first["prompt_eval_count"]
     assert value("ollamalib_prompt_cache_bytes") > 0
+
+
+def test_prompt_cache_disk_loads(server_factory, tmp_path):
+    """With OLLAMALIB_CACHE_DIR, a model unloaded and loaded again answers a long prompt from the file its last
+    runner wrote, and /metrics counts the read."""
+    srv = server_factory(num_parallel=1, cache_dir=tmp_path / "kv")
+
+    def generate(prompt: str, **extra) -> dict:
+        r = httpx.post(srv.url + "/api/generate", json={"model": "tiny", "prompt": prompt, "raw": True, "stream": False,
+                                                        "options": {"num_predict": 4, "temperature": 0}, **extra},
+                       timeout=120)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    weather = "you are a tool that tells the weather of the city " * 10
+    first = generate(weather, keep_alive=0)  # unloaded after it: its slot is written to the cache directory
+    assert first["prompt_eval_count"] > 96 and list((tmp_path / "kv").glob("*.kv"))
+    again = generate(weather)  # a new runner
+    assert again["prompt_eval_count"] == 1 and again["response"] == first["response"]
+    fams = families(httpx.get(srv.url + "/metrics").text)
+    loads = next(s.value for s in fams["ollamalib_prompt_cache_disk_loads"].samples if s.labels["model"] == "tiny:latest")
+    assert loads == 1

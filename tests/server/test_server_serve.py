@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -71,3 +72,25 @@ def test_noprune_keeps_blobs(tmp_path, server_models):
         assert stray.exists()
     finally:
         stray.unlink(missing_ok=True)
+
+
+def test_freeze_heap_takes_startup_objects_out_of_full_collections():
+    # In a fresh process (freezing is process-wide): after serve()'s freeze_heap the app's objects and llama.cpp's
+    # bindings are frozen, so a full collection walks only what was allocated since.
+    script = (
+        "import gc, sys\n"
+        "from ollamalib.config import Settings\n"
+        "from ollamalib.engine import AsyncEngine\n"
+        "from ollamalib_server import create_app\n"
+        "from ollamalib_server._serve import freeze_heap\n"
+        "settings = Settings.from_env()\n"
+        "app = create_app(AsyncEngine(settings), settings)\n"
+        "frozen = freeze_heap()\n"
+        "gc.collect()\n"
+        "print(frozen, gc.get_freeze_count(), len(gc.get_objects()), 'llama_cpp' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    frozen, count, walked, bindings = out.stdout.split()
+    assert int(frozen) == int(count) > 50_000
+    assert int(walked) < int(frozen) // 10
+    assert bindings == "True"
