@@ -140,11 +140,7 @@ def start_llama_server(binary: Path, model: Path, log_dir: Path, *, slots: int, 
     argv = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
             "-c", str(slots * num_ctx), "-t", str(threads), "-tb", str(threads), "--no-webui", *extra]
     server = ServerProcess("llama-server", argv, port=port, log_path=log_dir / f"llama-server-{port}.log")
-    try:
-        server.wait_ready("/health", timeout)
-    except BaseException:
-        server.stop()
-        raise
+    server.wait_ready("/health", timeout)
     return server
 
 

@@ -87,9 +87,17 @@ def test_shared_prefix_tails_score_as_whole_prompts(babble_gguf: Path, babble_ru
 
 
 @pytest.mark.e2e
-def test_shared_prefix_tails_on_a_sliding_window_model(gemma_gguf: Path, gemma_runner: Runner) -> None:
+def test_shared_prefix_tails_on_a_sliding_window_model(gemma_gguf: Path) -> None:
     """Gemma 3 (sliding-window attention, split KV cache per slot) packs scoring reads as well, with the scores of
-    each prompt read whole (they moved by up to 2e-2 when a packed read split into ubatches of unequal rows)."""
+    each prompt read whole (they moved by up to 2e-2 when a packed read split into ubatches of unequal rows).
+
+    A runner of its own: the shared ``gemma_runner``'s slots hold prefixes that short generation prompts wrote
+    with llama.cpp's other attention kernel, and reusing those moves scores (a known limit, docs/benchmarks.md)."""
+    with Runner(gemma_gguf, LoadOptions(num_ctx=2048, num_parallel=4)) as gemma_runner:
+        _gemma_shared_prefix_tails(gemma_gguf, gemma_runner)
+
+
+def _gemma_shared_prefix_tails(gemma_gguf: Path, gemma_runner: Runner) -> None:
     turn = ("<start_of_turn>user\nJudge whether the Document meets the requirements based on the Query and the "
             'Instruct provided. Note that the answer can only be "yes" or "no".\nInstruct: Given a web search query, '
             "retrieve relevant passages that answer the query\nQuery: why is the sky blue?")
