@@ -132,7 +132,15 @@ class ServerProcess:
             return ""
 
     def wait_ready(self, path: str = "/", timeout: float = 120.0) -> None:
-        """Poll ``GET path`` until it answers 200; raise RuntimeError (with the log tail) on exit or timeout."""
+        """Poll ``GET path`` until it answers 200; on exit, timeout or interrupt the server is stopped and the
+        error raised (a RuntimeError with the log tail), so a caller never holds a half-started server."""
+        try:
+            self._poll_ready(path, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _poll_ready(self, path: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -216,11 +224,7 @@ def start_ollamalib_server(root: Path, *, timeout: float = 60.0, **settings: str
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     server = ServerProcess("ollamalib", [sys.executable, "-m", "ollamalib_server"], port=port, env=env,
                            log_path=root / f"ollamalib-{port}.log", cwd=ROOT)
-    try:
-        server.wait_ready("/", timeout)
-    except BaseException:
-        server.stop()
-        raise
+    server.wait_ready("/", timeout)
     return server
 
 
@@ -237,9 +241,5 @@ def start_llama_cpp_server(model: Path, log_dir: Path, *, n_ctx: int, n_threads:
             "--n_threads_batch", str(n_threads), "--n_batch", str(n_batch), "--n_ubatch", str(n_batch),
             "--logits_all", "False", "--interrupt_requests", "False", "--verbose", "False"]
     server = ServerProcess("llama_cpp.server", argv, port=port, log_path=log_dir / f"llama-cpp-{port}.log")
-    try:
-        server.wait_ready("/v1/models", timeout)
-    except BaseException:
-        server.stop()
-        raise
+    server.wait_ready("/v1/models", timeout)
     return server

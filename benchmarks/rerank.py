@@ -5,11 +5,13 @@ Three rerankers, 32 documents each (``--docs``):
 - the tiny cross-encoder the tests build (qwen3 with rank pooling and a yes/no classifier head): ollamalib packs
   the pairs into one batch of the embedding context; the loop decodes each pair alone and reads
   ``llama_get_embeddings_seq``;
-- the bundled chat model SmolLM2-135M and the demo model Gemma 3 270M as generative rerankers (a rerank prompt as
-  their Modelfile TEMPLATE, score P(yes) / (P(yes) + P(no))): ollamalib reads the prompts of several pairs in one
-  ``llama_decode`` across the runner's slots; the loop decodes each prompt alone and reads the last logits.
+- the bundled chat model SmolLM2-135M and the demo model Gemma 3 270M as generative rerankers (the Qwen3-Reranker
+  recipe, query before document, in their chat format as their Modelfile TEMPLATE; score P(yes) / (P(yes) +
+  P(no))): ollamalib reads the prompts of several pairs in one ``llama_decode`` across the runner's slots, each
+  slot reusing the prompt text it holds from its previous pair; the loop decodes each prompt whole and alone and
+  reads the last logits.
 
-    .venv/bin/python benchmarks/rerank.py [--docs 32] [--runs 3] [--parallel 4]
+    .venv/bin/python benchmarks/rerank.py [--docs 32] [--runs 3] [--parallel 4] [--threads N] [--only TEXT]
 
 Both sides use the same GGUF, context size and thread count; the model is loaded before timing. The loop is the
 shortest correct program on the low-level API (``tests/score_reference.py``). Prints documents/s, the ratio
@@ -47,10 +49,14 @@ SENTENCES = [
     "Sunsets are red because light crosses more air near the horizon.",
     "Mount Everest is the highest mountain above sea level.",
 ]
-SMOL_PROMPT = ("<|im_start|>user\nPassage: {document}\nQuestion: {query}\nIs the passage relevant to the question? "
-               "Answer yes or no.<|im_end|>\n<|im_start|>assistant\n")
-GEMMA_PROMPT = ("<start_of_turn>user\nQuery: {query}\nDocument: {document}\nIs the document relevant to the query? "
-                "Answer yes or no.<end_of_turn>\n<start_of_turn>model\n")
+# The Qwen3-Reranker recipe (``ollamalib.rerank.QWEN3_RERANK_PROMPT``: judging text, instruction and query first,
+# the document last) in each model's chat format, so every pair shares the prompt up to its document.
+_JUDGE = ('Judge whether the Document meets the requirements based on the Query and the Instruct provided. '
+          'Note that the answer can only be "yes" or "no".')
+_ASK = "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {document}"
+SMOL_PROMPT = (f"<|im_start|>system\n{_JUDGE}<|im_end|>\n<|im_start|>user\n{_ASK}<|im_end|>\n"
+               "<|im_start|>assistant\n")
+GEMMA_PROMPT = f"<start_of_turn>user\n{_JUDGE}\n{_ASK}<end_of_turn>\n<start_of_turn>model\n"
 NUM_CTX = 1024
 
 
@@ -84,8 +90,10 @@ def loop_cross(ll: LowLevel, docs: list[str]) -> Callable[[], list[float]]:
 
 def loop_generative(ll: LowLevel, template: str, docs: list[str]) -> Callable[[], list[float]]:
     yes, no = ll.tokenize("yes")[0], ll.tokenize("no")[0]
-    prompts = [ll.tokenize(template.replace("{query}", QUERY).replace("{document}", d), add_special=True)
-               for d in docs]
+    from ollamalib.rerank import DEFAULT_INSTRUCTION
+
+    text = template.replace("{instruction}", DEFAULT_INSTRUCTION).replace("{query}", QUERY)
+    prompts = [ll.tokenize(text.replace("{document}", d), add_special=True) for d in docs]
 
     def run() -> list[float]:
         out = []
@@ -97,9 +105,11 @@ def loop_generative(ll: LowLevel, template: str, docs: list[str]) -> Callable[[]
     return run
 
 
-def engine_run(engine: Any, model: str, docs: list[str]) -> Callable[[], list[float]]:
+def engine_run(engine: Any, model: str, docs: list[str], threads: int) -> Callable[[], list[float]]:
+    options = {"num_ctx": NUM_CTX} | ({"num_thread": threads} if threads else {})
+
     def run() -> list[float]:
-        r = engine.rerank(model, QUERY, docs, options={"num_ctx": NUM_CTX})
+        r = engine.rerank(model, QUERY, docs, options=options)
         by_index = {x.index: x.relevance_score for x in r.results}
         return [by_index[i] for i in range(len(docs))]
 
@@ -111,6 +121,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=4, help="OLLAMA_NUM_PARALLEL of the engine")
+    parser.add_argument("--threads", type=int, default=0, help="threads of both sides (0: every CPU)")
+    parser.add_argument("--only", default="", help="run only the rerankers whose label contains this text")
     args = parser.parse_args()
 
     from ollamalib.demo import chat_gguf_path, demo_gguf_path
@@ -133,9 +145,11 @@ def main() -> None:
                 ("Gemma 3 270M generative", "gemma-rerank", demo_gguf_path(), False, GEMMA_PROMPT),
             ]
             for label, model, path, cross, template in cases:
-                with low_level(path, n_ctx=NUM_CTX, rank=cross) as ll:
+                if args.only.lower() not in label.lower():
+                    continue
+                with low_level(path, n_ctx=NUM_CTX, rank=cross, threads=args.threads) as ll:
                     loop = loop_cross(ll, docs) if cross else loop_generative(ll, template, docs)
-                    ours, theirs, our_scores, their_scores = interleaved(engine_run(engine, model, docs), loop,
+                    ours, theirs, our_scores, their_scores = interleaved(engine_run(engine, model, docs, args.threads), loop,
                                                                          len(docs), args.runs)
                 engine.generate(model, keep_alive=0)  # unload before the next model
                 diff = max(abs(a - b) for a, b in zip(our_scores, their_scores))

@@ -60,6 +60,10 @@ from throughput import (  # noqa: E402
 )
 
 TARGETS = {"peer": 1.0, "spec": 1.5}
+# llama-server's n-gram drafting set like ollamalib's default {"draft_ngram": 4}: a 4-token lookup, at most 6 guesses
+# a step (ollamalib checks at most 7 rows a step), no minimum. Its own defaults (a 12-token lookup, 3 guesses; the
+# figures in docs/benchmarks.md name what they ran) are not like for like.
+SPEC_PEER = "--spec-type ngram-simple --spec-ngram-simple-size-n 4 --spec-draft-n-max 6 --spec-draft-n-min 0"
 
 # The CPU features llama_print_system_info reports, and the ggml cmake switch of each.
 _FEATURE_FLAGS = {
@@ -136,11 +140,7 @@ def start_llama_server(binary: Path, model: Path, log_dir: Path, *, slots: int, 
     argv = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
             "-c", str(slots * num_ctx), "-t", str(threads), "-tb", str(threads), "--no-webui", *extra]
     server = ServerProcess("llama-server", argv, port=port, log_path=log_dir / f"llama-server-{port}.log")
-    try:
-        server.wait_ready("/health", timeout)
-    except BaseException:
-        server.stop()
-        raise
+    server.wait_ready("/health", timeout)
     return server
 
 
@@ -234,8 +234,9 @@ def main() -> int:
     ap.add_argument("--chat-runs", type=int, default=2)
     ap.add_argument("--spec-ollamalib", default='{"draft_ngram": 4}',
                     help="ollamalib's speculative options (JSON) for the quoting workload")
-    ap.add_argument("--spec-peer", default="--spec-type ngram-simple --spec-draft-n-max 16",
-                    help="llama-server's speculative arguments for the quoting workload")
+    ap.add_argument("--spec-peer", default=SPEC_PEER,
+                    help="llama-server's speculative arguments for the quoting workload (default: the settings "
+                         "that match ollamalib's: 4-token n-grams, at most 6 guesses a step)")
     ap.add_argument("--peer-args", default="", help="extra llama-server arguments (e.g. -kvu) for every part")
     ap.add_argument("--ollamalib-env", default="", help="extra ollamalib server settings, KEY=VALUE,...")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: plain,spec,chat")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import secrets
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .types import ToolCall, ToolCallFunction
 
-__all__ = ["ThinkingParser", "ToolCallParser", "new_tool_call_id", "parse_tool_calls"]
+__all__ = ["ThinkingParser", "ToolCallParser", "json_brackets", "new_tool_call_id", "parse_tool_calls"]
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -132,12 +133,10 @@ class ThinkingParser:
 # --- tool calls -----------------------------------------------------------------------------------------
 
 
-def _json_end(text: str, start: int) -> int:
-    """Index just past the JSON object/array that opens at ``start``; -1 while it is incomplete."""
-    depth = 0
-    in_string = False
-    escaped = False
-    for i in range(start, len(text)):
+def json_brackets(text: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, str]]:
+    """The index and character of each ``{ [ } ]`` of JSON ``text[start:stop]`` that is not inside a string."""
+    in_string = escaped = False
+    for i in range(start, len(text) if stop is None else min(stop, len(text))):
         c = text[i]
         if in_string:
             if escaped:
@@ -148,12 +147,17 @@ def _json_end(text: str, start: int) -> int:
                 in_string = False
         elif c == '"':
             in_string = True
-        elif c in "{[":
-            depth += 1
-        elif c in "}]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+        elif c in "{[]}":
+            yield i, c
+
+
+def _json_end(text: str, start: int) -> int:
+    """Index just past the JSON object/array that opens at ``start``; -1 while it is incomplete."""
+    depth = 0
+    for i, c in json_brackets(text, start):
+        depth += 1 if c in "{[" else -1
+        if depth == 0:
+            return i + 1
     return -1
 
 

@@ -236,10 +236,6 @@ OA_MESSAGE = Struct(
     },
 )
 _STREAM_OPTIONS = Struct("StreamOptions", {"include_usage": Bool()})
-_STOP = AnyValue(
-    Schema(one_of=[Schema(type=OpenAPIType.STRING),
-                   Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING))])
-)
 OA_CHAT = Struct(
     "ChatCompletionRequest",
     {
@@ -250,7 +246,7 @@ OA_CHAT = Struct(
         "max_tokens": Int(),
         "max_completion_tokens": Int(),
         "seed": Int(),
-        "stop": _STOP,
+        "stop": _STRINGS,
         "temperature": Float(),
         "frequency_penalty": Float(),
         "presence_penalty": Float(),
@@ -284,7 +280,7 @@ OA_COMPLETION = Struct(
         "frequency_penalty": Float("float32"),
         "presence_penalty": Float("float32"),
         "seed": Int(),
-        "stop": _STOP,
+        "stop": _STRINGS,
         "stream": Bool(),
         "stream_options": _STREAM_OPTIONS,
         "logprobs": Int(),
@@ -298,10 +294,7 @@ OA_EMBED = Struct(
     "EmbedRequest",
     {
         "model": String(),
-        "input": AnyValue(
-            Schema(one_of=[Schema(type=OpenAPIType.STRING),
-                           Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING))])
-        ),
+        "input": _STRINGS,
         "dimensions": Int(),
         "encoding_format": String(),
         "options": OPTIONS_MAP,

@@ -16,6 +16,7 @@ from typing import Any
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from ollamalib.errors import BadRequestError, InvalidOptionError
+from ollamalib.parsers import json_brackets
 from ollamalib.requests import json_kind
 
 
@@ -364,20 +365,10 @@ def go_syntax_error(exc: json.JSONDecodeError, text: str) -> str:
 
 def _inside_object(text: str, pos: int) -> bool:
     stack: list[str] = []
-    in_string = escaped = False
-    for ch in text[:pos]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
+    for _, ch in json_brackets(text, 0, pos):
+        if ch in "{[":
             stack.append(ch)
-        elif ch in "}]" and stack:
+        elif stack:
             stack.pop()
     return bool(stack) and stack[-1] == "{"
 

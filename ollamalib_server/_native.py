@@ -183,11 +183,17 @@ def _store_server_file(store: Any, value: str, allowed: tuple[Path, ...]) -> Dig
 def native_routes(engine: Any) -> list[HTTPRouteHandler]:
     """The route handlers of Ollama's native API over ``engine`` (an AsyncEngine)."""
 
-    async def _render_only(request: Request, req: GenerateRequest | ChatRequest) -> Response:
-        """``_debug_render_only``: the rendered prompt and its image count instead of an answer (Ollama's)."""
-        text, images = await until_disconnect(request, engine.render_prompt(req))
-        return json_response({"model": req.model, "created_at": datetime.now(UTC),
-                              "_debug_info": {"rendered_template": text, "image_count": images}})
+    async def _answer(request: Request, kind: str, req: GenerateRequest | ChatRequest, has_input: bool) -> Response:
+        """A decoded generate or chat request answered: streamed unless ``stream`` is false or there is no input
+        (a load or unload call); with ``_debug_render_only``, the rendered prompt and its image count instead
+        (Ollama's)."""
+        check_name(req.model)
+        log.debug("%s model=%s options=%s", kind, req.model, req.options_dict())
+        if req.debug_render_only:
+            text, images = await until_disconnect(request, engine.render_prompt(req))
+            return json_response({"model": req.model, "created_at": datetime.now(UTC),
+                                  "_debug_info": {"rendered_template": text, "image_count": images}})
+        return await respond(request, engine.send, {"request": req}, req.stream is not False and has_input)
 
     @route("/", http_method=["GET", "HEAD"], include_in_schema=True, summary="Liveness check")
     async def root() -> Response:
@@ -203,11 +209,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = GenerateRequest.from_wire(await read(request, rq.GENERATE))
         if not req.model:
             raise ModelNotFoundError("")
-        check_name(req.model)
-        log.debug("generate model=%s options=%s", req.model, req.options_dict())
-        if req.debug_render_only:
-            return await _render_only(request, req)
-        return await respond(request, engine.send, {"request": req}, req.stream is not False and bool(req.prompt))
+        return await _answer(request, "generate", req, bool(req.prompt))
 
     @post("/api/chat", operation_class=body_operation(rq.CHAT), summary="Chat", status_code=200)
     async def chat(request: Request) -> Response:
@@ -217,11 +219,7 @@ def native_routes(engine: Any) -> list[HTTPRouteHandler]:
         req = ChatRequest.from_wire(body, max_messages=engine.settings.max_messages)
         if not req.model:
             raise InvalidNameError("model is required")
-        check_name(req.model)
-        log.debug("chat model=%s options=%s", req.model, req.options_dict())
-        if req.debug_render_only:
-            return await _render_only(request, req)
-        return await respond(request, engine.send, {"request": req}, req.stream is not False and bool(req.messages))
+        return await _answer(request, "chat", req, bool(req.messages))
 
     @post("/api/embed", operation_class=body_operation(rq.EMBED), summary="Embeddings (batch)", status_code=200)
     async def embed(request: Request) -> Response:

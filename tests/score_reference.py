@@ -21,7 +21,7 @@ __all__ = ["LowLevel", "low_level", "pair_scores", "yes_no_scores"]
 class LowLevel:
     """One llama.cpp model and context (rank-pooling embeddings, or logits), driven call by call."""
 
-    def __init__(self, path: Path, *, n_ctx: int, rank: bool) -> None:
+    def __init__(self, path: Path, *, n_ctx: int, rank: bool, threads: int = 0) -> None:
         C.llama_backend_init()
         mparams = C.llama_model_default_params()
         mparams.use_extra_bufts = False
@@ -33,7 +33,7 @@ class LowLevel:
         cparams.n_ctx = n_ctx
         cparams.n_batch = cparams.n_ubatch = n_ctx
         cparams.n_seq_max = 1
-        cparams.n_threads = cparams.n_threads_batch = os.cpu_count() or 1
+        cparams.n_threads = cparams.n_threads_batch = threads or os.cpu_count() or 1
         cparams.embeddings = rank
         if rank:
             cparams.pooling_type = C.LLAMA_POOLING_TYPE_RANK
@@ -98,8 +98,8 @@ class LowLevel:
 
 
 @contextmanager
-def low_level(path: Path, *, n_ctx: int = 512, rank: bool = False) -> Iterator[LowLevel]:
-    ll = LowLevel(path, n_ctx=n_ctx, rank=rank)
+def low_level(path: Path, *, n_ctx: int = 512, rank: bool = False, threads: int = 0) -> Iterator[LowLevel]:
+    ll = LowLevel(path, n_ctx=n_ctx, rank=rank, threads=threads)
     try:
         yield ll
     finally:

@@ -340,10 +340,11 @@ class BlobDownloader:
         try:
             if os.fstat(fd).st_size != total:
                 os.ftruncate(fd, total)
+            resumed_at = job.completed()  # the first event says where the download resumes, before workers add to it
             if workers.limit:
                 workers.add(1 if self.solo_rate is not None else workers.limit)
             job.hasher.start()
-            yield _progress(status, digest, total, job.completed())
+            yield _progress(status, digest, total, resumed_at)
             if workers.limit:
                 job.save()
                 rates: deque[tuple[float, int]] = deque()

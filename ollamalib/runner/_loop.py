@@ -47,8 +47,8 @@ from ._disk import DiskCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
-from ._score import ScoreSpec, continuation_logprobs, first_token_logprobs
-from ._spec import MAX_ROWS, DraftModel, ngram_draft
+from ._score import FA_TILE_ROWS, ScoreSpec, continuation_logprobs, first_token_logprobs, read_rows
+from ._spec import MAX_ROWS, Acceptance, DraftModel, DraftPlanner, ngram_draft
 from ._stream import Sequence, wake_all
 from ._text import TextStream
 from ._types import DoneReason, Final, Piece, RunnerError, TokenLogprob
@@ -105,8 +105,10 @@ class Job:
     t_prompt_done: int = 0
     n_draft: int = 0  # most tokens drafted per step (0: no speculative decoding)
     ngram: int = 0  # > 0: drafts by n-gram lookup of up to this many tokens; 0: by the loop's draft model
+    adaptive: bool = False  # the planner cuts the draft to what pays (else n_draft guesses whenever they exist)
     draft_count: int = 0  # drafted tokens verified
     draft_accepted: int = 0
+    acceptance: Acceptance = field(default_factory=Acceptance)  # how often this sequence's guesses hold lately
 
 
 # What an extra run of consecutive busy slot ids is worth in prompt tokens: with a split KV cache llama.cpp evaluates
@@ -139,9 +141,10 @@ class DecodeLoop:
         self.num_ctx = num_ctx
         self.num_batch = num_batch
         self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
-        # Scoring prompts are read packed only where that gives the scores of one prompt at a time up to
-        # rounding: with a sliding-window cache (Gemma 3) packed prompts moved P(yes) by up to 2e-2.
-        self.packs_scores = int(C.llama_model_n_swa(model.ptr)) == 0 and not C.llama_model_is_recurrent(model.ptr)
+        # Scoring prompts are read packed (``_score_groups``), sliding-window models (Gemma 3) included: what moved
+        # their packed scores by up to 2e-2 was a packed read split into ubatches of unequal rows, whose last rows
+        # then got ggml's other flash-attention kernel (``read_rows``). A recurrent state is not split by slot.
+        self.packs_scores = not C.llama_model_is_recurrent(model.ptr)
         self.slots = [Slot(i) for i in range(n_slots)]
         self._batch = Batch(max(num_batch, n_slots))
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -161,6 +164,7 @@ class DecodeLoop:
         self.decode_rows = 0
         self.draft_tokens_total = 0
         self.draft_accepted_total = 0
+        self.planner = DraftPlanner(min(MAX_ROWS, num_batch))  # how many n-gram guesses a step checks
         self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
         self._thread.start()
 
@@ -326,9 +330,14 @@ class DecodeLoop:
         # time), while a long prompt still costs the generating sequences one num_batch chunk per step. Each
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
-        scoring = [j for j in self._active if j.score is not None and j.todo and len(j.todo) <= budget]
-        if len(scoring) > 1 and self.packs_scores:
-            budget -= self._read_packed(scoring, budget)
+        scoring = [j for j in self._active if j.score is not None and j.todo]
+        for job in scoring:
+            self._widen(job, read_rows(len(job.prompt), len(job.todo)))
+        if self.packs_scores:
+            for group in self._score_groups([j for j in scoring if len(j.todo) <= budget]):
+                rows = len(group) * max(len(j.todo) for j in group)
+                if len(group) > 1 and rows <= budget:
+                    budget -= self._read_packed(group)
         for job in [j for j in self._active if j.todo]:
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
@@ -395,37 +404,70 @@ class DecodeLoop:
         self.prompt_tokens_total += len(chunk)
         del job.todo[: len(chunk)]
 
-    def _read_packed(self, jobs: list[Job], budget: int) -> int:
-        """Read the whole remaining prompts of several scoring jobs in one ``llama_decode`` (rows in slot order,
-        at most one logits row per slot); returns the prompt tokens read. Scores need no batch-independent
-        results the way sampled tokens do, and many short pairs are what rerank sends."""
-        picked: list[Job] = []
-        size = 0
+    def _widen(self, job: Job, rows: int) -> None:
+        """Make a scoring job read the last ``rows`` tokens of its prompt, re-reading cached ones (``read_rows``)."""
+        slot = job.slot
+        start = len(job.prompt) - rows
+        if slot is None or rows <= len(job.todo) or start < 0:
+            return
+        if not C.llama_memory_seq_rm(self.mem, slot.index, start, -1):
+            return
+        del slot.cache[start:]
+        slot.valid = min(slot.valid, start)
+        del slot.starts[bisect.bisect_left(slot.starts, start):]
+        job.n_past = start
+        job.todo = job.prompt[start:]
+
+    def _score_groups(self, jobs: list[Job]) -> list[list[Job]]:
+        """Scoring jobs in groups that one ``llama_decode`` reads as one ubatch, each job with the same number of
+        rows: with a split KV cache llama.cpp splits a batch into ubatches of equal rows per sequence, for
+        consecutive ascending sequence ids only, and a job's last rows split off into a small ubatch would get
+        another attention kernel than a read of its whole prompt (``read_rows``). So a group is a run of
+        consecutive slots whose prompts can all take the group's widest read and are on the same side of
+        ``FA_TILE_ROWS``, within ``num_batch`` rows."""
+        groups: list[list[Job]] = []
+        group: list[Job] = []
         for job in sorted(jobs, key=lambda j: j.slot.index):  # type: ignore[union-attr]
-            if size + len(job.todo) <= budget:
-                picked.append(job)
-                size += len(job.todo)
-        if len(picked) < 2:
-            return 0
+            grown = group + [job]
+            rows = max(len(j.todo) for j in grown)
+            fits = (bool(group) and job.slot.index == group[-1].slot.index + 1  # type: ignore[union-attr]
+                    and (len(job.prompt) >= FA_TILE_ROWS) == (len(group[0].prompt) >= FA_TILE_ROWS)
+                    and all(len(j.prompt) >= rows for j in grown) and rows * len(grown) <= self.num_batch)
+            if group and not fits:
+                groups.append(group)
+                grown = [job]
+            group = grown
+        if group:
+            groups.append(group)
+        return groups
+
+    def _read_packed(self, jobs: list[Job]) -> int:
+        """Read the remaining prompts of a group of scoring jobs (``_score_groups``) in one ``llama_decode``, each
+        widened to the group's rows (rows in slot order, one logits row per job); returns the tokens read. Many
+        short pairs sharing a cached prefix are what rerank sends: each reads only its own tail."""
+        width = max(len(j.todo) for j in jobs)
+        for job in jobs:
+            self._widen(job, width)
         batch = self._batch
         batch.clear()
-        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in picked]  # type: ignore[union-attr]
+        rows = [batch.add_run(job.todo, job.n_past, job.slot.index, True) for job in jobs]  # type: ignore[union-attr]
+        size = batch.n
         wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
         self.prompt_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
         if rc != 0:
-            for job in picked:
+            for job in jobs:
                 self._drop_cache(job.slot)  # type: ignore[arg-type]
                 self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return size
         firsts = []
-        for job, row in zip(picked, rows):
+        for job, row in zip(jobs, rows):
             assert job.score is not None
             firsts.append(first_token_logprobs(self.ctx, row, self.model.n_vocab, job.score))
         now = time.perf_counter_ns()
-        for job, first in zip(picked, firsts):
+        for job, first in zip(jobs, firsts):
             self._prompt_read(job, list(job.todo))
             job.t_prompt_done = now
             self._score(job, first)
@@ -473,8 +515,12 @@ class DecodeLoop:
             offsets = list(range(len(rows)))
             batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
                            [j.slot.index for j in rows])  # type: ignore[union-attr]
+        t_decode = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
-        self.predict_ns_total += time.perf_counter_ns() - t0
+        done = time.perf_counter_ns()
+        guesses = sum(map(len, drafts))
+        self.planner.observe(len(rows) + guesses, guesses, done - t_decode)
+        self.predict_ns_total += done - t0
         self.decode_calls += 1
         self.decode_rows += len(rows)
         if rc != 0:
@@ -486,7 +532,8 @@ class DecodeLoop:
             self._accept(job, at, draft)
 
     def _drafts(self, rows: list[Job]) -> list[list[int]]:
-        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit."""
+        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly), the context and the limit, and
+        cut to the length the planner finds worth checking (``DraftPlanner``)."""
         drafts: list[list[int]] = [[] for _ in rows]
         spare = min(MAX_ROWS, self.num_batch) - len(rows)
         wanting = [i for i, job in enumerate(rows) if job.n_draft > 0 and (job.ngram or self.draft is not None)]
@@ -494,15 +541,24 @@ class DecodeLoop:
             return drafts
         share, extra = divmod(spare, len(wanting))
         model_wants: list[tuple[int, int]] = []
+        planned: list[tuple[int, list[int]]] = []  # adaptive n-gram drafts, cut by the planner below
         for k, i in enumerate(wanting):
             job = rows[i]
             cap = min(job.n_draft, share + (k < extra), self.num_ctx - job.n_past - 1, job.limit - job.sampled - 1)
             if cap <= 0:
                 continue
-            if job.ngram:
-                drafts[i] = ngram_draft(job.prompt + job.generated, job.ngram, cap)
-            else:
+            if not job.ngram:
                 model_wants.append((i, cap))
+            elif guess := ngram_draft(job.prompt + job.generated, job.ngram, cap):
+                if job.adaptive:
+                    planned.append((i, guess))
+                else:
+                    drafts[i] = guess
+        if planned:
+            fixed = len(rows) + sum(map(len, drafts)) + sum(n for _, n in model_wants)
+            lengths = self.planner.lengths(fixed, [(rows[i].acceptance.rate, len(g), 0.0) for i, g in planned])
+            for (i, guess), n in zip(planned, lengths):
+                drafts[i] = guess[:n]
         if model_wants and self.draft is not None:
             guesses = self.draft.draft([(rows[i].slot.index, [*rows[i].slot.cache, rows[i].pending], cap)  # type: ignore
                                         for i, cap in model_wants])
@@ -521,6 +577,7 @@ class DecodeLoop:
         token = job.pending
         job.draft_count += len(draft)
         self.draft_tokens_total += len(draft)
+        accepted = job.draft_accepted
         for i in range(len(draft) + 1):
             if slot.valid == len(slot.cache):
                 slot.valid += 1
@@ -533,6 +590,7 @@ class DecodeLoop:
             token = draft[i]
             job.draft_accepted += 1
             self.draft_accepted_total += 1
+        job.acceptance.update(len(draft), job.draft_accepted - accepted)
         if len(slot.cache) < start + len(draft) + 1:
             C.llama_memory_seq_rm(self.mem, slot.index, len(slot.cache), -1)
 

@@ -319,12 +319,12 @@ class Runner:
             self._loop.submit(job)
         return seq
 
-    def _speculation(self, sampling: SamplingOptions) -> dict[str, int]:
+    def _speculation(self, sampling: SamplingOptions) -> dict[str, int | bool]:
         """The Job fields for a request's speculative decoding: n-gram lookup when it asks for it, else the draft
         model unless ``draft_num_predict`` is 0; nothing when neither applies."""
         n = sampling.draft_num_predict
-        if sampling.draft_ngram > 0:
-            return {"ngram": sampling.draft_ngram, "n_draft": n if n > 0 else MAX_ROWS - 1}
+        if sampling.draft_ngram > 0:  # without draft_num_predict, as many guesses as pay off (``DraftPlanner``)
+            return {"ngram": sampling.draft_ngram, "n_draft": n if n > 0 else MAX_ROWS - 1, "adaptive": n <= 0}
         if self._draft is not None and n != 0:
             return {"n_draft": n if n > 0 else DEFAULT_DRAFT}
         return {}

@@ -19,6 +19,8 @@ the fourth decimal, as between sequences decoded together; greedy tokens stayed 
 from __future__ import annotations
 
 import ctypes
+import statistics
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,10 +30,114 @@ import numpy as np
 from ._llama import Batch, ContextParams, Model, common_prefix
 from ._types import RunnerError
 
-__all__ = ["DEFAULT_DRAFT", "MAX_ROWS", "DraftModel", "ngram_draft"]
+__all__ = ["DEFAULT_DRAFT", "MAX_ROWS", "Acceptance", "DraftModel", "DraftPlanner", "ngram_draft"]
 
 MAX_ROWS = 7  # generation rows per decode step that keep every row's logits bit-identical to a one-row decode
 DEFAULT_DRAFT = 4  # tokens a draft model proposes per step unless the request says (Ollama's draft_num_predict)
+
+
+class Acceptance:
+    """How often a sequence's guesses hold lately: accepted over checked guesses, each weighing less for every
+    guess checked after it (a reply that stops quoting its prompt stops drafting within a few steps)."""
+
+    DECAY = 0.8  # weight an outcome keeps per later outcome
+
+    def __init__(self) -> None:
+        self.hits = 1.5  # a prior of 0.6 until the first guesses are checked
+        self.trials = 2.5
+
+    @property
+    def rate(self) -> float:
+        return self.hits / self.trials
+
+    def update(self, drafted: int, accepted: int) -> None:
+        """Book a checked draft: ``accepted`` guesses held, and the one after them failed if any was left."""
+        if drafted <= 0:
+            return
+        checked = accepted + (accepted < drafted)
+        keep = self.DECAY ** checked
+        self.hits = self.hits * keep + accepted * (1 + keep) / 2  # newer outcomes of this step weigh a bit more
+        self.trials = self.trials * keep + checked * (1 + keep) / 2
+
+
+class DraftPlanner:
+    """Chooses how many guesses a decode step checks, from what a step of n rows costs on this machine right now
+    and how often each sequence's guesses hold.
+
+    A verification row is not free: every row needs the logits over the whole vocabulary (for Gemma 3 270M the
+    output projection is 63% of the weights), and ggml's matmul for 2-7 rows is far slower per row than its
+    one-row kernel, odd row counts most (the tiles take two rows at a time). How much slower depends on the
+    threads and on how much CPU other processes leave, so the cost of an n-row step is measured here (the median
+    of its recent decode wall times), not assumed. A step's value is the tokens it is expected to produce: one per
+    sequence plus, for each guess, the chance that it and the guesses before it hold (``rate ** k``). The planner
+    picks the number of guesses with the most expected tokens per second of decode. Row counts not measured yet
+    (or not for ``FORGET`` steps) are assumed cheap, so that they get tried; a plain step is measured at least every
+    ``PLAIN_EVERY`` steps so the baseline stays current. It only chooses how many guesses are checked: the tokens
+    a sequence produces do not depend on it.
+    """
+
+    PRIOR_PER_ROW = 0.25  # an unmeasured n-row step is assumed to cost (1 + 0.25 (n - 1)) one-row steps
+    WINDOW = 9  # a row count's cost is the median of its last this many steps (a preempted step is an outlier)
+    FORGET = 128  # steps after which a row count not seen again counts as unmeasured (and gets tried again)
+    PLAIN_EVERY = 64
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.samples: list[deque[int]] = [deque(maxlen=self.WINDOW) for _ in range(max_rows + 1)]
+        self.seen = [0] * (max_rows + 1)  # step count when each row count was last measured
+        self.cost: list[float | None] = [None] * (max_rows + 1)  # ns of a generation step with n rows, n >= 1
+        self.steps = 0
+        self.since_plain = self.PLAIN_EVERY  # measure a plain step first
+
+    def observe(self, rows: int, guesses: int, ns: int) -> None:
+        """Book the decode time of a generation step of ``rows`` rows (all with logits), ``guesses`` of them drafts."""
+        if not 0 < rows <= self.max_rows:
+            return
+        self.steps += 1
+        self.samples[rows].append(ns)
+        self.seen[rows] = self.steps
+        self.cost[rows] = float(statistics.median(self.samples[rows]))
+        self.since_plain = 0 if guesses == 0 else self.since_plain + 1
+        for n in range(1, self.max_rows + 1):
+            if self.cost[n] is not None and self.steps - self.seen[n] > self.FORGET:
+                self.samples[n].clear()
+                self.cost[n] = None
+
+    def _base(self) -> float:
+        one = self.cost[1]
+        if one is not None:
+            return one
+        known = [c / (1 + self.PRIOR_PER_ROW * (n - 1)) for n, c in enumerate(self.cost) if n and c is not None]
+        return min(known) if known else 1.0
+
+    def _prior(self, n: int, base: float) -> float:
+        return base * (1 + self.PRIOR_PER_ROW * (n - 1))
+
+    def _step_cost(self, n: int, base: float) -> float:
+        c = self.cost[n]
+        return c if c is not None else self._prior(n, base)
+
+    def lengths(self, rows: int, wants: Sequence[tuple[float, int, float]]) -> list[int]:
+        """Guesses to check for each (acceptance rate, most guesses, ns to make one guess) in a step that has
+        ``rows`` rows already (n-gram guesses cost about nothing to make; a draft model's would cost its decode)."""
+        out = [0] * len(wants)
+        room = self.max_rows - rows
+        if room <= 0 or not wants or self.since_plain >= self.PLAIN_EVERY:
+            return out
+        # Adding guesses in order of their chance to be used (rate ** k falls with k) is the best way to fill k rows.
+        gains = sorted(((min(rate, 0.99) ** (k + 1), i, ns) for i, (rate, most, ns) in enumerate(wants)
+                        for k in range(most)), reverse=True)[:room]
+        base = self._base()
+        best, best_k, value, making = rows / self._step_cost(rows, base), 0, float(rows), 0.0
+        for k, (gain, _, ns) in enumerate(gains, 1):
+            value += gain
+            making += ns
+            speed = value / (self._step_cost(rows + k, base) + making)
+            if speed > best:
+                best, best_k = speed, k
+        for _, i, _ in gains[:best_k]:
+            out[i] += 1
+        return out
 
 
 def ngram_draft(history: Sequence[int], max_ngram: int, n_draft: int) -> list[int]:

@@ -68,12 +68,15 @@ def test_a_modelfile_draft_becomes_a_layer_and_drafts_greedy_tokens(engine: Engi
 def test_ngram_lookup_per_request_and_per_model(engine: Engine, spec_ggufs: tuple[Path, Path]) -> None:
     target, _ = spec_ggufs
     create(engine, "plain", f"FROM {target.name}\n", target.parent)
-    create(engine, "ngram", f"FROM {target.name}\nPARAMETER draft_ngram 3\n", target.parent)
+    # draft_num_predict fixes the draft length (without it the runner's planner picks it from timings)
+    create(engine, "ngram", f"FROM {target.name}\nPARAMETER draft_ngram 3\nPARAMETER draft_num_predict 6\n",
+           target.parent)
     prompt = PROMPT + " and the cat and the dog"
     expected = engine.generate("plain", prompt, options=GREEDY)
-    per_request = engine.generate("plain", prompt, options={**GREEDY, "draft_ngram": 3})
+    per_request = engine.generate("plain", prompt, options={**GREEDY, "draft_ngram": 3, "draft_num_predict": 6})
     per_model = engine.chat("ngram", [{"role": "user", "content": prompt}], options=GREEDY)
     assert per_request.response == expected.response and per_request.draft_count
+    assert engine.generate("plain", prompt, options={**GREEDY, "draft_ngram": 3}).response == expected.response
     assert per_model.draft_count and per_model.draft_accepted_count is not None
     assert engine.generate("ngram", prompt, options={**GREEDY, "draft_ngram": 0}).draft_count is None
 

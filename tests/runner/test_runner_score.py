@@ -13,6 +13,7 @@ from score_reference import low_level
 
 from ollamalib.errors import ContextLengthError
 from ollamalib.runner import LoadOptions, Runner, RunnerError
+from ollamalib.runner._score import FA_TILE_ROWS
 
 CONTINUATIONS = [" yes", " no", " the blue sky", " hello world and more"]
 
@@ -45,6 +46,66 @@ def test_many_scores_packed_across_slots(babble_gguf: Path, babble_runner: Runne
             assert final.scores is not None
             assert [s[0] for s in final.scores] == pytest.approx(
                 [ll.logprobs(p, yes[:1])[0], ll.logprobs(p, no[:1])[0]], abs=1e-3)
+
+
+def _shared_prefix_prompts(runner: Runner, head: str, n: int) -> list[list[int]]:
+    words = ["sky", "blue", "red", "cat", "dog", "water", "fire", "world", "story", "night"]
+    return [runner.tokenize(f"{head} Document: the {words[i % len(words)]} is {' '.join(words[: 1 + i % 7])}. "
+                            "Relevant? Answer:") for i in range(n)]
+
+
+def _packed_equals_whole_reads(path: Path, runner: Runner, prompts: list[list[int]], conts: list[list[int]],
+                               n_ctx: int, tol: float) -> None:
+    """Score ``prompts`` twice (the second time each slot holds the shared prefix, so only each prompt's own tail
+    is new) and compare with each prompt read whole, alone, through the low-level API."""
+    runner.score_all([(p, conts) for p in prompts])
+    before = runner.stats()
+    finals = runner.score_all([(p, conts) for p in prompts])
+    after = runner.stats()
+    assert after.decode_calls_total - before.decode_calls_total < len(prompts)  # packed across the slots
+    assert after.prompt_tokens_total - before.prompt_tokens_total < sum(map(len, prompts))  # prefix reused
+    with low_level(path, n_ctx=n_ctx) as ll:
+        for prompt, final in zip(prompts, finals):
+            assert final.scores is not None
+            want = ll.next_logprobs(prompt, [c[0] for c in conts])
+            assert [s[0] for s in final.scores] == pytest.approx(want, abs=tol)
+
+
+def test_shared_prefix_tails_score_as_whole_prompts(babble_gguf: Path, babble_runner: Runner) -> None:
+    """Prompts of 64 tokens or more are read whole by ggml's tiled flash-attention kernel; their tails read after a
+    cached prefix are widened so that they get it too (``read_rows``), packed in equal rows per slot. Shorter
+    prompts keep the row kernel whatever is cached. Either way the scores are the whole read's."""
+    yes, no = babble_runner.tokenize("yes", add_special=False), babble_runner.tokenize("no", add_special=False)
+    assert yes[0] != no[0]
+    long_head = "Judge whether the document answers the query. " * 6 + "Query: why is the sky blue?"
+    long_prompts = _shared_prefix_prompts(babble_runner, long_head, 10)
+    assert all(len(p) >= FA_TILE_ROWS for p in long_prompts)
+    _packed_equals_whole_reads(babble_gguf, babble_runner, long_prompts, [yes[:1], no[:1]], 512, 1e-4)
+    short_prompts = _shared_prefix_prompts(babble_runner, "Query: sky?", 10)
+    assert all(len(p) < FA_TILE_ROWS for p in short_prompts)
+    _packed_equals_whole_reads(babble_gguf, babble_runner, short_prompts, [yes[:1], no[:1]], 512, 1e-4)
+
+
+@pytest.mark.e2e
+def test_shared_prefix_tails_on_a_sliding_window_model(gemma_gguf: Path) -> None:
+    """Gemma 3 (sliding-window attention, split KV cache per slot) packs scoring reads as well, with the scores of
+    each prompt read whole (they moved by up to 2e-2 when a packed read split into ubatches of unequal rows).
+
+    A runner of its own: the shared ``gemma_runner``'s slots hold prefixes that short generation prompts wrote
+    with llama.cpp's other attention kernel, and reusing those moves scores (a known limit, docs/benchmarks.md)."""
+    with Runner(gemma_gguf, LoadOptions(num_ctx=2048, num_parallel=4)) as gemma_runner:
+        _gemma_shared_prefix_tails(gemma_gguf, gemma_runner)
+
+
+def _gemma_shared_prefix_tails(gemma_gguf: Path, gemma_runner: Runner) -> None:
+    turn = ("<start_of_turn>user\nJudge whether the Document meets the requirements based on the Query and the "
+            'Instruct provided. Note that the answer can only be "yes" or "no".\nInstruct: Given a web search query, '
+            "retrieve relevant passages that answer the query\nQuery: why is the sky blue?")
+    prompts = [p + gemma_runner.tokenize("<end_of_turn>\n<start_of_turn>model\n", add_special=False)
+               for p in _shared_prefix_prompts(gemma_runner, turn, 8)]
+    assert all(len(p) >= FA_TILE_ROWS for p in prompts)
+    conts = [gemma_runner.tokenize(w, add_special=False) for w in ("yes", "no")]
+    _packed_equals_whole_reads(gemma_gguf, gemma_runner, prompts, [c[:1] for c in conts], 2048, 1e-5)
 
 
 def test_score_refuses_what_cannot_be_scored(babble_runner: Runner) -> None:

@@ -9,7 +9,7 @@ import pytest
 from gguf_factory import write_tiny_gguf
 
 from ollamalib.runner import Final, LoadOptions, Runner, RunnerError, SamplingOptions
-from ollamalib.runner._spec import MAX_ROWS, ngram_draft
+from ollamalib.runner._spec import MAX_ROWS, Acceptance, DraftPlanner, ngram_draft
 
 PROMPT = "the cat and the dog went to the city"
 QUOTE = (
@@ -99,10 +99,43 @@ def test_a_draft_with_another_vocabulary_is_refused(spec_models: tuple[Path, Pat
 
 
 def test_ngram_lookup_on_gemma_quotes_faster_and_the_same(gemma_runner: Runner) -> None:
-    expected = run(gemma_runner, QUOTE)
-    final = run(gemma_runner, QUOTE, draft_ngram=3)
+    expected = run(gemma_runner, QUOTE, exact_replay=True)
+    final = run(gemma_runner, QUOTE, draft_ngram=3, draft_num_predict=6, exact_replay=True)  # a fixed draft length
     assert final.tokens == expected.tokens and final.text == expected.text
     assert final.text.startswith(", which took place from the 18th to 19th centuries")
     # the quote is copied from the prompt: most drafted tokens are right
     assert final.draft_accepted_count > final.eval_count // 2
     assert final.draft_accepted_count <= final.draft_count
+    # without draft_num_predict the planner picks each step's length (from timings): the tokens stay the same
+    adaptive = run(gemma_runner, QUOTE, draft_ngram=3, exact_replay=True)
+    assert adaptive.tokens == expected.tokens and adaptive.draft_accepted_count <= adaptive.draft_count
+
+
+def test_the_planner_checks_the_guesses_that_pay_for_their_rows() -> None:
+    planner = DraftPlanner(MAX_ROWS)
+    assert planner.lengths(1, [(0.9, 6, 0.0)]) == [0]  # a plain step is measured first
+    ms = 1_000_000
+    planner.observe(1, 0, 10 * ms)
+    assert planner.lengths(1, [(0.9, 6, 0.0)]) == [6]  # unmeasured row counts are assumed cheap: tried
+    # Costs like ggml's on 2 cores: odd row counts dear (two columns per tile), the one-row kernel cheapest per row.
+    for rows, cost in ((2, 16), (3, 24), (4, 20), (5, 30), (6, 24), (7, 36)):
+        planner.observe(rows, rows - 1, cost * ms)
+    assert planner.lengths(1, [(0.9, 6, 0.0)]) == [5]  # 6 rows beat 7: the seventh row costs more than it gives
+    assert planner.lengths(1, [(0.9, 2, 0.0)]) == [1]  # only two guesses found: 2 rows, not the dear 3
+    assert planner.lengths(1, [(0.3, 6, 0.0)]) == [0]  # guesses that rarely hold are not worth a row
+    # Two sequences, 4 spare rows: they go to the likeliest guesses (0.9, 0.81, 0.73 of the first, 0.5 of the other),
+    # not half each.
+    assert planner.lengths(2, [(0.9, 3, 0.0), (0.5, 3, 0.0)]) == [3, 1]
+    for _ in range(DraftPlanner.PLAIN_EVERY):
+        planner.observe(6, 5, 24 * ms)
+    assert planner.lengths(1, [(0.9, 6, 0.0)]) == [0]  # the plain baseline is measured again now and then
+
+
+def test_acceptance_follows_the_recent_guesses() -> None:
+    acc = Acceptance()
+    for _ in range(5):
+        acc.update(6, 6)
+    assert acc.rate > 0.95
+    for _ in range(5):
+        acc.update(3, 0)  # the first guess failed five steps running
+    assert acc.rate < 0.4
