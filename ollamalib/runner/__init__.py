@@ -54,7 +54,8 @@ Contract (what the scheduler and the Engine rely on):
   ``rank(token_lists) -> [[float] * n_cls_out]`` on an embedding runner of a rank-pooling model
   (``runner.ranks``): a cross-encoder's classifier outputs; ``max_input_tokens`` is the longest input.
 - Speculative decoding (``_spec``): ``LoadOptions(draft="small.gguf")`` loads a draft model with the same
-  vocabulary (RunnerError otherwise) that guesses ``draft_num_predict`` tokens a step (default 4, 0: off);
+  vocabulary (RunnerError otherwise) that guesses ``draft_num_predict`` tokens a step (0: off; unset, -1: as
+  many as pay off, sized per step by ``DraftPlanner``);
   ``SamplingOptions(draft_ngram=N)`` guesses by n-gram lookup in the prompt and output instead. Guesses are
   checked in the shared decode step and kept while they equal the sampled token, so the tokens are those of
   plain decoding; ``Final``/the last Piece report ``draft_count`` and ``draft_accepted_count``, ``stats()`` the

@@ -68,7 +68,7 @@ class SamplingOptions:
     top_logprobs: int = 0
     # Speculative decoding (``_spec``): n-gram prompt lookup with n-grams of up to ``draft_ngram`` tokens, else the
     # runner's draft model; ``draft_num_predict`` tokens drafted per step at most (0 turns the draft model off,
-    # -1 or 0 with n-gram lookup: the default, 4 with a draft model, as many as a step allows with n-grams).
+    # -1, or 0 with n-gram lookup: as many as pay off, sized per step by the ``DraftPlanner``).
     draft_num_predict: int = -1
     draft_ngram: int = 0
     exact_replay: bool | None = None
