@@ -13,6 +13,9 @@ Clients stream greedy ``POST /v1/completions`` (the same route on both); rounds 
 round measures the CPU share other processes took meanwhile (a disturbed round is repeated), and the report says
 how loaded the machine was.
 
+The pertoken part sends the same request unstreamed and reports each server's own decode time per token and
+sequence, so a tokens/s gap can be placed inside or outside the decode step.
+
     .venv/bin/python benchmarks/vs_llama_server.py [--quick] [--runs 3] [--clients 1,4,8] [--skip spec,chat]
     .venv/bin/python benchmarks/vs_llama_server.py --only chat      # turn 10 after its slot was reused, alone
     .venv/bin/python benchmarks/vs_llama_server.py --build-only     # build (or find) llama-server and exit
