@@ -332,39 +332,31 @@ def main() -> int:
         def prompts(n: int) -> list[str] | None:
             return [f"{uuid.uuid4().hex}: {PROMPT}" for _ in range(n)] if args.unique_prompts else None
 
-        if "plain" not in skip:
-            for r in range(args.runs):
-                for n in counts:
-                    for name, srv in servers.items():
-                        measure: Callable[[int], Batch] = (lambda url: lambda k: concurrent_completions(
-                            url, MODEL, k, args.tokens, args.timeout, prompts=prompts(k)))(srv.base_url)
-                        try:
-                            batch = measured(measure, n, both, args.max_foreign, args.retries)
-                        except Exception as exc:
-                            errors[f"{name} {n} clients"] = repr(exc)
-                            traceback.print_exc(file=sys.stderr)
-                            continue
-                        plain.setdefault(name, {}).setdefault(n, []).append(batch)
-                        print(f"  run {r + 1} {name:12} {n} clients: {batch.tokens:5d} tokens in {batch.seconds:6.2f}s"
-                              f" = {batch.tps:7.1f} tokens/s, TTFT {statistics.median(batch.ttfts) * 1e3:6.1f} ms"
-                              f" (foreign CPU {batch.foreign:.0%})", file=sys.stderr, flush=True)
+        def measure_of(part: str, name: str, url: str) -> Callable[[int], Batch]:
+            if part == "plain":
+                return lambda k: concurrent_completions(url, MODEL, k, args.tokens, args.timeout, prompts=prompts(k))
+            return lambda k: per_token_ms(name, url, k, args.tokens, args.timeout)
 
-        if "pertoken" not in skip:
+        for part in [p for p in ("plain", "pertoken") if p not in skip]:
             for r in range(args.runs):
                 for n in counts:
                     for name, srv in servers.items():
-                        measure_ms: Callable[[int], Batch] = (lambda nm, url: lambda k: per_token_ms(
-                            nm, url, k, args.tokens, args.timeout))(name, srv.base_url)
                         try:
-                            batch = measured(measure_ms, n, both, args.max_foreign, args.retries)
+                            batch = measured(measure_of(part, name, srv.base_url), n, both, args.max_foreign,
+                                             args.retries)
                         except Exception as exc:
-                            errors[f"{name} per-token {n} clients"] = repr(exc)
+                            errors[f"{name} {part} {n} clients"] = repr(exc)
                             traceback.print_exc(file=sys.stderr)
                             continue
-                        assert isinstance(batch, TokenRound)
-                        pertoken.setdefault(name, {}).setdefault(n, []).append(batch)
-                        print(f"  per-token run {r + 1} {name:12} {n} clients: {batch.ms:6.2f} ms a token per"
-                              f" sequence (foreign CPU {batch.foreign:.0%})", file=sys.stderr, flush=True)
+                        if isinstance(batch, TokenRound):
+                            pertoken.setdefault(name, {}).setdefault(n, []).append(batch)
+                            what = f"{batch.ms:6.2f} ms a token per sequence"
+                        else:
+                            plain.setdefault(name, {}).setdefault(n, []).append(batch)
+                            what = (f"{batch.tokens:5d} tokens in {batch.seconds:6.2f}s = {batch.tps:7.1f} tokens/s, "
+                                    f"TTFT {statistics.median(batch.ttfts) * 1e3:6.1f} ms")
+                        print(f"  {part} run {r + 1} {name:12} {n} clients: {what} (foreign CPU {batch.foreign:.0%})",
+                              file=sys.stderr, flush=True)
 
         if "chat" not in skip:
             for r in range(args.chat_runs):
