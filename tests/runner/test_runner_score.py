@@ -151,3 +151,15 @@ def test_rank_needs_a_rank_model(babble_runner: Runner) -> None:
     assert not babble_runner.ranks
     with pytest.raises(RunnerError):
         babble_runner.rank([[1, 2]])
+
+
+def test_scoring_context_is_made_once_and_counted(babble_gguf: Path) -> None:
+    """The first score makes the scoring context on the loaded weights; its KV cache counts in ``size``."""
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=2)) as runner:
+        before = runner.stats().size
+        runner.score_all([(runner.tokenize("the sky is"), [[5]])])
+        grown = runner.stats().size - before
+        assert grown > 0
+        runner.score_all([(runner.tokenize("the sea is"), [[5]])])
+        assert runner.stats().size - before == grown
+        assert sum(runner.stats().score_cached_tokens) > 0 and runner.stats().slot_cached_tokens == [0, 0]
