@@ -281,12 +281,7 @@ class DecodeLoop:
             del best.cache[keep:]
         best.valid = min(best.valid, keep)
         del best.starts[bisect.bisect_left(best.starts, keep):]
-        best.job = job
-        job.slot = best
-        job.n_past = keep
-        job.todo = job.prompt[keep:]
-        job.t_start = time.perf_counter_ns()
-        self._active.append(job)
+        self._occupy(best, job, keep)
 
     def _start_scoring(self, job: Job, free: list[Slot]) -> None:
         """Put a scoring job on the free slot whose scoring sequence shares the longest prefix with its prompt; only
@@ -296,8 +291,12 @@ class DecodeLoop:
         best = max(free, key=lambda s: (shared[s.index] - (len(s.scored) - shared[s.index]) / 8, -s.index))
         free.remove(best)
         keep = self._trim_scored(best, max(0, min(shared[best.index], len(job.prompt) - MIN_READ)))
-        best.job = job
-        job.slot = best
+        self._occupy(best, job, keep)
+
+    def _occupy(self, slot: Slot, job: Job, keep: int) -> None:
+        """Start ``job`` on ``slot``, its first ``keep`` prompt tokens already cached there."""
+        slot.job = job
+        job.slot = slot
         job.n_past = keep
         job.todo = job.prompt[keep:]
         job.t_start = time.perf_counter_ns()
