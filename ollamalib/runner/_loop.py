@@ -390,6 +390,8 @@ class DecodeLoop:
             chunk = job.todo[: image.n_tokens]
         else:
             chunk = job.todo[: self.num_batch]
+            if job.score is not None and 0 < len(job.todo) - len(chunk) < MIN_READ:  # the last chunk takes MIN_READ
+                chunk = chunk[: len(job.todo) - MIN_READ]
             if job.images:  # text runs up to the next image
                 marks = np.flatnonzero(np.asarray(chunk, np.int64) < 0)
                 if marks.size:
