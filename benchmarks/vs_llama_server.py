@@ -68,6 +68,11 @@ TARGETS = {"peer": 1.0, "spec": 1.5}
 # a step (ollamalib checks at most 7 rows a step), no minimum. Its own defaults (a 12-token lookup, 3 guesses; the
 # figures in docs/benchmarks.md name what they ran) are not like for like.
 SPEC_PEER = "--spec-type ngram-simple --spec-ngram-simple-size-n 4 --spec-draft-n-max 6 --spec-draft-n-min 0"
+# The draft-model mode: llama-server's draft-simple with the same draft GGUF, at most 4 guesses a step (Ollama's
+# draft_num_predict default), no minimum; ollamalib once with that fixed length and once planned (-1).
+DRAFT_PEER = "--spec-type draft-simple --spec-draft-n-max 4 --spec-draft-n-min 0"
+DRAFT_OLLAMALIB = ('{"draft_num_predict": 4}', '{"draft_num_predict": -1}')
+DRAFT_MODEL = "gemma3-drafted:270m"
 
 # The CPU features llama_print_system_info reports, and the ggml cmake switch of each.
 _FEATURE_FLAGS = {
@@ -284,6 +289,11 @@ def main() -> int:
     ap.add_argument("--spec-peer", default=SPEC_PEER,
                     help="llama-server's speculative arguments for the quoting workload (default: the settings "
                          "that match ollamalib's: 4-token n-grams, at most 6 guesses a step)")
+    ap.add_argument("--draft-blocks", default="0-15,17",
+                    help="the demo model's blocks the draft model keeps (written once into --cache-dir; default: all "
+                         "but block 16, right about 90%% of the time); empty: no draft-model rows")
+    ap.add_argument("--spec-draft-peer", default=DRAFT_PEER,
+                    help="llama-server's arguments beside -md for the draft-model rows")
     ap.add_argument("--peer-args", default="", help="extra llama-server arguments (e.g. -kvu) for every part")
     ap.add_argument("--ollamalib-env", default="", help="extra ollamalib server settings, KEY=VALUE,...")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: plain,pertoken,spec,chat")
@@ -422,7 +432,8 @@ def quoting_prompt() -> str:
 
 def spec_servers(args: argparse.Namespace, binary: Path, model_path: Path, root: Path, stack: contextlib.ExitStack,
                  slots: int, servers: dict[str, ServerProcess], peer_extra: list[str]) -> dict[str, tuple[str, dict]]:
-    """The four sides of the speculative part: each server plain and speculative (llama-server: a second one)."""
+    """The sides of the speculative part: each server plain, with n-gram lookup and with a draft model (llama-server:
+    a server for each mode; ollamalib: request options, and a model created with the draft)."""
     sides = {"ollamalib plain": (servers["ollamalib"].base_url, {}),
              "ollamalib speculative": (servers["ollamalib"].base_url,
                                        {"options": ollamalib_spec_options(args.spec_ollamalib)}),
@@ -433,7 +444,43 @@ def spec_servers(args: argparse.Namespace, binary: Path, model_path: Path, root:
     servers["llama-server speculative"] = peer_spec
     concurrent_completions(peer_spec.base_url, MODEL, 1, 4, args.timeout)
     sides["llama-server speculative"] = (peer_spec.base_url, {})
+    if args.draft_blocks:
+        from _draft import gemma_draft_path
+
+        draft = gemma_draft_path(args.cache_dir, blocks=parse_blocks(args.draft_blocks))
+        create_drafted(servers["ollamalib"].base_url, draft, args.timeout)
+        for options in DRAFT_OLLAMALIB:
+            n = json.loads(options)["draft_num_predict"]
+            sides[f"ollamalib draft {'planned' if n < 0 else n}"] = (
+                servers["ollamalib"].base_url, {"model": DRAFT_MODEL, "options": json.loads(options)})
+        peer_draft = start_llama_server(binary, model_path, root, slots=slots, num_ctx=args.num_ctx,
+                                        threads=args.threads, extra=peer_extra + ["-md", str(draft)]
+                                        + args.spec_draft_peer.split())
+        stack.callback(peer_draft.stop)
+        servers["llama-server draft"] = peer_draft
+        concurrent_completions(peer_draft.base_url, MODEL, 1, 4, args.timeout)
+        sides["llama-server draft"] = (peer_draft.base_url, {})
     return sides
+
+
+def parse_blocks(text: str) -> list[int]:
+    """``0-15,17`` as ``[0, 1, ..., 15, 17]``."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+def create_drafted(base_url: str, draft: Path, timeout: float) -> None:
+    """``DRAFT_MODEL`` in the ollamalib server's store: the demo model with ``draft`` as its Modelfile DRAFT (the
+    GGUF uploaded as a blob, then ``/api/create`` with ``draft_files``, as ``ollamalib create`` does)."""
+    from ollamalib import Client
+
+    with Client(base_url, timeout=timeout) as client:
+        digest = client.create_blob(draft)
+        client.create(DRAFT_MODEL, from_=MODEL, draft_files={draft.name: digest})
+        client.generate(DRAFT_MODEL, "warm up", options={"num_predict": 4, "temperature": 0})
 
 
 def report(args: argparse.Namespace, binary: Path, counts: list[int], slots: int,
@@ -466,7 +513,7 @@ def report(args: argparse.Namespace, binary: Path, counts: list[int], slots: int
     s_tps = {name: statistics.median(b.tps for b in bs) for name, bs in spec.items()}
     if s_tps:
         print()
-        print("speculative decoding, quoting workload (1 client):")
+        print("speculative decoding, quoting workload (1 client; draft rows: the draft model of --draft-blocks):")
         for name, v in s_tps.items():
             print(f"  {name:26} {v:7.1f} tokens/s")
     spec_ours = _ratio(s_tps.get("ollamalib speculative"), s_tps.get("ollamalib plain"))

@@ -584,7 +584,8 @@ class DecodeLoop:
             return drafts
         share, extra = divmod(spare, len(wanting))
         model_wants: list[tuple[int, int]] = []
-        planned: list[tuple[int, list[int]]] = []  # adaptive n-gram drafts, cut by the planner below
+        planned: list[tuple[int, list[int]]] = []  # adaptive n-gram drafts, cut by the planner below (as are
+        # adaptive draft-model wants, before the draft model runs)
         for k, i in enumerate(wanting):
             job = rows[i]
             cap = min(job.n_draft, share + (k < extra), self.num_ctx - job.n_past - 1, job.limit - job.sampled - 1)
@@ -597,11 +598,17 @@ class DecodeLoop:
                     planned.append((i, guess))
                 else:
                     drafts[i] = guess
-        if planned:
-            fixed = len(rows) + sum(map(len, drafts)) + sum(n for _, n in model_wants)
-            lengths = self.planner.lengths(fixed, [(rows[i].acceptance.rate, len(g), 0.0) for i, g in planned])
+        if planned or any(rows[i].adaptive for i, _ in model_wants):
+            fixed = len(rows) + sum(map(len, drafts)) + sum(n for i, n in model_wants if not rows[i].adaptive)
+            planned_models = [(i, n) for i, n in model_wants if rows[i].adaptive]
+            # A draft model's guesses are planned before they are made: each costs a draft decode (``step_ns``).
+            step_ns = self.draft.step_ns if self.draft is not None else 0.0
+            lengths = self.planner.lengths(fixed, [(rows[i].acceptance.rate, len(g), 0.0) for i, g in planned]
+                                           + [(rows[i].acceptance.rate, n, step_ns) for i, n in planned_models])
             for (i, guess), n in zip(planned, lengths):
                 drafts[i] = guess[:n]
+            caps = dict(zip((i for i, _ in planned_models), lengths[len(planned):]))
+            model_wants = [(i, caps.get(i, n)) for i, n in model_wants if caps.get(i, n) > 0]
         if model_wants and self.draft is not None:
             guesses = self.draft.draft([(rows[i].slot.index, [*rows[i].slot.cache, rows[i].pending], cap)  # type: ignore
                                         for i, cap in model_wants])

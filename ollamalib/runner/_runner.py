@@ -23,7 +23,7 @@ from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
 from ._score import MIN_READ, ScoreSpec
-from ._spec import DEFAULT_DRAFT, MAX_ROWS, DraftModel
+from ._spec import MAX_ROWS, DraftModel
 from ._stream import Sequence
 from ._text import TextStream
 from ._types import Final, LoadOptions, RunnerError, RunnerStats, SamplingOptions
@@ -333,8 +333,8 @@ class Runner:
         n = sampling.draft_num_predict
         if sampling.draft_ngram > 0:  # without draft_num_predict, as many guesses as pay off (``DraftPlanner``)
             return {"ngram": sampling.draft_ngram, "n_draft": n if n > 0 else MAX_ROWS - 1, "adaptive": n <= 0}
-        if self._draft is not None and n != 0:
-            return {"n_draft": n if n > 0 else DEFAULT_DRAFT}
+        if self._draft is not None and n != 0:  # below 0: as many guesses as pay off (``DraftPlanner``)
+            return {"n_draft": n if n > 0 else MAX_ROWS - 1, "adaptive": n < 0}
         return {}
 
     # -- scoring ------------------------------------------------------------------------------------------

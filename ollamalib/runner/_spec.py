@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import statistics
+import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,10 +31,9 @@ import numpy as np
 from ._llama import Batch, ContextParams, Model, common_prefix
 from ._types import RunnerError
 
-__all__ = ["DEFAULT_DRAFT", "MAX_ROWS", "Acceptance", "DraftModel", "DraftPlanner", "ngram_draft"]
+__all__ = ["MAX_ROWS", "Acceptance", "DraftModel", "DraftPlanner", "ngram_draft"]
 
 MAX_ROWS = 7  # generation rows per decode step that keep every row's logits bit-identical to a one-row decode
-DEFAULT_DRAFT = 4  # tokens a draft model proposes per step unless the request says (Ollama's draft_num_predict)
 
 
 class Acceptance:
@@ -188,6 +188,13 @@ class DraftModel:
         self.caches: list[list[int]] = [[] for _ in range(n_slots)]
         self._batch = Batch(self.num_batch)
         self._solo = Batch(self.num_batch)
+        self._steps: deque[int] = deque(maxlen=DraftPlanner.WINDOW)
+
+    @property
+    def step_ns(self) -> float:
+        """What one guess costs to make: the median wall time of the draft's recent guessing decodes (0 until
+        one ran), which the planner weighs against what the guess is expected to give."""
+        return float(statistics.median(self._steps)) if self._steps else 0.0
 
     def draft(self, wants: list[tuple[int, list[int], int]]) -> list[list[int]]:
         """For each (slot, tokens so far including the pending one, most guesses): up to that many guesses."""
@@ -217,8 +224,10 @@ class DraftModel:
                rows: dict[int, int]) -> list[list[int]]:
         batch = self._batch
         while live and batch.n:
+            t0 = time.perf_counter_ns()
             if not self._decode(batch):
                 return out
+            self._steps.append(time.perf_counter_ns() - t0)
             going: list[int] = []
             for w in live:
                 token = self._argmax(rows[w])

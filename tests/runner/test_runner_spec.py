@@ -57,7 +57,7 @@ def test_the_same_model_as_draft_is_always_accepted(spec_models: tuple[Path, Pat
     expected = run(plain, PROMPT)
     assert expected.draft_count == 0  # no draft model, no n-grams asked for: plain decoding
     with Runner(target, LoadOptions(num_ctx=512, num_parallel=2, draft=str(target))) as runner:
-        final = run(runner, PROMPT)
+        final = run(runner, PROMPT, draft_num_predict=4)
         stats = runner.stats()
     assert final.tokens == expected.tokens and final.text == expected.text
     assert final.eval_count == expected.eval_count
@@ -70,9 +70,9 @@ def test_a_smaller_draft_is_partly_accepted_and_changes_nothing(spec_models: tup
     target, draft = spec_models
     expected = [run(plain, PROMPT), run(plain, "a dog and a cat")]
     with Runner(target, LoadOptions(num_ctx=512, num_parallel=2, draft=str(draft))) as runner:
-        alone = run(runner, PROMPT)
+        alone = run(runner, PROMPT, draft_num_predict=4)  # a fixed draft length (unset: planned, below)
         # two sequences at once: both drafts are verified in the same llama_decode as the other's rows
-        seqs = [runner.submit(runner.tokenize(p), SamplingOptions(temperature=0, num_predict=48))
+        seqs = [runner.submit(runner.tokenize(p), SamplingOptions(temperature=0, num_predict=48, draft_num_predict=4))
                 for p in (PROMPT, "a dog and a cat")]
         for seq in seqs:
             list(seq)
@@ -85,6 +85,26 @@ def test_a_smaller_draft_is_partly_accepted_and_changes_nothing(spec_models: tup
     assert off.tokens == expected[0].tokens and off.draft_count == 0
     assert wide.tokens == expected[0].tokens
     assert wide.draft_count <= (MAX_ROWS - 1) * wide.eval_count
+
+
+def test_the_planned_draft_model_changes_nothing(spec_models: tuple[Path, Path], plain: Runner) -> None:
+    """``draft_num_predict`` unset (-1): the planner sizes each step's draft-model guesses from the measured cost
+    of draft decodes and verification rows and the acceptance; the tokens stay the plain ones."""
+    target, draft = spec_models
+    prompts = (PROMPT, "a dog and a cat")
+    expected = [run(plain, p) for p in prompts]
+    with Runner(target, LoadOptions(num_ctx=512, num_parallel=2, draft=str(draft))) as runner:
+        alone = [run(runner, p, draft_num_predict=-1) for p in prompts]
+        seqs = [runner.submit(runner.tokenize(p), SamplingOptions(temperature=0, num_predict=48)) for p in prompts]
+        for seq in seqs:
+            list(seq)
+        planner = runner._loop.planner
+        steps_measured = runner._draft.step_ns > 0  # type: ignore[union-attr]
+    assert [f.tokens for f in alone] == [e.tokens for e in expected]
+    assert [s.result.tokens for s in seqs] == [e.tokens for e in expected]  # type: ignore[union-attr]
+    assert alone[0].draft_count > 0  # unmeasured row counts are tried, so the first steps draft
+    assert all(f.draft_accepted_count <= f.draft_count <= (MAX_ROWS - 1) * f.eval_count for f in alone)
+    assert steps_measured and planner.cost[1] is not None
 
 
 def test_ngram_lookup_on_a_random_model_changes_nothing(plain: Runner) -> None:
@@ -129,6 +149,20 @@ def test_the_planner_checks_the_guesses_that_pay_for_their_rows() -> None:
     for _ in range(DraftPlanner.PLAIN_EVERY):
         planner.observe(6, 5, 24 * ms)
     assert planner.lengths(1, [(0.9, 6, 0.0)]) == [0]  # the plain baseline is measured again now and then
+
+
+def test_the_planner_counts_what_a_draft_model_guess_costs_to_make() -> None:
+    planner = DraftPlanner(MAX_ROWS)
+    ms = 1_000_000
+    for rows, cost in ((1, 10), (2, 12), (3, 14), (4, 16), (5, 18), (6, 20), (7, 22)):
+        planner.observe(rows, rows - 1, cost * ms)
+    assert planner.lengths(1, [(0.9, 6, 0.0)]) == [6]  # free guesses, cheap rows: all of them
+    assert planner.lengths(1, [(0.9, 6, 1.0 * ms)]) == [5]  # a draft a tenth of the model: worth it, bar the
+    # sixth guess (0.53 likely to be used, for 3 ms of row and draft against 0.19 tokens/ms)
+    # A draft step that costs 90% of the model's (the demo model's tied 262k-token head is most of both): a guess
+    # that holds 90% of the time cannot pay for itself and its row.
+    assert planner.lengths(1, [(0.9, 6, 9.0 * ms)]) == [0]
+    assert planner.lengths(1, [(0.3, 6, 2.0 * ms)]) == [0]  # cheap but rarely right
 
 
 def test_acceptance_follows_the_recent_guesses() -> None:
