@@ -13,6 +13,9 @@ Clients stream greedy ``POST /v1/completions`` (the same route on both); rounds 
 round measures the CPU share other processes took meanwhile (a disturbed round is repeated), and the report says
 how loaded the machine was.
 
+The pertoken part sends the same request unstreamed and reports each server's own decode time per token and
+sequence, so a tokens/s gap can be placed inside or outside the decode step.
+
     .venv/bin/python benchmarks/vs_llama_server.py [--quick] [--runs 3] [--clients 1,4,8] [--skip spec,chat]
     .venv/bin/python benchmarks/vs_llama_server.py --only chat      # turn 10 after its slot was reused, alone
     .venv/bin/python benchmarks/vs_llama_server.py --build-only     # build (or find) llama-server and exit
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import traceback
 import uuid
@@ -182,6 +186,49 @@ def ttft(base_url: str, prompt: str, tokens: int, timeout: float) -> float:
 
 
 @dataclass
+class TokenRound(Batch):
+    """A per-token round: its Batch, plus the mean over its requests of the server's own ms per token."""
+
+    ms: float = 0.0
+
+
+def per_token_ms(name: str, base_url: str, clients: int, tokens: int, timeout: float) -> TokenRound:
+    """Each server's own decode time per token for ``clients`` concurrent greedy non-streamed requests: ollamalib's
+    ``eval_duration / eval_count`` (native ``/api/generate``), llama-server's ``timings.predicted_per_token_ms``
+    (``/completion``). Level figures here and a gap in
+    tokens/s put the gap outside the decode step (streaming, the first token)."""
+    if name == "ollamalib":
+        path = "/api/generate"
+        body: dict[str, object] = {"model": MODEL, "prompt": PROMPT, "raw": True, "stream": False,
+                                   "options": {"temperature": 0, "seed": 1, "num_predict": tokens}}
+    else:
+        path, body = "/completion", {"prompt": PROMPT, "n_predict": tokens, "temperature": 0, "seed": 1}
+    out: list[tuple[int, float] | None] = [None] * clients
+    https = [httpx.Client(base_url=base_url, timeout=timeout) for _ in range(clients)]
+
+    def one(k: int) -> None:
+        data = https[k].post(path, json=body).raise_for_status().json()
+        out[k] = ((data["eval_count"], data["eval_duration"] / 1e6 / data["eval_count"]) if name == "ollamalib"
+                  else (data["timings"]["predicted_n"], data["timings"]["predicted_per_token_ms"]))
+
+    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(clients)]
+    start = time.perf_counter()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout + 30)
+    finally:
+        for h in https:
+            h.close()
+    done = [o for o in out if o is not None]
+    if len(done) < clients:
+        raise RuntimeError(f"{name}: {clients - len(done)} per-token requests failed")
+    return TokenRound(sum(n for n, _ in done), time.perf_counter() - start,
+                      ms=statistics.mean(ms for _, ms in done))
+
+
+@dataclass
 class ChatResult:
     turn1: float
     turn10: float
@@ -249,7 +296,7 @@ def main() -> int:
                     help="llama-server's arguments beside -md for the draft-model rows")
     ap.add_argument("--peer-args", default="", help="extra llama-server arguments (e.g. -kvu) for every part")
     ap.add_argument("--ollamalib-env", default="", help="extra ollamalib server settings, KEY=VALUE,...")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: plain,spec,chat")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: plain,pertoken,spec,chat")
     ap.add_argument("--only", default="", help="comma-separated parts to run alone (e.g. chat), the rest skipped")
     ap.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ollamalib-bench")
     ap.add_argument("--build-only", action="store_true", help="build (or find) llama-server, print its path, exit")
@@ -269,13 +316,14 @@ def main() -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if only:
-        skip |= {"plain", "spec", "chat"} - only
+        skip |= {"plain", "pertoken", "spec", "chat"} - only
     model_path = gemma_path()
     extra_env = dict(kv.split("=", 1) for kv in args.ollamalib_env.split(",") if kv.strip())
     peer_extra = args.peer_args.split()
 
     plain: dict[str, dict[int, list[Batch]]] = {}
     spec: dict[str, list[Batch]] = {}
+    pertoken: dict[str, dict[int, list[TokenRound]]] = {}
     chats: dict[str, list[ChatResult]] = {}
     errors: dict[str, str] = {}
     foreign: list[float] = []
@@ -294,22 +342,31 @@ def main() -> int:
         def prompts(n: int) -> list[str] | None:
             return [f"{uuid.uuid4().hex}: {PROMPT}" for _ in range(n)] if args.unique_prompts else None
 
-        if "plain" not in skip:
+        def measure_of(part: str, name: str, url: str) -> Callable[[int], Batch]:
+            if part == "plain":
+                return lambda k: concurrent_completions(url, MODEL, k, args.tokens, args.timeout, prompts=prompts(k))
+            return lambda k: per_token_ms(name, url, k, args.tokens, args.timeout)
+
+        for part in [p for p in ("plain", "pertoken") if p not in skip]:
             for r in range(args.runs):
                 for n in counts:
                     for name, srv in servers.items():
-                        measure: Callable[[int], Batch] = (lambda url: lambda k: concurrent_completions(
-                            url, MODEL, k, args.tokens, args.timeout, prompts=prompts(k)))(srv.base_url)
                         try:
-                            batch = measured(measure, n, both, args.max_foreign, args.retries)
+                            batch = measured(measure_of(part, name, srv.base_url), n, both, args.max_foreign,
+                                             args.retries)
                         except Exception as exc:
-                            errors[f"{name} {n} clients"] = repr(exc)
+                            errors[f"{name} {part} {n} clients"] = repr(exc)
                             traceback.print_exc(file=sys.stderr)
                             continue
-                        plain.setdefault(name, {}).setdefault(n, []).append(batch)
-                        print(f"  run {r + 1} {name:12} {n} clients: {batch.tokens:5d} tokens in {batch.seconds:6.2f}s"
-                              f" = {batch.tps:7.1f} tokens/s, TTFT {statistics.median(batch.ttfts) * 1e3:6.1f} ms"
-                              f" (foreign CPU {batch.foreign:.0%})", file=sys.stderr, flush=True)
+                        if isinstance(batch, TokenRound):
+                            pertoken.setdefault(name, {}).setdefault(n, []).append(batch)
+                            what = f"{batch.ms:6.2f} ms a token per sequence"
+                        else:
+                            plain.setdefault(name, {}).setdefault(n, []).append(batch)
+                            what = (f"{batch.tokens:5d} tokens in {batch.seconds:6.2f}s = {batch.tps:7.1f} tokens/s, "
+                                    f"TTFT {statistics.median(batch.ttfts) * 1e3:6.1f} ms")
+                        print(f"  {part} run {r + 1} {name:12} {n} clients: {what} (foreign CPU {batch.foreign:.0%})",
+                              file=sys.stderr, flush=True)
 
         if "chat" not in skip:
             for r in range(args.chat_runs):
@@ -348,8 +405,9 @@ def main() -> int:
     plain = {name: {n: undisturbed(bs, args.max_foreign) for n, bs in by_n.items()} for name, by_n in plain.items()}
     spec = {name: undisturbed(bs, args.max_foreign) for name, bs in spec.items()}
     foreign = [b.foreign for by_n in plain.values() for bs in by_n.values() for b in bs]
+    foreign += [b.foreign for by_n in pertoken.values() for bs in by_n.values() for b in undisturbed(bs, args.max_foreign)]
     foreign += [b.foreign for bs in spec.values() for b in bs] + [c.foreign for cs in chats.values() for c in cs]
-    report(args, binary, counts, slots, plain, spec, chats, errors)
+    report(args, binary, counts, slots, plain, spec, chats, errors, pertoken)
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     if foreign:
@@ -359,6 +417,11 @@ def main() -> int:
         if worst > args.max_foreign:
             print(f"WARNING: above {args.max_foreign:.0%}: the machine was shared, these figures are not reliable.")
     return 1 if errors else 0
+
+
+def _median_ms(rounds: list[TokenRound] | None, max_foreign: float) -> float | None:
+    """The median ms a token of the undisturbed per-token rounds (the least disturbed one if none was)."""
+    return statistics.median(r.ms for r in undisturbed(rounds, max_foreign)) if rounds else None
 
 
 def quoting_prompt() -> str:
@@ -422,7 +485,7 @@ def create_drafted(base_url: str, draft: Path, timeout: float) -> None:
 
 def report(args: argparse.Namespace, binary: Path, counts: list[int], slots: int,
            plain: dict[str, dict[int, list[Batch]]], spec: dict[str, list[Batch]], chats: dict[str, list[ChatResult]],
-           errors: dict[str, str]) -> None:
+           errors: dict[str, str], pertoken: dict[str, dict[int, list[TokenRound]]] | None = None) -> None:
     tps = {name: {n: statistics.median(b.tps for b in bs) for n, bs in by_n.items()} for name, by_n in plain.items()}
     ours, peer = tps.get("ollamalib", {}), tps.get("llama-server", {})
     print(f"Gemma 3 270M Q4_K_M, {args.threads} threads, {slots} slots x {args.num_ctx} tokens each side, greedy "
@@ -439,6 +502,14 @@ def report(args: argparse.Namespace, binary: Path, counts: list[int], slots: int
             t_p = _median_ttft(plain.get("llama-server", {}).get(n))
             print(f"{n:>7} {_fmt(ours.get(n)):>16} {_fmt(peer.get(n)):>13} {_fmt(_ratio(ours.get(n), peer.get(n)), '.2f'):>6}"
                   f" {_fmt(t_o and t_o * 1e3):>13} {_fmt(t_p and t_p * 1e3):>13} {_fmt(_ratio(t_o, t_p), '.2f'):>11}")
+    if pertoken:
+        print()
+        print("each server's own decode time per token and sequence (ms, median of the rounds; non-streamed)")
+        print(f"{'clients':>7} {'ollamalib':>10} {'llama-server':>13} {'peer / ours':>12}")
+        for n in counts:
+            m_o, m_p = (_median_ms(pertoken.get(side, {}).get(n), args.max_foreign)
+                        for side in ("ollamalib", "llama-server"))
+            print(f"{n:>7} {_fmt(m_o, '.2f'):>10} {_fmt(m_p, '.2f'):>13} {_fmt(_ratio(m_p, m_o), '.2f'):>12}")
     s_tps = {name: statistics.median(b.tps for b in bs) for name, bs in spec.items()}
     if s_tps:
         print()

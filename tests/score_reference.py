@@ -1,5 +1,8 @@
 """Scores computed directly through llama-cpp-python's low-level API, one input at a time, as references.
 
+Logits are read without flash attention, as ollamalib's scoring context reads them (the same arithmetic on
+both sides: ggml-cpu's flash attention gives a prompt other logits when it is read in pieces).
+
 Rerank and scoring tests compare ollamalib's batched results with these; ``benchmarks/rerank.py`` times them as
 the plain loop a user would write. Nothing of ollamalib's runner is used here.
 """
@@ -37,6 +40,8 @@ class LowLevel:
         cparams.embeddings = rank
         if rank:
             cparams.pooling_type = C.LLAMA_POOLING_TYPE_RANK
+        else:  # the attention of ollamalib's scoring context (runner/_runner.py ``_score_params``)
+            cparams.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self.ctx = C.llama_init_from_model(self.model, cparams)
         assert self.ctx, "cannot create a context"
         self.n_cls_out = max(1, int(C.llama_model_n_cls_out(self.model)))

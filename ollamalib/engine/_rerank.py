@@ -43,7 +43,8 @@ class Pairs:
                                                                                    add_special=add_special))
                            for i, doc in enumerate(req.documents)]
         else:
-            self.inputs = [self._pair(i, req.query, doc) for i, doc in enumerate(req.documents)]
+            head, tail = self._frame(req.query)  # the query is tokenized once, not once per document
+            self.inputs = [self._pair(i, head, tail, doc) for i, doc in enumerate(req.documents)]
 
     @property
     def n_tokens(self) -> int:
@@ -73,9 +74,9 @@ class Pairs:
                 return tokens
             keep -= len(tokens) - self.limit
 
-    def _pair(self, index: int, query: str, doc: str) -> list[int]:
-        """llama-server's pair (format_prompt_rerank): [BOS] query [EOS] [SEP] document [EOS], each where the
-        vocabulary adds it, SEP standing in for a missing EOS (a BERT vocabulary: [CLS] query [SEP] document [SEP])."""
+    def _frame(self, query: str) -> tuple[list[int], list[int]]:
+        """llama-server's pair (format_prompt_rerank) around the document: [BOS] query [EOS] [SEP] | [EOS], each
+        where the vocabulary adds it, SEP standing in for a missing EOS (BERT: [CLS] query [SEP] document [SEP])."""
         v = self.vocab
         eos = v.eos_id if v.eos_id >= 0 else v.sep_id
         head = [v.bos_id] if v.add_bos and v.bos_id >= 0 else []
@@ -85,6 +86,11 @@ class Pairs:
         if v.add_sep and v.sep_id >= 0:
             head.append(v.sep_id)
         tail = [eos] if v.add_eos and eos >= 0 else []
+        return head, tail
+
+    def _pair(self, index: int, head: list[int], tail: list[int], doc: str) -> list[int]:
+        """One document between the query's ``_frame``, its tokens cut so the pair fits ``limit``."""
+        v = self.vocab
         doc_tokens = v.tokenize(doc, add_special=False)
         room = self.limit - len(head) - len(tail)
         if len(doc_tokens) > room:

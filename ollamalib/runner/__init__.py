@@ -50,7 +50,9 @@ Contract (what the scheduler and the Engine rely on):
 - Scoring instead of sampling (``_score``): ``score(prompt_tokens, continuations) -> Sequence`` and
   ``score_all([(prompt, continuations), ...]) -> [Final]``; ``Final.scores`` holds each continuation's per-token
   log probabilities after the prompt (rerank's yes/no, a decision's options). Scoring prompts that wait together
-  are read in one ``llama_decode``; continuations leave the slot's cache as the prompt alone.
+  are read in one ``llama_decode`` of the runner's scoring context (a second context on the same weights, made on
+  the first score, without flash attention, so a cached prefix plus a tail scores exactly as the whole prompt);
+  continuations leave the slot's cache as the prompt alone; ``stats().score_cached_tokens`` is what each slot holds.
   ``rank(token_lists) -> [[float] * n_cls_out]`` on an embedding runner of a rank-pooling model
   (``runner.ranks``): a cross-encoder's classifier outputs; ``max_input_tokens`` is the longest input.
 - Speculative decoding (``_spec``): ``LoadOptions(draft="small.gguf")`` loads a draft model with the same

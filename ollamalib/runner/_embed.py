@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 
 import llama_cpp.llama_cpp as C
-import numpy as np
 
 from ..errors import ContextLengthError
 from ._llama import Batch, Model
@@ -117,4 +116,4 @@ class Embedder:
             ptr = C.llama_get_embeddings_ith(self.ctx, index)
         if not ptr:
             raise RunnerError("the model returned no embedding")
-        return np.ctypeslib.as_array(ptr, shape=(self.dim,)).astype(float).tolist()
+        return [float(v) for v in ptr[: self.dim]]

@@ -58,6 +58,9 @@ def check_token_ids(tokens: Iterable[object], n_vocab: int, what: str) -> list[i
     llama.cpp indexes its vocabulary with such ids unchecked: one bad id from a request (generate's ``context``)
     aborts the whole process with an uncaught C++ ``std::out_of_range``.
     """
+    if type(tokens) is list and tokens and set(map(type, tokens)) == {int}:  # the common case, at C speed
+        if min(tokens) >= 0 and max(tokens) < n_vocab:
+            return list(tokens)
     out: list[int] = []
     for token in tokens:
         if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < n_vocab:

@@ -47,7 +47,7 @@ from ._disk import DiskCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
-from ._score import FA_TILE_ROWS, ScoreSpec, continuation_logprobs, first_token_logprobs, read_rows
+from ._score import MIN_READ, ScoreSpec, continuation_logprobs, first_token_logprobs
 from ._spec import MAX_ROWS, Acceptance, DraftModel, DraftPlanner, ngram_draft
 from ._stream import Sequence, wake_all
 from ._text import TextStream
@@ -66,6 +66,7 @@ class Slot:
     cache: list[int] = field(default_factory=list)
     valid: int = 0  # leading tokens whose KV equals a fresh evaluation (a shift invalidates the rest)
     starts: list[int] = field(default_factory=list)  # first position of each llama_decode that wrote the cache
+    scored: list[int] = field(default_factory=list)  # what its sequence in the scoring context holds (``_score``)
     job: Job | None = None
     last_used: float = 0.0
 
@@ -141,9 +142,10 @@ class DecodeLoop:
         self.num_ctx = num_ctx
         self.num_batch = num_batch
         self.can_shift = bool(self.mem) and bool(C.llama_memory_can_shift(self.mem))
-        # Scoring prompts are read packed (``_score_groups``), sliding-window models (Gemma 3) included: what moved
-        # their packed scores by up to 2e-2 was a packed read split into ubatches of unequal rows, whose last rows
-        # then got ggml's other flash-attention kernel (``read_rows``). A recurrent state is not split by slot.
+        # Scoring reads go to a context of their own (``attach_scorer``), attached on the first score. They are read
+        # packed (``_score_groups``); a recurrent state is not split by slot.
+        self.score_ctx: ctypes.c_void_p | None = None
+        self.score_mem: ctypes.c_void_p | None = None
         self.packs_scores = not C.llama_model_is_recurrent(model.ptr)
         self.slots = [Slot(i) for i in range(n_slots)]
         self._batch = Batch(max(num_batch, n_slots))
@@ -189,6 +191,12 @@ class DecodeLoop:
                     seq._put(RequestCancelledError())
                     return
             self._cond.notify()
+
+    def attach_scorer(self, ctx: ctypes.c_void_p) -> None:
+        """Give scoring jobs their context (``_score``: same slots as sequence ids, attention without flash
+        attention); called once, before the first scoring job is submitted."""
+        self.score_mem = C.llama_get_memory(ctx)
+        self.score_ctx = ctx
 
     def queued(self) -> int:
         with self._cond:
@@ -238,6 +246,9 @@ class DecodeLoop:
     def _start(self, job: Job, free: list[Slot]) -> None:
         """Put ``job`` on the free slot with the longest reusable prefix (or restore a longer one from the prompt
         cache into it); save what the slot held if that is long and about to be lost; drop the rest."""
+        if job.score is not None:
+            self._start_scoring(job, free)
+            return
         shared = {s.index: common_prefix(s.cache[: s.valid], job.prompt) for s in free}
         busy = {j.slot.index for j in self._active if j.slot is not None}
 
@@ -270,12 +281,36 @@ class DecodeLoop:
             del best.cache[keep:]
         best.valid = min(best.valid, keep)
         del best.starts[bisect.bisect_left(best.starts, keep):]
-        best.job = job
-        job.slot = best
+        self._occupy(best, job, keep)
+
+    def _start_scoring(self, job: Job, free: list[Slot]) -> None:
+        """Put a scoring job on the free slot whose scoring sequence shares the longest prefix with its prompt; only
+        the rest is read (the slot's generation cache is not touched: scoring reads another context), and at least
+        ``MIN_READ`` rows, which give the logits of the whole prompt read at once."""
+        shared = {s.index: common_prefix(s.scored, job.prompt) for s in free}
+        best = max(free, key=lambda s: (shared[s.index] - (len(s.scored) - shared[s.index]) / 8, -s.index))
+        free.remove(best)
+        keep = self._trim_scored(best, max(0, min(shared[best.index], len(job.prompt) - MIN_READ)))
+        self._occupy(best, job, keep)
+
+    def _occupy(self, slot: Slot, job: Job, keep: int) -> None:
+        """Start ``job`` on ``slot``, its first ``keep`` prompt tokens already cached there."""
+        slot.job = job
+        job.slot = slot
         job.n_past = keep
         job.todo = job.prompt[keep:]
         job.t_start = time.perf_counter_ns()
         self._active.append(job)
+
+    def _trim_scored(self, slot: Slot, keep: int) -> int:
+        """Cut the slot's scoring sequence to its first ``keep`` tokens (all of it when llama.cpp cannot cut
+        there); returns the tokens kept."""
+        if keep < len(slot.scored):
+            if not C.llama_memory_seq_rm(self.score_mem, slot.index, keep, -1):
+                C.llama_memory_seq_rm(self.score_mem, slot.index, -1, -1)
+                keep = 0
+            del slot.scored[keep:]
+        return keep
 
     def _restore(self, slot: Slot, prompt: list[int], keep: int) -> int:
         """Copy the cached state sharing the longest prefix with ``prompt`` into ``slot`` when it beats the
@@ -331,8 +366,6 @@ class DecodeLoop:
         # chunk keeps its own llama_decode and its solo chunking, so the results do not change.
         budget = self.num_batch
         scoring = [j for j in self._active if j.score is not None and j.todo]
-        for job in scoring:
-            self._widen(job, read_rows(len(job.prompt), len(job.todo)))
         if self.packs_scores:
             for group in self._score_groups([j for j in scoring if len(j.todo) <= budget]):
                 rows = len(group) * max(len(j.todo) for j in group)
@@ -357,11 +390,14 @@ class DecodeLoop:
             chunk = job.todo[: image.n_tokens]
         else:
             chunk = job.todo[: self.num_batch]
+            if job.score is not None and 0 < len(job.todo) - len(chunk) < MIN_READ:  # the last chunk takes MIN_READ
+                chunk = chunk[: len(job.todo) - MIN_READ]
             if job.images:  # text runs up to the next image
                 marks = np.flatnonzero(np.asarray(chunk, np.int64) < 0)
                 if marks.size:
                     chunk = chunk[: int(marks[0])]
         last = len(chunk) == len(job.todo)
+        ctx = self.ctx if job.score is None else self.score_ctx
         wake_all(self._wakes)
         t0 = time.perf_counter_ns()
         if image is not None:
@@ -372,20 +408,20 @@ class DecodeLoop:
             batch = self._batch
             batch.clear()
             index = batch.add_run(chunk, job.n_past, slot.index, last)
-            rc = batch.decode(self.ctx)
+            rc = batch.decode(ctx)
         else:
             index, rc = -1, -1  # image placeholders with no image behind them
         self.prompt_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
         if rc != 0:
-            self._drop_cache(slot)
+            self._drop(job)
             self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return
         self._prompt_read(job, chunk)
         if last:
             job.t_prompt_done = time.perf_counter_ns()
             if job.score is not None:
-                self._score(job, first_token_logprobs(self.ctx, index, self.model.n_vocab, job.score))
+                self._score(job, first_token_logprobs(ctx, index, self.model.n_vocab, job.score))
             elif job.limit <= 0:
                 self._finish(job, "length")
             else:
@@ -395,43 +431,43 @@ class DecodeLoop:
         """Book ``chunk`` (just decoded at ``job.n_past``) into the job and its slot's cache."""
         slot = job.slot
         assert slot is not None
-        if slot.valid == len(slot.cache):
-            slot.valid += len(chunk)
-        slot.starts.append(len(slot.cache))
-        slot.cache.extend(chunk)
+        if job.score is not None:
+            slot.scored.extend(chunk)
+        else:
+            if slot.valid == len(slot.cache):
+                slot.valid += len(chunk)
+            slot.starts.append(len(slot.cache))
+            slot.cache.extend(chunk)
         job.n_past += len(chunk)
         job.prompt_evaluated += len(chunk)
         self.prompt_tokens_total += len(chunk)
         del job.todo[: len(chunk)]
 
     def _widen(self, job: Job, rows: int) -> None:
-        """Make a scoring job read the last ``rows`` tokens of its prompt, re-reading cached ones (``read_rows``)."""
+        """Make a scoring job read the last ``rows`` tokens of its prompt, re-reading cached ones (``_score_groups``)."""
         slot = job.slot
         start = len(job.prompt) - rows
         if slot is None or rows <= len(job.todo) or start < 0:
             return
-        if not C.llama_memory_seq_rm(self.mem, slot.index, start, -1):
+        if not C.llama_memory_seq_rm(self.score_mem, slot.index, start, -1):
             return
-        del slot.cache[start:]
-        slot.valid = min(slot.valid, start)
-        del slot.starts[bisect.bisect_left(slot.starts, start):]
+        del slot.scored[start:]
         job.n_past = start
         job.todo = job.prompt[start:]
 
     def _score_groups(self, jobs: list[Job]) -> list[list[Job]]:
         """Scoring jobs in groups that one ``llama_decode`` reads as one ubatch, each job with the same number of
         rows: with a split KV cache llama.cpp splits a batch into ubatches of equal rows per sequence, for
-        consecutive ascending sequence ids only, and a job's last rows split off into a small ubatch would get
-        another attention kernel than a read of its whole prompt (``read_rows``). So a group is a run of
-        consecutive slots whose prompts can all take the group's widest read and are on the same side of
-        ``FA_TILE_ROWS``, within ``num_batch`` rows."""
+        consecutive ascending sequence ids only, and a packed read of unequal rows moved scores by up to 0.2 in
+        log probability against a read of each prompt alone (equal rows give the very same logits). So a group
+        is a run of consecutive slots whose prompts can all take the group's widest read, within ``num_batch``
+        rows."""
         groups: list[list[Job]] = []
         group: list[Job] = []
         for job in sorted(jobs, key=lambda j: j.slot.index):  # type: ignore[union-attr]
             grown = group + [job]
             rows = max(len(j.todo) for j in grown)
             fits = (bool(group) and job.slot.index == group[-1].slot.index + 1  # type: ignore[union-attr]
-                    and (len(job.prompt) >= FA_TILE_ROWS) == (len(group[0].prompt) >= FA_TILE_ROWS)
                     and all(len(j.prompt) >= rows for j in grown) and rows * len(grown) <= self.num_batch)
             if group and not fits:
                 groups.append(group)
@@ -454,18 +490,18 @@ class DecodeLoop:
         size = batch.n
         wake_all(self._wakes)
         t0 = time.perf_counter_ns()
-        rc = batch.decode(self.ctx)
+        rc = batch.decode(self.score_ctx)
         self.prompt_ns_total += time.perf_counter_ns() - t0
         self.decode_calls += 1
         if rc != 0:
             for job in jobs:
-                self._drop_cache(job.slot)  # type: ignore[arg-type]
+                self._drop(job)
                 self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return size
         firsts = []
         for job, row in zip(jobs, rows):
             assert job.score is not None
-            firsts.append(first_token_logprobs(self.ctx, row, self.model.n_vocab, job.score))
+            firsts.append(first_token_logprobs(self.score_ctx, row, self.model.n_vocab, job.score))
         now = time.perf_counter_ns()
         for job, first in zip(jobs, firsts):
             self._prompt_read(job, list(job.todo))
@@ -474,14 +510,21 @@ class DecodeLoop:
         return size
 
     def _score(self, job: Job, first: list[float]) -> None:
-        """Finish a scoring job whose prompt is read: its continuations' log probabilities become the result."""
+        """Finish a scoring job whose prompt is read: its continuations' log probabilities become the result.
+
+        Scoring reads and writes only the scoring context, whose attention runs without flash attention: ggml-cpu's
+        flash attention uses a tiled kernel for 64 query rows per sequence or more and a row kernel below, and the
+        two disagree by up to 0.4 in log probability on SmolLM2-135M and Gemma 3 270M, whatever the KV type. The
+        plain attention gives a prompt the same logits whether it is read whole or as a cached prefix plus a
+        tail of any length, so scores do not depend on what the cache held (or which request wrote it).
+        """
         assert job.score is not None and job.slot is not None
         try:
             job.scores = continuation_logprobs(
-                self.ctx, self._batch, n_vocab=self.model.n_vocab, seq=job.slot.index, n_past=job.n_past,
-                n_outputs=len(self.slots), spec=job.score, first=first)
+                self.score_ctx, self._batch, n_vocab=self.model.n_vocab, seq=job.slot.index, prompt=job.prompt,
+                n_outputs=max(2 * MIN_READ, len(self.slots)), spec=job.score, first=first)
         except RunnerError as exc:
-            self._drop_cache(job.slot)
+            self._drop(job)
             self._fail(job, exc)
             return
         self._finish(job, "stop")
@@ -698,6 +741,14 @@ class DecodeLoop:
             job.slot.job = None
             job.slot.last_used = time.monotonic()
         job.pending = None
+
+    def _drop(self, job: Job) -> None:
+        """Forget what the failed job's slot held in the context it was read into."""
+        assert job.slot is not None
+        if job.score is not None:
+            self._trim_scored(job.slot, 0)
+        else:
+            self._drop_cache(job.slot)
 
     def _drop_cache(self, slot: Slot) -> None:
         C.llama_memory_seq_rm(self.mem, slot.index, -1, -1)

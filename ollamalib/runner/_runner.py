@@ -22,7 +22,7 @@ from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
-from ._score import ScoreSpec
+from ._score import MIN_READ, ScoreSpec
 from ._spec import MAX_ROWS, DraftModel
 from ._stream import Sequence
 from ._text import TextStream
@@ -104,6 +104,13 @@ def _context_params(model: Model, options: LoadOptions, num_ctx: int) -> Context
                          options.flash_attention, options.kv_cache_type, n_outputs_max=max(seqs, MAX_ROWS))
 
 
+def _score_params(params: ContextParams) -> ContextParams:
+    """The scoring context beside a generation context: the same slots, cells and batch, an f16 KV cache and no
+    flash attention, so a scored prompt gets the logits of a whole-prompt read whatever its slot had cached
+    (``DecodeLoop._score``). A quantized KV type would need flash attention; its memory is counted in ``size``."""
+    return replace(params, flash_attention=False, kv_type="f16", n_outputs_max=max(params.n_seq_max, 2 * MIN_READ))
+
+
 def _exact_replay(sampling: SamplingOptions) -> bool:
     """Whether a prompt cached whole is re-read exactly (see ``SamplingOptions.exact_replay``)."""
     if sampling.exact_replay is not None:
@@ -155,6 +162,7 @@ class Runner:
                 self._kv_cells = num_ctx
             else:
                 params = _context_params(model, options, num_ctx)
+                self._params = params
                 ctx = self._new_context(params)
                 self._kv_cells = params.n_ctx  # the cells the slots use (what kv_cache_usage_ratio is over)
                 if options.projector:
@@ -200,7 +208,7 @@ class Runner:
         ctx = self._model.new_context(params)
         self._contexts.append(ctx)
         self._model.apply_adapters(ctx, tuple(self.options.adapters))
-        self._size += params.n_ctx * self._model.kv_bytes_per_cell(kv_cache_type(self.options.kv_cache_type))
+        self._size += params.n_ctx * self._model.kv_bytes_per_cell(kv_cache_type(params.kv_type))
         return ctx
 
     def _new_embedder(self) -> Embedder:
@@ -336,7 +344,9 @@ class Runner:
 
         The Sequence yields one final Piece; its ``result.scores`` holds each continuation's per-token log
         probabilities (sum them for the continuation's). The prompt waits for a slot like any request and reuses
-        a cached prefix; a prompt that leaves no room for the longest continuation raises ContextLengthError.
+        the prefix that slot's scoring sequence holds: the first score makes the runner's scoring context (a
+        second context on the same weights, ``_score_params``). A prompt that leaves no room for the longest
+        continuation raises ContextLengthError.
         """
         if self._loop is None:
             raise RunnerError("this runner was loaded for embeddings and cannot score continuations")
@@ -352,6 +362,8 @@ class Runner:
             raise ContextLengthError(PROMPT_TOO_LONG)
         sampling = SamplingOptions(temperature=0.0, num_predict=1)
         with self._open():
+            if self._loop.score_ctx is None:
+                self._loop.attach_scorer(self._new_context(_score_params(self._params)))
             seq = Sequence(tokens, sampling, self._loop.cancel)
             job = Job(
                 seq=seq, prompt=tokens, original=tokens, sampler=Sampler(self._model, sampling, [], self.context_length),
@@ -438,6 +450,7 @@ class Runner:
             kv_cells_used=sum(cached),
             kv_cells_total=self._kv_cells,
             slot_cached_tokens=cached,
+            score_cached_tokens=[len(s.scored) for s in slots],
             context_length=self.context_length,
             size=self._size,
             draft_tokens_total=loop.draft_tokens_total,

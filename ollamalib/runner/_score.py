@@ -8,8 +8,10 @@ primitives answer it:
   the decode thread reads the log-softmax of the last position for each continuation's first token; a
   continuation of several tokens is evaluated after the prompt in the same slot (and removed from the KV cache
   again), giving each of its tokens' log probabilities. Prompts of several scoring requests waiting together
-  are read in one ``llama_decode`` (``pack``), so many short pairs cost a few graph evaluations, not one each;
-  each read takes the rows that give it the attention kernel of reading its whole prompt at once (``read_rows``).
+  are read in one ``llama_decode`` (``pack``), so many short pairs cost a few graph evaluations, not one each.
+  Scoring reads go to the runner's scoring context (a second llama.cpp context on the same weights, without
+  flash attention: ``DecodeLoop._score`` says why), so a pair reads only the tokens its slot has not cached and
+  still gets the logits of its whole prompt read at once.
 - ``Runner.rank(inputs)`` on an embedding runner of a model with rank pooling (``<arch>.pooling_type`` 4, a
   cross-encoder: bge-reranker, jina-reranker, a Qwen3-Reranker converted with its classifier head): llama.cpp
   puts the classifier head on the pooled state and returns ``n_cls_out`` floats per input (``Embedder``).
@@ -28,12 +30,13 @@ import numpy as np
 from ._llama import Batch
 from ._types import RunnerError
 
-__all__ = ["FA_TILE_ROWS", "ScoreSpec", "continuation_logprobs", "first_token_logprobs", "read_rows"]
+__all__ = ["MIN_READ", "ScoreSpec", "continuation_logprobs", "first_token_logprobs"]
 
-FA_TILE_ROWS = 64
-"""ggml-cpu's flash attention reads a ubatch with at least this many query rows per sequence (``GGML_FA_TILE_Q``)
-with its tiled f32 kernel, and fewer with a row-by-row kernel that rounds Q to f16. The two differ by up to 0.2
-in a logit (2e-2 in a yes/no probability) on SmolLM2-135M and Gemma 3 270M, far more than batch-shape rounding."""
+MIN_READ = 8
+"""The fewest rows a scoring read takes of one sequence (re-reading cached tokens when fewer are new): ggml-cpu
+picks its matrix-multiply code by rows (dot products for one row, llamafile's sgemm from two, other tilings
+below eight), and re-reading the last 1-7 tokens of a prompt moved Gemma 3 270M's yes/no log probabilities by up
+to 0.3, while 8 rows or more give exactly the logits of the whole prompt read at once (SmolLM2-135M: 2 rows)."""
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,6 @@ class ScoreSpec:
     """What a scoring job asks: the token ids of each continuation (each non-empty)."""
 
     continuations: tuple[tuple[int, ...], ...]
-
-
-def read_rows(prompt_len: int, todo: int) -> int:
-    """The fewest rows a scoring read must take of a prompt of ``prompt_len`` tokens whose last ``todo`` are not
-    cached, so that its logits come from the attention kernel a read of the whole prompt in one ubatch uses (the
-    one-prompt-at-a-time reference): a prompt of ``FA_TILE_ROWS`` or more re-reads cached tokens up to that many
-    rows; a shorter one is read by the row kernel whatever its rows."""
-    if prompt_len < FA_TILE_ROWS:
-        return todo
-    return min(prompt_len, max(todo, FA_TILE_ROWS))
 
 
 def _log_softmax_at(ctx: ctypes.c_void_p, index: int, n_vocab: int, tokens: list[int]) -> list[float]:
@@ -70,32 +63,37 @@ def first_token_logprobs(ctx: ctypes.c_void_p, index: int, n_vocab: int, spec: S
 
 
 def continuation_logprobs(
-    ctx: ctypes.c_void_p, batch: Batch, *, n_vocab: int, seq: int, n_past: int, n_outputs: int,
+    ctx: ctypes.c_void_p, batch: Batch, *, n_vocab: int, seq: int, prompt: list[int], n_outputs: int,
     spec: ScoreSpec, first: list[float],
 ) -> list[list[float]]:
     """Each continuation's per-token log probabilities, given its first token's (``first``).
 
-    The later tokens of a continuation are evaluated after the prompt (positions from ``n_past`` in sequence
-    ``seq``), at most ``n_outputs`` rows with logits per ``llama_decode``, then removed from the KV cache, so the
-    slot holds the prompt alone again.
+    The later tokens of a continuation are evaluated after ``prompt`` (held in sequence ``seq``), at most
+    ``n_outputs`` rows with logits per ``llama_decode``, each read re-reading the ``MIN_READ - 1`` tokens before
+    it so it has ``MIN_READ`` rows, then removed from the KV cache, so the slot holds the prompt alone again.
     """
     mem = C.llama_get_memory(ctx)
+    n_past = len(prompt)
+    overlap = min(n_past, MIN_READ - 1)
+    assert n_outputs > overlap
     out: list[list[float]] = []
     for cont, lp0 in zip(spec.continuations, first):
         logprobs = [lp0]
         if len(cont) > 1:
             try:
-                feed = list(cont[:-1])
-                for start in range(0, len(feed), n_outputs):
+                base = n_past - overlap  # feed[i] sits at base + i; the logits of feed[overlap - 1 + k] predict cont[k]
+                feed = [*prompt[base:], *cont[:-1]]
+                for start in range(0, len(feed) - overlap, n_outputs - overlap):
                     chunk = feed[start:start + n_outputs]
+                    C.llama_memory_seq_rm(mem, seq, base + start, -1)
                     batch.clear()
-                    batch.add_run(chunk, n_past + start, seq, True)
+                    batch.add_run(chunk, base + start, seq, True)
                     batch.logits[: batch.n] = 1
                     rc = batch.decode(ctx)
                     if rc != 0:
                         raise RunnerError(f"failed to score a continuation (llama_decode returned {rc})")
-                    targets = cont[start + 1:start + 1 + len(chunk)]
-                    logprobs += [_log_softmax_at(ctx, i, n_vocab, [t])[0] for i, t in enumerate(targets)]
+                    for i in range(overlap, len(chunk)):
+                        logprobs.append(_log_softmax_at(ctx, i, n_vocab, [cont[start + i - overlap + 1]])[0])
             finally:
                 if mem:
                     C.llama_memory_seq_rm(mem, seq, n_past, -1)

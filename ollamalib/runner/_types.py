@@ -154,6 +154,7 @@ class RunnerStats:
     prompt_cache_bytes: int = 0  # bytes the cache holds now
     prompt_cache_entries: int = 0
     prompt_cache_disk_loads: int = 0  # states read back from the cache's files (``prompt_cache_dir``)
+    score_cached_tokens: list[int] = field(default_factory=list)  # per slot, what its scoring sequence holds
 
     @property
     def kv_cache_usage_ratio(self) -> float:

@@ -12,10 +12,10 @@ from gguf_factory import tiny_rerank_gguf  # noqa: F401  (fixture)
 from score_reference import low_level
 
 from ollamalib.errors import ContextLengthError
-from ollamalib.runner import LoadOptions, Runner, RunnerError
-from ollamalib.runner._score import FA_TILE_ROWS
+from ollamalib.runner import LoadOptions, Runner, RunnerError, SamplingOptions
 
 CONTINUATIONS = [" yes", " no", " the blue sky", " hello world and more"]
+FA_TILE_ROWS = 64  # ggml-cpu's flash attention reads >= 64 query rows per sequence with another kernel (GGML_FA_TILE_Q)
 
 
 def test_score_matches_low_level_logprobs(babble_gguf: Path, babble_runner: Runner) -> None:
@@ -31,7 +31,7 @@ def test_score_matches_low_level_logprobs(babble_gguf: Path, babble_runner: Runn
     again = babble_runner.score_all([(prompt, conts)])[0]
     assert again.scores is not None
     assert [x for s in again.scores for x in s] == pytest.approx([x for s in final.scores for x in s], abs=1e-5)
-    assert len(prompt) in babble_runner.stats().slot_cached_tokens
+    assert len(prompt) in babble_runner.stats().score_cached_tokens
 
 
 def test_many_scores_packed_across_slots(babble_gguf: Path, babble_runner: Runner) -> None:
@@ -72,40 +72,57 @@ def _packed_equals_whole_reads(path: Path, runner: Runner, prompts: list[list[in
 
 
 def test_shared_prefix_tails_score_as_whole_prompts(babble_gguf: Path, babble_runner: Runner) -> None:
-    """Prompts of 64 tokens or more are read whole by ggml's tiled flash-attention kernel; their tails read after a
-    cached prefix are widened so that they get it too (``read_rows``), packed in equal rows per slot. Shorter
-    prompts keep the row kernel whatever is cached. Either way the scores are the whole read's."""
+    """Tails read after a cached prefix (packed in equal rows per slot) score as their prompts read whole, for
+    prompts on either side of the 64 rows where flash attention would change kernels (scoring reads without it)."""
     yes, no = babble_runner.tokenize("yes", add_special=False), babble_runner.tokenize("no", add_special=False)
     assert yes[0] != no[0]
     long_head = "Judge whether the document answers the query. " * 6 + "Query: why is the sky blue?"
     long_prompts = _shared_prefix_prompts(babble_runner, long_head, 10)
     assert all(len(p) >= FA_TILE_ROWS for p in long_prompts)
-    _packed_equals_whole_reads(babble_gguf, babble_runner, long_prompts, [yes[:1], no[:1]], 512, 1e-4)
+    _packed_equals_whole_reads(babble_gguf, babble_runner, long_prompts, [yes[:1], no[:1]], 512, 1e-6)
     short_prompts = _shared_prefix_prompts(babble_runner, "Query: sky?", 10)
     assert all(len(p) < FA_TILE_ROWS for p in short_prompts)
-    _packed_equals_whole_reads(babble_gguf, babble_runner, short_prompts, [yes[:1], no[:1]], 512, 1e-4)
+    _packed_equals_whole_reads(babble_gguf, babble_runner, short_prompts, [yes[:1], no[:1]], 512, 1e-6)
 
 
 @pytest.mark.e2e
-def test_shared_prefix_tails_on_a_sliding_window_model(gemma_gguf: Path) -> None:
+def test_shared_prefix_tails_on_a_sliding_window_model(gemma_gguf: Path, gemma_runner: Runner) -> None:
     """Gemma 3 (sliding-window attention, split KV cache per slot) packs scoring reads as well, with the scores of
-    each prompt read whole (they moved by up to 2e-2 when a packed read split into ubatches of unequal rows).
-
-    A runner of its own: the shared ``gemma_runner``'s slots hold prefixes that short generation prompts wrote
-    with llama.cpp's other attention kernel, and reusing those moves scores (a known limit, docs/benchmarks.md)."""
-    with Runner(gemma_gguf, LoadOptions(num_ctx=2048, num_parallel=4)) as gemma_runner:
-        _gemma_shared_prefix_tails(gemma_gguf, gemma_runner)
+    each prompt read whole (they moved by up to 2e-2 when a packed read split into ubatches of unequal rows). The
+    shared runner is fine: whatever its generation requests cached, scoring reads a context of its own."""
+    prompts, conts = _gemma_pairs(gemma_runner)
+    _packed_equals_whole_reads(gemma_gguf, gemma_runner, prompts, conts, 2048, 1e-6)
 
 
-def _gemma_shared_prefix_tails(gemma_gguf: Path, gemma_runner: Runner) -> None:
+@pytest.mark.e2e
+def test_score_independent_of_generation_and_packing(gemma_gguf: Path, gemma_runner: Runner) -> None:
+    """A pair scores the same after a generation request shared its start (which once moved a score by 0.35: the
+    generation prompt's cached prefix was reused), alone or packed beside others, as read whole and alone."""
+    prompts, conts = _gemma_pairs(gemma_runner)
+    with low_level(gemma_gguf, n_ctx=2048) as ll:
+        want = ll.next_logprobs(prompts[3], [c[0] for c in conts])
+    start = gemma_runner.tokenize("<start_of_turn>user\nJudge whether")
+    assert prompts[3][: len(start)] == start and len(start) < FA_TILE_ROWS
+    for seq in [gemma_runner.submit(start, SamplingOptions(num_predict=2, temperature=0.0)) for _ in range(4)]:
+        for _ in seq:
+            pass
+    alone = gemma_runner.score_all([(prompts[3], conts)])[0]
+    packed = gemma_runner.score_all([(p, conts) for p in prompts[2:6]])[1]
+    reversed_ = gemma_runner.score_all([(p, conts) for p in prompts[5:1:-1]])[2]
+    for final in (alone, packed, reversed_):
+        assert final.scores is not None
+        assert [s[0] for s in final.scores] == pytest.approx(want, abs=1e-6)
+
+
+def _gemma_pairs(gemma_runner: Runner) -> tuple[list[list[int]], list[list[int]]]:
     turn = ("<start_of_turn>user\nJudge whether the Document meets the requirements based on the Query and the "
             'Instruct provided. Note that the answer can only be "yes" or "no".\nInstruct: Given a web search query, '
             "retrieve relevant passages that answer the query\nQuery: why is the sky blue?")
     prompts = [p + gemma_runner.tokenize("<end_of_turn>\n<start_of_turn>model\n", add_special=False)
                for p in _shared_prefix_prompts(gemma_runner, turn, 8)]
     assert all(len(p) >= FA_TILE_ROWS for p in prompts)
-    conts = [gemma_runner.tokenize(w, add_special=False) for w in ("yes", "no")]
-    _packed_equals_whole_reads(gemma_gguf, gemma_runner, prompts, [c[:1] for c in conts], 2048, 1e-5)
+    conts = [gemma_runner.tokenize(w, add_special=False)[:1] for w in ("yes", "no")]
+    return prompts, conts
 
 
 def test_score_refuses_what_cannot_be_scored(babble_runner: Runner) -> None:
@@ -134,3 +151,15 @@ def test_rank_needs_a_rank_model(babble_runner: Runner) -> None:
     assert not babble_runner.ranks
     with pytest.raises(RunnerError):
         babble_runner.rank([[1, 2]])
+
+
+def test_scoring_context_is_made_once_and_counted(babble_gguf: Path) -> None:
+    """The first score makes the scoring context on the loaded weights; its KV cache counts in ``size``."""
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=2)) as runner:
+        before = runner.stats().size
+        runner.score_all([(runner.tokenize("the sky is"), [[5]])])
+        grown = runner.stats().size - before
+        assert grown > 0
+        runner.score_all([(runner.tokenize("the sea is"), [[5]])])
+        assert runner.stats().size - before == grown
+        assert sum(runner.stats().score_cached_tokens) > 0 and runner.stats().slot_cached_tokens == [0, 0]
