@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -58,6 +59,7 @@ from _common import (  # noqa: E402
 MODEL = "gemma3:270m"
 CHAT_MODEL = "gemma3-chat:270m"
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
+T = TypeVar("T")
 
 
 SYSTEM_WORDS = (
@@ -125,25 +127,18 @@ def stream_completion(http: httpx.Client, body: dict, started: float) -> tuple[i
     return tokens, (first or time.perf_counter()) - started
 
 
-def concurrent_completions(base_url: str, model: str, clients: int, tokens: int, timeout: float, *,
-                           prompts: Sequence[str] | None = None, extra: Mapping[str, object] | None = None) -> Batch:
-    """``clients`` threads each stream one completion, all released together; the round's aggregate.
-
-    Every client sends ``PROMPT`` unless ``prompts`` gives one per client; ``extra`` adds fields to every body.
-    """
-    bodies = [{"model": model, "prompt": prompts[k] if prompts else PROMPT, "max_tokens": tokens, "temperature": 0,
-               "seed": 1, "stream": True, "stream_options": {"include_usage": True}, **(extra or {})}
-              for k in range(clients)]
+def run_clients(base_url: str, clients: int, timeout: float, work: Callable[[httpx.Client, int], T]) -> tuple[list[T], float]:
+    """``clients`` threads, each on its own connection, run ``work(http, k)``, all released together; their results
+    and the seconds from the release to the last one's end. A client's exception fails the round."""
     https = [httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=10)) for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
-    results: list[tuple[int, float] | BaseException | None] = [None] * clients
+    results: list[T | BaseException | None] = [None] * clients
     ends = [0.0] * clients
 
     def client(k: int) -> None:
         try:
             barrier.wait(30)
-            started = time.perf_counter()
-            results[k] = stream_completion(https[k], bodies[k], started)
+            results[k] = work(https[k], k)
         except BaseException as exc:  # reported by the caller
             results[k] = exc
         ends[k] = time.perf_counter()
@@ -164,8 +159,21 @@ def concurrent_completions(base_url: str, model: str, clients: int, tokens: int,
     for r in results:
         if isinstance(r, BaseException):
             raise RuntimeError(f"a client failed: {r!r}") from r
-    done = [r for r in results if isinstance(r, tuple)]
-    return Batch(sum(r[0] for r in done), max(ends) - start, [r[1] for r in done])
+    return [r for r in results if r is not None], max(ends) - start  # type: ignore[misc]
+
+
+def concurrent_completions(base_url: str, model: str, clients: int, tokens: int, timeout: float, *,
+                           prompts: Sequence[str] | None = None, extra: Mapping[str, object] | None = None) -> Batch:
+    """``clients`` threads each stream one completion, all released together; the round's aggregate.
+
+    Every client sends ``PROMPT`` unless ``prompts`` gives one per client; ``extra`` adds fields to every body.
+    """
+    bodies = [{"model": model, "prompt": prompts[k] if prompts else PROMPT, "max_tokens": tokens, "temperature": 0,
+               "seed": 1, "stream": True, "stream_options": {"include_usage": True}, **(extra or {})}
+              for k in range(clients)]
+    done, seconds = run_clients(base_url, clients, timeout,
+                                lambda http, k: stream_completion(http, bodies[k], time.perf_counter()))
+    return Batch(sum(r[0] for r in done), seconds, [r[1] for r in done])
 
 
 # --- the bare batched-decode loop ---------------------------------------------------------------------------

@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import traceback
 import uuid
@@ -59,6 +58,7 @@ from throughput import (  # noqa: E402
     _verdict,
     concurrent_completions,
     measured,
+    run_clients,
     stream_completion,
     undisturbed,
 )
@@ -203,29 +203,14 @@ def per_token_ms(name: str, base_url: str, clients: int, tokens: int, timeout: f
                                    "options": {"temperature": 0, "seed": 1, "num_predict": tokens}}
     else:
         path, body = "/completion", {"prompt": PROMPT, "n_predict": tokens, "temperature": 0, "seed": 1}
-    out: list[tuple[int, float] | None] = [None] * clients
-    https = [httpx.Client(base_url=base_url, timeout=timeout) for _ in range(clients)]
+    def one(http: httpx.Client, _: int) -> tuple[int, float]:
+        data = http.post(path, json=body).raise_for_status().json()
+        if name == "ollamalib":
+            return data["eval_count"], data["eval_duration"] / 1e6 / data["eval_count"]
+        return data["timings"]["predicted_n"], data["timings"]["predicted_per_token_ms"]
 
-    def one(k: int) -> None:
-        data = https[k].post(path, json=body).raise_for_status().json()
-        out[k] = ((data["eval_count"], data["eval_duration"] / 1e6 / data["eval_count"]) if name == "ollamalib"
-                  else (data["timings"]["predicted_n"], data["timings"]["predicted_per_token_ms"]))
-
-    threads = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(clients)]
-    start = time.perf_counter()
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout + 30)
-    finally:
-        for h in https:
-            h.close()
-    done = [o for o in out if o is not None]
-    if len(done) < clients:
-        raise RuntimeError(f"{name}: {clients - len(done)} per-token requests failed")
-    return TokenRound(sum(n for n, _ in done), time.perf_counter() - start,
-                      ms=statistics.mean(ms for _, ms in done))
+    done, seconds = run_clients(base_url, clients, timeout, one)
+    return TokenRound(sum(n for n, _ in done), seconds, ms=statistics.mean(ms for _, ms in done))
 
 
 @dataclass
@@ -404,8 +389,9 @@ def main() -> int:
 
     plain = {name: {n: undisturbed(bs, args.max_foreign) for n, bs in by_n.items()} for name, by_n in plain.items()}
     spec = {name: undisturbed(bs, args.max_foreign) for name, bs in spec.items()}
+    pertoken = {name: {n: undisturbed(bs, args.max_foreign) for n, bs in by_n.items()} for name, by_n in pertoken.items()}
     foreign = [b.foreign for by_n in plain.values() for bs in by_n.values() for b in bs]
-    foreign += [b.foreign for by_n in pertoken.values() for bs in by_n.values() for b in undisturbed(bs, args.max_foreign)]
+    foreign += [b.foreign for by_n in pertoken.values() for bs in by_n.values() for b in bs]
     foreign += [b.foreign for bs in spec.values() for b in bs] + [c.foreign for cs in chats.values() for c in cs]
     report(args, binary, counts, slots, plain, spec, chats, errors, pertoken)
     load = os.getloadavg()
@@ -419,9 +405,9 @@ def main() -> int:
     return 1 if errors else 0
 
 
-def _median_ms(rounds: list[TokenRound] | None, max_foreign: float) -> float | None:
-    """The median ms a token of the undisturbed per-token rounds (the least disturbed one if none was)."""
-    return statistics.median(r.ms for r in undisturbed(rounds, max_foreign)) if rounds else None
+def _median_ms(rounds: list[TokenRound] | None) -> float | None:
+    """The median ms a token of the (undisturbed) per-token rounds."""
+    return statistics.median(r.ms for r in rounds) if rounds else None
 
 
 def quoting_prompt() -> str:
@@ -507,7 +493,7 @@ def report(args: argparse.Namespace, binary: Path, counts: list[int], slots: int
         print("each server's own decode time per token and sequence (ms, median of the rounds; non-streamed)")
         print(f"{'clients':>7} {'ollamalib':>10} {'llama-server':>13} {'peer / ours':>12}")
         for n in counts:
-            m_o, m_p = (_median_ms(pertoken.get(side, {}).get(n), args.max_foreign)
+            m_o, m_p = (_median_ms(pertoken.get(side, {}).get(n))
                         for side in ("ollamalib", "llama-server"))
             print(f"{n:>7} {_fmt(m_o, '.2f'):>10} {_fmt(m_p, '.2f'):>13} {_fmt(_ratio(m_p, m_o), '.2f'):>12}")
     s_tps = {name: statistics.median(b.tps for b in bs) for name, bs in spec.items()}
