@@ -47,7 +47,7 @@ from ._disk import DiskCache
 from ._llama import Batch, Model, common_prefix
 from ._media import ImageChunk, Projector
 from ._sampling import Sampler, token_logprobs
-from ._score import MIN_READ, ScoreSpec, continuation_logprobs, first_token_logprobs
+from ._score import MIN_READ, ScoreSpec, continuation_logprobs, first_token_logprobs, score_outputs
 from ._spec import MAX_ROWS, Acceptance, DraftModel, DraftPlanner, ngram_draft
 from ._stream import Sequence, wake_all
 from ._text import TextStream
@@ -522,7 +522,7 @@ class DecodeLoop:
         try:
             job.scores = continuation_logprobs(
                 self.score_ctx, self._batch, n_vocab=self.model.n_vocab, seq=job.slot.index, prompt=job.prompt,
-                n_outputs=max(2 * MIN_READ, len(self.slots)), spec=job.score, first=first)
+                n_outputs=score_outputs(len(self.slots)), spec=job.score, first=first)
         except RunnerError as exc:
             self._drop(job)
             self._fail(job, exc)

@@ -22,7 +22,7 @@ from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
 from ._sampling import Sampler
-from ._score import MIN_READ, ScoreSpec
+from ._score import ScoreSpec, score_outputs
 from ._spec import MAX_ROWS, DraftModel
 from ._stream import Sequence
 from ._text import TextStream
@@ -108,7 +108,7 @@ def _score_params(params: ContextParams) -> ContextParams:
     """The scoring context beside a generation context: the same slots, cells and batch, an f16 KV cache and no
     flash attention, so a scored prompt gets the logits of a whole-prompt read whatever its slot had cached
     (``DecodeLoop._score``). A quantized KV type would need flash attention; its memory is counted in ``size``."""
-    return replace(params, flash_attention=False, kv_type="f16", n_outputs_max=max(params.n_seq_max, 2 * MIN_READ))
+    return replace(params, flash_attention=False, kv_type="f16", n_outputs_max=score_outputs(params.n_seq_max))
 
 
 def _exact_replay(sampling: SamplingOptions) -> bool:

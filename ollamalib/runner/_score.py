@@ -30,13 +30,19 @@ import numpy as np
 from ._llama import Batch
 from ._types import RunnerError
 
-__all__ = ["MIN_READ", "ScoreSpec", "continuation_logprobs", "first_token_logprobs"]
+__all__ = ["MIN_READ", "ScoreSpec", "continuation_logprobs", "first_token_logprobs", "score_outputs"]
 
 MIN_READ = 8
 """The fewest rows a scoring read takes of one sequence (re-reading cached tokens when fewer are new): ggml-cpu
 picks its matrix-multiply code by rows (dot products for one row, llamafile's sgemm from two, other tilings
 below eight), and re-reading the last 1-7 tokens of a prompt moved Gemma 3 270M's yes/no log probabilities by up
 to 0.3, while 8 rows or more give exactly the logits of the whole prompt read at once (SmolLM2-135M: 2 rows)."""
+
+
+def score_outputs(n_seqs: int) -> int:
+    """The rows with logits one scoring ``llama_decode`` may ask of a scoring context of ``n_seqs`` sequences: one
+    per packed prompt, or a continuation's chunk (``continuation_logprobs``, ``MIN_READ - 1`` of them re-read)."""
+    return max(n_seqs, 2 * MIN_READ)
 
 
 @dataclass(frozen=True)
