@@ -65,7 +65,11 @@ def test_long_document_is_truncated_and_reported(engine: Engine, reranker: str, 
         head = ll.tokenize("", add_special=True) + ll.tokenize(QUERY)
         cut = head + ll.tokenize(long_doc)[: 128 - len(head)]
         want = ll.rank(cut)[0]
-    assert next(x for x in r.results if x.index == 1).relevance_score == pytest.approx(want, abs=1e-5)
+        off_by_one = ll.rank(cut[:-1])[0]
+    # The engine reads the pair's last token in a decode of its own (``Embedder.last_only``), so other ggml kernels
+    # than the reference's whole read: equal to a few ten-thousandths. A cut one token shorter scores far apart.
+    got = next(x for x in r.results if x.index == 1).relevance_score
+    assert got == pytest.approx(want, abs=2e-3) and abs(off_by_one - want) > 0.1
     with pytest.raises(ContextLengthError, match="rerank document 1 with the query takes"):
         engine.rerank(reranker, QUERY, docs, options={"num_ctx": 128}, truncate=False)
 

@@ -13,6 +13,7 @@ from score_reference import low_level
 
 from ollamalib.errors import ContextLengthError
 from ollamalib.runner import LoadOptions, Runner, RunnerError, SamplingOptions
+from ollamalib.runner._score import MIN_READ
 
 CONTINUATIONS = [" yes", " no", " the blue sky", " hello world and more"]
 FA_TILE_ROWS = 64  # ggml-cpu's flash attention reads >= 64 query rows per sequence with another kernel (GGML_FA_TILE_Q)
@@ -123,6 +124,25 @@ def _gemma_pairs(gemma_runner: Runner) -> tuple[list[list[int]], list[list[int]]
     assert all(len(p) >= FA_TILE_ROWS for p in prompts)
     conts = [gemma_runner.tokenize(w, add_special=False)[:1] for w in ("yes", "no")]
     return prompts, conts
+
+
+@pytest.mark.e2e
+def test_prompt_longer_than_a_batch_scores_as_a_whole_read(gemma_gguf: Path) -> None:
+    """A scoring prompt longer than ``num_batch`` is read in chunks, the last one short (1 to MIN_READ - 1 tokens
+    past a batch boundary, where the runner moves rows from the chunk before into it): each prompt scores as the
+    prompt read whole and alone."""
+    batch = 32
+    with Runner(gemma_gguf, LoadOptions(num_ctx=512, num_parallel=2, num_batch=batch)) as runner:
+        yes, no = runner.tokenize("yes", add_special=False), runner.tokenize("no", add_special=False)
+        texts = ["Judge the document. Query: why is the sky " + "blue " * k + "? Answer:" for k in range(24, 96)]
+        prompts = [p for p in (runner.tokenize(t) for t in texts) if 0 < len(p) % batch < MIN_READ][::3]
+        assert len({len(p) % batch for p in prompts}) >= 3 and all(len(p) > batch for p in prompts)
+        finals = runner.score_all([(p, [yes[:1], no[:1]]) for p in prompts])
+        with low_level(gemma_gguf, n_ctx=512) as ll:
+            for prompt, final in zip(prompts, finals):
+                assert final.scores is not None
+                want = ll.next_logprobs(prompt, [yes[0], no[0]])
+                assert [s[0] for s in final.scores] == pytest.approx(want, abs=1e-6)
 
 
 def test_score_refuses_what_cannot_be_scored(babble_runner: Runner) -> None:
