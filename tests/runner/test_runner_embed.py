@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gguf_factory import tiny_bert_rerank_gguf, tiny_rerank_gguf  # noqa: F401  (fixtures)
+
 from ollamalib.errors import ContextLengthError
 from ollamalib.runner import LoadOptions, Runner, RunnerError, SamplingOptions
 
@@ -83,3 +85,31 @@ def test_generative_model_reads_long_inputs_in_chunks(babble_gguf: Path) -> None
         assert count == 2 * len(runner.tokenize(long)) + len(runner.tokenize("short"))
         alone, _ = runner.embed(["short"])
         assert alone[0] == pytest.approx(vectors[1], abs=1e-5)
+
+
+def _embedder_of(runner: Runner):  # the runner's embedding context, made on first use
+    runner.embed(["x"])
+    assert runner._embedder is not None
+    return runner._embedder
+
+
+@pytest.mark.parametrize("gguf, last_only", [("babble_gguf", True), ("tiny_rerank_gguf", True),
+                                             ("tiny_embed_gguf", False), ("tiny_bert_rerank_gguf", False)])
+def test_last_token_models_read_the_rest_without_outputs(gguf: str, last_only: bool,
+                                                         request: pytest.FixtureRequest) -> None:
+    """Where a vector is the last token's state (causal attention; no pooling, last pooling, or a causal
+    cross-encoder's rank pooling) the tokens before it are read with no outputs; the vectors are those of reading
+    every token with outputs, to float rounding (the last token is read in a decode of its own). Mean pooling and
+    a BERT cross-encoder (bidirectional attention) read every token with outputs."""
+    path = request.getfixturevalue(gguf)
+    with Runner(path, LoadOptions(num_ctx=512, embedding=True)) as runner:
+        embedder = _embedder_of(runner)
+        assert embedder.last_only is last_only
+        long = "one two three four five six seven eight nine ten " * 30
+        inputs = [runner.tokenize(t) for t in ("hello world", "the sky is blue", "a", long)]
+        inputs = [t[: embedder.limit] for t in inputs]
+        got, _ = embedder.run(inputs)
+        embedder.last_only = False
+        want, _ = embedder.run(inputs)
+        for g, w in zip(got, want):
+            assert g == pytest.approx(w, abs=2e-3 * max(1.0, max(map(abs, w))))
