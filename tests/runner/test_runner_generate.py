@@ -371,6 +371,39 @@ def test_short_prompts_arriving_together_start_generating_together(babble_gguf: 
         assert all(s.result is not None and s.result.eval_count == 6 for s in seqs) and all(texts)
 
 
+def test_cached_prompts_arriving_together_join_one_decode(babble_gguf: Path) -> None:
+    # A prompt cached but for its last token is read as a row of the generation step: four of them arriving
+    # together take one decode, not four, then one decode per step; each generates what it does alone.
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=4)) as runner:
+        opts = SamplingOptions(temperature=0, num_predict=6)
+        with runner._loop._cond:  # four slots, each left holding one prompt
+            first = [runner.submit(runner.tokenize(p), opts) for p in PROMPTS[:4]]
+        before = [collect(s)[1] for s in first]
+        calls = runner.stats().decode_calls_total
+        with runner._loop._cond:  # hold the decode thread so that all four are admitted in one turn
+            seqs = [runner.submit(runner.tokenize(p), opts) for p in PROMPTS[:4]]
+        texts = [collect(s)[1] for s in seqs]
+        assert runner.stats().decode_calls_total - calls == 1 + 5
+        assert texts == before == [generate(runner, p, opts) for p in PROMPTS[:4]]
+        assert all(s.result is not None and s.result.prompt_eval_count == 1 and s.result.eval_count == 6 for s in seqs)
+
+
+def test_a_cached_prompt_joins_the_generating_sequences(babble_gguf: Path) -> None:
+    # A newcomer whose prompt is cached costs the sequences already generating no decode of its own.
+    with Runner(babble_gguf, LoadOptions(num_ctx=256, num_parallel=2)) as runner:
+        opts = SamplingOptions(temperature=0, num_predict=6)
+        alone = collect(runner.submit(runner.tokenize(PROMPTS[1]), opts))[1]
+        busy = runner.submit(runner.tokenize(PROMPTS[0]), SamplingOptions(temperature=0, num_predict=10_000))
+        it = iter(busy)
+        next(it)
+        read = runner.stats().prompt_seconds_total  # time in decodes that read prompts and generated nothing
+        late = runner.submit(runner.tokenize(PROMPTS[1]), opts)
+        text = collect(late)[1]
+        busy.cancel()
+        assert text == alone and late.result is not None and late.result.prompt_eval_count == 1
+        assert runner.stats().prompt_seconds_total == read
+
+
 def test_runs_of_consecutive_ids() -> None:
     from ollamalib.runner._loop import _runs
 
