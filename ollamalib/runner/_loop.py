@@ -376,12 +376,10 @@ class DecodeLoop:
                 rows = len(group) * max(len(j.todo) for j in group)
                 if len(group) > 1 and rows <= budget:
                     budget -= self._read_packed(group)
-        room = self.num_batch - sum(1 for j in self._active if j.pending is not None)
-        joining: list[Job] = []
+        joining: list[Job] = []  # one row each; with the generating rows at most one per slot, within num_batch
         for job in [j for j in self._active if j.todo]:
-            if len(job.todo) == 1 and job.score is None and not job.images and not job.replay and room > 0:
+            if len(job.todo) == 1 and job.score is None and not job.images and not job.replay:
                 joining.append(job)
-                room -= len(job.todo)
                 continue
             if budget < min(len(job.todo), self.num_batch):  # the first chunk always fits
                 break
@@ -389,8 +387,6 @@ class DecodeLoop:
             self._read_prompt(job)
             budget -= max(1, before - len(job.todo))
         generating = [j for j in self._active if j.pending is not None]
-        while joining and len(generating) + sum(len(j.todo) for j in joining) > self.num_batch:
-            joining.pop()  # a solo read above finished its prompt and took a row: read next step
         if generating or joining:
             self._generate(generating, joining)
         wake_all(self._wakes)
@@ -543,8 +539,8 @@ class DecodeLoop:
         self._finish(job, "stop")
 
     def _generate(self, jobs: list[Job], joining: list[Job]) -> None:
-        """One decode step: each generating job's pending token (and its draft), and the rest of each ``joining``
-        job's prompt, whose last row gives its first token."""
+        """One decode step: each generating job's pending token (and its draft), and the last prompt token of each
+        ``joining`` job, whose row gives its first token."""
         rows: list[Job] = []
         for job in jobs:
             if job.n_past >= self.num_ctx:
@@ -560,35 +556,22 @@ class DecodeLoop:
         rows.sort(key=lambda j: j.slot.index)  # type: ignore[union-attr]
         wake_all(self._wakes)  # before the draft model's decodes too
         t0 = time.perf_counter_ns()
-        drafts = self._drafts(rows, len(joining), sum(len(j.todo) for j in joining))
+        drafts = self._drafts(rows, len(joining))
+        # every row in slot order: (job, its token, its draft); a joining job's token is its prompt's last
+        steps = sorted([(j, j.pending, d) for j, d in zip(rows, drafts)] + [(j, j.todo[0], []) for j in joining],
+                       key=lambda e: e[0].slot.index)  # type: ignore[union-attr]
         batch = self._batch
-        lasts: dict[int, int] = {}  # a joining job's slot -> its prompt's last row
-        if joining:
-            batch.clear()
-            at = {}
-            runs = sorted([(j.slot.index, k) for k, j in enumerate(rows)]  # type: ignore[union-attr]
-                          + [(j.slot.index, -1 - k) for k, j in enumerate(joining)])  # type: ignore[union-attr]
-            for index, k in runs:
-                if k >= 0:
-                    at[k] = batch.n
-                    job = rows[k]
-                    batch.add_run([job.pending, *drafts[k]], job.n_past, index, True,  # type: ignore[list-item]
-                                  all_logits=bool(drafts[k]))
-                else:
-                    job = joining[-1 - k]
-                    lasts[index] = batch.add_run(job.todo, job.n_past, index, True)
-            offsets = [at[k] for k in range(len(rows))]
-        elif any(drafts):  # each sequence's pending token and its draft as one run, every row with logits
+        if any(drafts):  # each sequence's pending token and its draft as one run, every row with logits
             batch.clear()
             offsets = []
-            for job, draft in zip(rows, drafts):
+            for job, token, draft in steps:
                 offsets.append(batch.n)
-                batch.add_run([job.pending, *draft], job.n_past, job.slot.index, False,  # type: ignore[union-attr]
+                batch.add_run([token, *draft], job.n_past, job.slot.index, False,  # type: ignore[union-attr]
                               all_logits=True)
         else:
-            offsets = list(range(len(rows)))
-            batch.set_rows([j.pending for j in rows], [j.n_past for j in rows],  # type: ignore[misc]
-                           [j.slot.index for j in rows])  # type: ignore[union-attr]
+            offsets = list(range(len(steps)))
+            batch.set_rows([t for _, t, _ in steps], [j.n_past for j, _, _ in steps],  # type: ignore[misc]
+                           [j.slot.index for j, _, _ in steps])  # type: ignore[union-attr]
         t_decode = time.perf_counter_ns()
         rc = batch.decode(self.ctx)
         done = time.perf_counter_ns()
@@ -609,22 +592,23 @@ class DecodeLoop:
                 self._drop(job)
                 self._fail(job, RunnerError(f"failed to evaluate the prompt (llama_decode returned {rc})"))
             return
-        for job, at_row, draft in zip(rows, offsets, drafts):
-            self._accept(job, at_row, draft)
-        for job in joining:
+        for (job, _, draft), at in zip(steps, offsets):
+            if not job.todo:
+                self._accept(job, at, draft)
+                continue
             self._prompt_read(job, list(job.todo))
             job.t_prompt_done = done
             if job.limit <= 0:
                 self._finish(job, "length")
             else:
-                self._sample(job, lasts[job.slot.index])  # type: ignore[union-attr]
+                self._sample(job, at)
 
-    def _drafts(self, rows: list[Job], joined_rows: int = 0, joined_tokens: int = 0) -> list[list[int]]:
-        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly, less the ``joined_rows`` of prompts
-        read in the same step, whose ``joined_tokens`` also take batch room), the context and the limit, and cut
-        to the length the planner finds worth checking (``DraftPlanner``)."""
+    def _drafts(self, rows: list[Job], joined: int = 0) -> list[list[int]]:
+        """Each row's draft, fitted into the step's MAX_ROWS rows (shared evenly, less the ``joined`` rows of
+        prompts read in the same step), the context and the limit, and cut to the length the planner finds worth
+        checking (``DraftPlanner``)."""
         drafts: list[list[int]] = [[] for _ in rows]
-        spare = min(MAX_ROWS - joined_rows, self.num_batch - joined_tokens) - len(rows)
+        spare = min(MAX_ROWS, self.num_batch) - len(rows) - joined
         wanting = [i for i, job in enumerate(rows) if job.n_draft > 0 and (job.ngram or self.draft is not None)]
         if spare <= 0 or not wanting:
             return drafts
