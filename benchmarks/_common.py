@@ -87,7 +87,7 @@ class CpuMeter:
     """The share of the machine's CPU that other processes took during a measurement.
 
     On a shared machine that share says whether a timing is worth keeping: this process and the servers it
-    started are "ours", everything else is foreign.
+    started are "ours" (as are its finished child processes), everything else is foreign.
     """
 
     def __init__(self, servers: Sequence[ServerProcess] = ()) -> None:
@@ -97,7 +97,9 @@ class CpuMeter:
 
     def _sample(self) -> tuple[float, float, float]:
         t = os.times()
-        return time.perf_counter(), _machine_busy_seconds(), t.user + t.system + _group_seconds(self.groups)
+        # this process, its finished children (a benchmark's subprocess sides) and the servers it started
+        ours = t.user + t.system + t.children_user + t.children_system
+        return time.perf_counter(), _machine_busy_seconds(), ours + _group_seconds(self.groups)
 
     def start(self) -> None:
         self._start = self._sample()

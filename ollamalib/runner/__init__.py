@@ -87,10 +87,13 @@ Design notes (details in the private modules):
   files there, and a later runner of the same model and KV-relevant options reads them back.
 - An image is evaluated in its own step on the decode thread: the projector encodes it, then its embeddings are
   decoded into the job's sequence at its positions (non-causally when the projector asks), never split.
+- Before ``llama_cpp`` loads, ``_openmp`` sets libgomp's wait policy, so an idle second model (or a thread that
+  ran an embedding) does not slow the busy one's decode steps (user values win).
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the
   grammar mask the whole vocabulary (``_sampling``).
 """
 
+from . import _openmp  # noqa: F401  (first: its settings must be in place before llama_cpp loads libgomp)
 from ._media import ImagePrompt
 from ._runner import PROMPT_TOO_LONG, Runner, truncate_prompt
 from ._stream import Sequence
