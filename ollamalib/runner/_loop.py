@@ -116,6 +116,10 @@ class Job:
 # each run in its own graph (``split_equal`` accepts only ascending, consecutive sequence ids), which costs about
 # what a one-row decode does on every step of the request; reusing fewer cached tokens than this is not worth it.
 _RUN_COST = 32
+# Seconds an idle decode thread waits for work before it exits; ``submit`` starts another. Its OpenMP team goes with
+# it: libgomp throttles every team's barrier spin while it manages more threads than there are CPUs, so a loaded model
+# that sits idle would slow the busy one's steps (``_openmp``).
+IDLE_EXIT = 1.0
 # The prompt cache: a slot's state is saved when a new request would throw away at least _MIN_SAVE of its tokens, and
 # a saved state is restored when it gives a request at least _MIN_RESTORE more reusable tokens than its slot does.
 _MIN_SAVE = 64
@@ -167,8 +171,10 @@ class DecodeLoop:
         self.draft_tokens_total = 0
         self.draft_accepted_total = 0
         self.planner = DraftPlanner(min(MAX_ROWS, num_batch))  # how many n-gram guesses a step checks
-        self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
-        self._thread.start()
+        self.idle_exit = IDLE_EXIT
+        self._thread: threading.Thread | None = None  # the decode thread; None while idle (IDLE_EXIT)
+        with self._cond:
+            self._spawn()
 
     # -- called from any thread ----------------------------------------------------------------------------
 
@@ -180,6 +186,8 @@ class DecodeLoop:
                 raise RunnerError(closed if self._closing else f"model runner failed: {self._error}")
             self._waiting.append(job)
             self.requests_total += 1
+            if self._thread is None:
+                self._spawn()
             self._cond.notify()
 
     def cancel(self, seq: Sequence) -> None:
@@ -209,17 +217,27 @@ class DecodeLoop:
         with self._cond:
             self._closing = True
             self._cond.notify()
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+            thread = self._thread
+        if thread is not None and threading.current_thread() is not thread:
+            thread.join()
+
+    def _spawn(self) -> None:
+        """Start the decode thread (the caller holds ``_cond``)."""
+        self._thread = threading.Thread(target=self._run, name="ollamalib-decode", daemon=True)
+        self._thread.start()
 
     # -- the decode thread ---------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        idle = False
         try:
             while True:
                 with self._cond:
                     while not self._closing and not self._waiting and not self._active:
-                        self._cond.wait()
+                        if not self._cond.wait(self.idle_exit) and not (self._closing or self._waiting):
+                            self._thread = None  # idle: this thread ends, and its OpenMP team with it
+                            idle = True
+                            return
                     if self._closing:
                         return
                     free = [s for s in self.slots if s.job is None]
@@ -232,16 +250,21 @@ class DecodeLoop:
             with self._cond:
                 self._error = exc
         finally:
-            wake_all(self._wakes)
-            closed = "the model runner is closed"
-            reason = RunnerError(closed if self._error is None else f"model runner failed: {self._error}")
-            with self._cond:
-                waiting = list(self._waiting)
-                self._waiting.clear()
-            for job in waiting + self._active:
-                job.sampler.free()
-                job.seq._put(reason)
-            self._active.clear()
+            if not idle:  # (an idle exit leaves nothing to fail: a job submitted since has a thread of its own)
+                self._fail_all()
+
+    def _fail_all(self) -> None:
+        """The decode thread ends for good: fail every job still waiting or running."""
+        wake_all(self._wakes)
+        closed = "the model runner is closed"
+        reason = RunnerError(closed if self._error is None else f"model runner failed: {self._error}")
+        with self._cond:
+            waiting = list(self._waiting)
+            self._waiting.clear()
+        for job in waiting + self._active:
+            job.sampler.free()
+            job.seq._put(reason)
+        self._active.clear()
 
     def _start(self, job: Job, free: list[Slot]) -> None:
         """Put ``job`` on the free slot with the longest reusable prefix (or restore a longer one from the prompt

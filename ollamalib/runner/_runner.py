@@ -21,6 +21,7 @@ from ._embed import INPUT_TOO_LONG, Embedder
 from ._llama import ContextParams, Model, kv_cache_type
 from ._loop import DecodeLoop, Job
 from ._media import ImagePrompt, Projector
+from ._openmp import on_own_thread
 from ._sampling import Sampler
 from ._score import ScoreSpec, score_outputs
 from ._spec import MAX_ROWS, DraftModel
@@ -409,7 +410,7 @@ class Runner:
         if any(len(t) > self._embedder.limit for t in prepared):
             raise ContextLengthError(INPUT_TOO_LONG)
         with self._open():
-            return self._embedder.run(prepared)[0]
+            return on_own_thread(self._embedder.run, prepared)[0]
 
     # -- embeddings ---------------------------------------------------------------------------------------
 
@@ -423,7 +424,7 @@ class Runner:
         with self._open():
             if self._embedder is None:
                 self._embedder = self._new_embedder()
-            return self._embedder.embed(list(inputs), truncate)
+            return on_own_thread(self._embedder.embed, list(inputs), truncate)
 
     # -- state --------------------------------------------------------------------------------------------
 
