@@ -338,3 +338,13 @@ class Settings:
                 value = "true" if value else "false"
             out[names[f.name]] = "" if value is None else str(value)
         return out
+
+
+# libgomp's settings for llama.cpp's CPU threads (``runner/_openmp`` applies them before llama_cpp loads).
+OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "300000"}
+
+
+def apply_openmp_defaults() -> None:
+    """Set ``OPENMP_DEFAULTS`` unless the user set either variable (then both are left to them)."""
+    if not any(name in os.environ for name in OPENMP_DEFAULTS):
+        os.environ.update(OPENMP_DEFAULTS)

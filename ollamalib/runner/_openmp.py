@@ -14,22 +14,15 @@ not on a long-lived caller's (a server's worker threads).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["OPENMP_DEFAULTS", "apply_openmp_defaults", "on_own_thread"]
+from ..config import apply_openmp_defaults
+
+__all__ = ["on_own_thread"]
 
 T = TypeVar("T")
-
-OPENMP_DEFAULTS = {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": "300000"}
-
-
-def apply_openmp_defaults() -> None:
-    """Set ``OPENMP_DEFAULTS`` unless the user set either variable (then both are left to them)."""
-    if not any(name in os.environ for name in OPENMP_DEFAULTS):
-        os.environ.update(OPENMP_DEFAULTS)
 
 
 def on_own_thread(fn: Callable[..., T], *args: Any) -> T:
