@@ -74,7 +74,8 @@ Design notes (details in the private modules):
   go in slot order and a new request takes a slot next to the busy ones unless a long cached prefix elsewhere
   is worth more (scattered slots once cost up to a third of the 8-sequence throughput).
 - Sequences decoded together give the same tokens as alone: ggml's CPU results depend on a batch's shape,
-  so prompt chunks never share a batch with generation rows and weight repacking is off. This holds exactly
+  so prompt chunks never share a batch with generation rows (a cached prompt's single last token is read as a
+  row of the generation step) and weight repacking is off. This holds exactly
   for up to about seven concurrent sequences on quantized models (larger batches switch ggml kernels), for
   requests whose prompts are read in the same chunks as alone (reusing part of a cached prefix changes that).
   A prompt that is entirely cached evaluates only its last token (as llama-server does); its logits then differ
@@ -87,8 +88,9 @@ Design notes (details in the private modules):
   files there, and a later runner of the same model and KV-relevant options reads them back.
 - An image is evaluated in its own step on the decode thread: the projector encodes it, then its embeddings are
   decoded into the job's sequence at its positions (non-causally when the projector asks), never split.
-- Before ``llama_cpp`` loads, ``_openmp`` sets libgomp's wait policy, so an idle second model (or a thread that
-  ran an embedding) does not slow the busy one's decode steps (user values win).
+- Before ``llama_cpp`` loads, ``_openmp`` sets libgomp's wait policy (user values win), an idle decode thread
+  exits (``_loop.IDLE_EXIT``) and embeddings are read on a thread that ends: an OpenMP team left on an idle
+  thread would make libgomp throttle the busy model's threads.
 - A grammar is applied as Ollama does: the sampled token is checked, and only a rejected one makes the
   grammar mask the whole vocabulary (``_sampling``).
 """

@@ -20,7 +20,12 @@ so their event loop works while llama.cpp computes rather than competing with th
 Prompt chunks are not mixed into the generation batch on purpose: ggml's CPU kernels pick different code paths
 for different batch sizes, so a sequence's logits would depend on what else shares its batch. Kept apart, a
 sequence decoded beside others gives the same tokens it gives alone (for generation batches of up to about
-seven sequences on this build), and the cost is one extra graph evaluation while a prompt is being read.
+seven sequences on this build), and the cost is one extra graph evaluation while a prompt is being read. The one
+exception is a prompt with a single token left to read (a cached prompt): that token is a row of the generation
+step, shaped like a generation row (``_step``).
+
+The thread exits after ``IDLE_EXIT`` seconds without work and ``submit`` starts a new one, so an idle model leaves
+no OpenMP team behind (``_openmp``).
 
 A finished or cancelled sequence frees its slot at once; its tokens stay in the KV cache until another request
 needs the slot. When a sequence reaches ``num_ctx`` it is shifted (keep ``num_keep`` tokens, drop half of the
